@@ -1,0 +1,72 @@
+# 误刷助手. `make run` and `make test` do all the set-up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 supports Python 3.8–3.10 only; find a 3.10 on PATH or through pyenv.
+PYTHON ?= $(shell for candidate in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	"$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1 && { echo "$$candidate"; break; }; done)
+
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SPACY_MODEL := models/spacy_zh/meta.json
+RASA_MODEL := models/wushua.tar.gz
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+NLU_DATA := $(wildcard data/*.yml)
+KNOWLEDGE := $(wildcard data/knowledge/*.yml)
+SPACY_INPUTS := $(KNOWLEDGE) bot/nlu/spacy_pipeline.py bot/normalise.py bot/masking.py scripts/build_spacy_model.py
+
+.PHONY: help run test lint unit validate evaluate test-stories clean
+
+help:
+	@echo "make run   - set up, train if needed, start the action server (5055) and Rasa (5005)"
+	@echo "make test  - set up, train if needed, run lint, unit tests, data validation, NLU evaluation, story tests"
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Python 3.10 not found: install it (e.g. 'pyenv install 3.10') or run 'make PYTHON=/path/to/python3.10 ...'"; exit 1; fi
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==24.0
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
+	rm -rf models/spacy_zh
+	$(BIN)/python scripts/build_spacy_model.py models/spacy_zh
+
+# Retrain only when the training data, config, domain or NLU pipeline changed.
+$(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_components.py
+	$(BIN)/rasa train --fixed-model-name wushua --out models --quiet
+	touch $@
+
+run: $(RASA_MODEL)
+	@mkdir -p var
+	@echo "Action server: http://localhost:5055   Rasa REST: http://localhost:5005/webhooks/rest/webhook"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/rasa run actions --port 5055 & \
+	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --enable-api --cors "*" & \
+	wait
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check bot actions tests scripts
+	$(BIN)/ruff format --check bot actions tests scripts
+
+unit: $(SPACY_MODEL)
+	$(BIN)/python -m pytest -q
+
+validate: $(INSTALLED)
+	$(BIN)/rasa data validate --fail-on-warnings --quiet
+
+evaluate: $(RASA_MODEL)
+	$(BIN)/python scripts/evaluate_nlu.py --model $(RASA_MODEL) --data tests/nlu/heldout.yml --report var/nlu_report.json
+
+test-stories: $(RASA_MODEL)
+	$(BIN)/rasa test core --model $(RASA_MODEL) --stories tests/stories --fail-on-prediction-errors --out var/core_results
+
+test: lint unit validate evaluate test-stories
+
+clean:
+	rm -rf models/spacy_zh $(RASA_MODEL) var/nlu_report.json var/core_results

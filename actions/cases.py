@@ -1,0 +1,235 @@
+"""Actions that create, advance, correct and show the user's case."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.store import case_store, current_case
+from bot.cases import Case, Facts
+from bot.checklist import build_checklist, format_amount, render_step, render_text
+from bot.progress import advance, complete_steps, item_for, status_label
+from bot.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
+
+CHECKERS = {
+    "bank": check_bank,
+    "amount": check_amount,
+    "date": check_date,
+    "merchant": check_merchant,
+    "card_last4": check_card_last4,
+}
+FACT_LABELS = {
+    "bank": "银行",
+    "amount": "金额",
+    "date": "交易日期",
+    "merchant": "商户",
+    "card_last4": "卡号后四位",
+}
+
+
+def facts_from_slots(tracker: Tracker) -> Facts:
+    txn_date = tracker.get_slot("date")
+    amount = tracker.get_slot("amount")
+    return Facts(
+        bank=tracker.get_slot("bank"),
+        amount=float(amount) if amount is not None else None,
+        txn_date=date.fromisoformat(txn_date) if txn_date else None,
+        merchant=tracker.get_slot("merchant"),
+        card_last4=tracker.get_slot("card_last4"),
+        card_type=tracker.get_slot("card_type"),
+    )
+
+
+def utter_current_step(dispatcher: CollectingDispatcher, case: Case) -> None:
+    checklist = build_checklist(case)
+    upcoming = checklist.next_item
+    if upcoming is None:
+        dispatcher.utter_message(response="utter_all_steps_done")
+    else:
+        dispatcher.utter_message(response="utter_step", step_text=render_step(checklist, upcoming))
+
+
+class ActionCreateCase(Action):
+    def name(self) -> str:
+        return "action_create_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = case_store().open_case(
+            sender_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel() or "unknown",
+            kind=tracker.get_slot("kind") or "misswipe",
+            facts=facts_from_slots(tracker),
+        )
+        checklist = build_checklist(case)
+        summary = checklist.kind_label + (f"：{checklist.facts_line}" if checklist.facts_line else "")
+        dispatcher.utter_message(response="utter_case_created", case_id=case.case_id, summary=summary)
+        utter_current_step(dispatcher, case)
+        return [SlotSet("case_id", case.case_id)]
+
+
+class ActionNextStep(Action):
+    def name(self) -> str:
+        return "action_next_step"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        case, _ = advance(case_store(), case)
+        utter_current_step(dispatcher, case)
+        return []
+
+
+class ActionUpdateCase(Action):
+    """Applies facts the user gave or corrected (金额说错了，是3000) to the open case."""
+
+    def name(self) -> str:
+        return "action_update_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        given = {entity["entity"]: entity["value"] for entity in tracker.latest_message.get("entities", [])}
+        changes: list[str] = []
+        events: list[dict[str, Any]] = []
+        accepted: dict[str, Any] = {}
+        for slot, checker in CHECKERS.items():
+            if slot not in given:
+                continue
+            checked = checker(given[slot])
+            if not checked.ok:
+                dispatcher.utter_message(response=f"utter_invalid_{checked.error}")
+                events.append(SlotSet(slot, None))
+                continue
+            accepted[slot] = checked.value
+            events.append(SlotSet(slot, checked.value.isoformat() if slot == "date" else checked.value))
+            changes.append(f"{FACT_LABELS[slot]}改为{_display(slot, checked.value)}")
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_how_can_help")
+            return events
+        if accepted:
+            case = case_store().update_facts(
+                case.case_id,
+                Facts(
+                    bank=accepted.get("bank"),
+                    amount=accepted.get("amount"),
+                    txn_date=accepted.get("date"),
+                    merchant=accepted.get("merchant"),
+                    card_last4=accepted.get("card_last4"),
+                ),
+            )
+            dispatcher.utter_message(response="utter_case_updated", changes="，".join(changes))
+        upcoming = build_checklist(case).next_item
+        if upcoming is not None:
+            dispatcher.utter_message(
+                response="utter_resume_case",
+                case_id=case.case_id,
+                step_number=upcoming.number,
+                step_title=upcoming.title,
+            )
+        return events
+
+
+def _display(slot: str, value: Any) -> str:
+    if slot == "amount":
+        return format_amount(value) or str(value)
+    if slot == "date":
+        return f"{value.month}月{value.day}日"
+    return str(value)
+
+
+class ActionMerchantAgreed(Action):
+    def name(self) -> str:
+        return "action_merchant_agreed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_no_case")
+            return []
+        done = [step for step in ("contact_merchant", "gather_evidence", "file_application")]
+        case, checklist = complete_steps(case_store(), case, done)
+        case = case_store().set_status(case.case_id, "waiting_merchant")
+        follow_up = item_for(checklist, "follow_up")
+        step_text = render_step(checklist, follow_up) if follow_up else ""
+        dispatcher.utter_message(response="utter_merchant_agreed", step_text=step_text)
+        return []
+
+
+class ActionMerchantRefused(Action):
+    def name(self) -> str:
+        return "action_merchant_refused"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_no_case")
+            return []
+        checklist = build_checklist(case)
+        skipped = [
+            item.step_id for item in checklist.items if item.step_id not in ("contact_bank", "escalate")
+        ]
+        case, checklist = complete_steps(case_store(), case, skipped)
+        bank_step = item_for(checklist, "contact_bank")
+        step_text = render_step(checklist, bank_step) if bank_step else ""
+        dispatcher.utter_message(response="utter_merchant_refused", step_text=step_text)
+        return []
+
+
+class ActionRefundReceived(Action):
+    def name(self) -> str:
+        return "action_refund_received"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_no_case")
+            return []
+        case_store().set_status(case.case_id, "resolved")
+        dispatcher.utter_message(response="utter_refund_received", case_id=case.case_id)
+        return [SlotSet("case_id", None)]
+
+
+class ActionShowChecklist(Action):
+    def name(self) -> str:
+        return "action_show_checklist"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_no_case")
+            return []
+        dispatcher.utter_message(response="utter_checklist", checklist=render_text(build_checklist(case)))
+        return []
+
+
+class ActionCheckCaseStatus(Action):
+    """Shows a case only to the conversation that owns it; anyone else gets 'not found'."""
+
+    def name(self) -> str:
+        return "action_check_case_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        asked_for = next(tracker.get_latest_entity_values("case_id"), None)
+        if asked_for:
+            case = case_store().get_for_owner(asked_for, tracker.sender_id)
+            if case is None:
+                dispatcher.utter_message(response="utter_case_not_found")
+                return []
+        else:
+            case = current_case(tracker)
+            if case is None:
+                dispatcher.utter_message(response="utter_no_case")
+                return []
+        dispatcher.utter_message(
+            response="utter_case_status",
+            case_id=case.case_id,
+            status_label=status_label(case.status),
+            checklist=render_text(build_checklist(case)),
+        )
+        return []

@@ -1,0 +1,25 @@
+"""Recording a request for a human, for staff to pick up in the case queue."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.store import case_store, current_case
+
+
+class ActionRequestHuman(Action):
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        case_store().request_handoff(
+            sender_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel() or "unknown",
+            case_id=case.case_id if case else None,
+        )
+        case_part = f"您的案件 {case.case_id} 已标记为需要人工处理，" if case else ""
+        dispatcher.utter_message(response="utter_handoff_recorded", case_part=case_part)
+        return []

@@ -1,0 +1,75 @@
+"""Answers to questions asked along the way, after which the user carries on."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.store import current_case
+from bot.checklist import build_checklist
+from bot.knowledge import resolve_bank
+
+# Intents answered by a fixed response of the same name.
+STATIC_ANSWERS = {
+    "ask_what_is_misswipe": "utter_ask_what_is_misswipe",
+    "ask_refund_time": "utter_ask_refund_time",
+    "ask_required_documents": "utter_ask_required_documents",
+    "ask_prevention": "utter_ask_prevention",
+    "ask_escalation": "utter_ask_escalation",
+    "bot_challenge": "utter_iamabot",
+    "out_of_scope": "utter_out_of_scope",
+}
+
+
+def _bank_for(tracker: Tracker):
+    named = next(tracker.get_latest_entity_values("bank"), None)
+    return resolve_bank(named or tracker.get_slot("bank"))
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        if intent == "ask_bank_hotline":
+            bank = _bank_for(tracker)
+            if bank is None:
+                dispatcher.utter_message(response="utter_ask_bank_hotline_unknown")
+            else:
+                dispatcher.utter_message(
+                    response="utter_ask_bank_hotline_known", bank_name=bank.name, hotline=bank.hotline
+                )
+        else:
+            dispatcher.utter_message(response=STATIC_ANSWERS.get(intent, "utter_default"))
+        # Inside the form the form re-asks its question itself; elsewhere remind
+        # the user where their case stands so they can pick it up again.
+        if tracker.active_loop.get("name"):
+            return []
+        case = current_case(tracker)
+        upcoming = build_checklist(case).next_item if case else None
+        if case and upcoming:
+            dispatcher.utter_message(
+                response="utter_resume_case",
+                case_id=case.case_id,
+                step_number=upcoming.number,
+                step_title=upcoming.title,
+            )
+        return []
+
+
+class ActionFraudAlert(Action):
+    """Fraud comes first: tell the user to freeze the card before collecting anything."""
+
+    def name(self) -> str:
+        return "action_fraud_alert"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        bank = _bank_for(tracker)
+        dispatcher.utter_message(
+            response="utter_fraud_urgent",
+            bank_name=bank.name if bank else "发卡行",
+            hotline=bank.hotline if bank else "",
+        )
+        return []

@@ -1,0 +1,410 @@
+"""The case store: one record per reported problem, behind a narrow interface.
+
+``CaseStore`` is what the actions use. ``SQLiteCaseStore`` is the embedded
+default (sqlite-utils, WAL mode); a PostgreSQL store for multi-machine
+deployments implements the same protocol without touching the actions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from bot.clock import now
+
+KINDS = ("misswipe", "failed_charge", "unauthorized", "merchant")
+ROLES = {
+    "misswipe": "cardholder",
+    "failed_charge": "cardholder",
+    "unauthorized": "cardholder",
+    "merchant": "merchant",
+}
+STATUSES = ("open", "waiting_merchant", "with_bank", "escalated", "resolved", "closed")
+FINISHED_STATUSES = ("resolved", "closed")
+FACT_FIELDS = ("bank", "amount", "txn_date", "merchant", "card_last4", "card_type")
+
+
+@dataclass(frozen=True)
+class Facts:
+    bank: str | None = None
+    amount: float | None = None
+    txn_date: date | None = None
+    merchant: str | None = None
+    card_last4: str | None = None
+    card_type: str | None = None
+
+    def merged_with(self, other: Facts) -> Facts:
+        """Facts from ``other`` win where they are known."""
+        updates = {name: getattr(other, name) for name in FACT_FIELDS if getattr(other, name) is not None}
+        return replace(self, **updates)
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    kind: str
+    role: str
+    sender_id: str
+    channel: str
+    status: str
+    facts: Facts
+    steps_done: tuple[str, ...]
+    handoff_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in FINISHED_STATUSES
+
+
+@dataclass(frozen=True)
+class Handoff:
+    handoff_id: int
+    sender_id: str
+    channel: str
+    case_id: str | None
+    requested_at: datetime
+
+
+class CaseStore(Protocol):
+    def open_case(self, sender_id: str, channel: str, kind: str, facts: Facts) -> Case:
+        """Create the conversation's case, or update and return its open one."""
+
+    def get(self, case_id: str) -> Case | None: ...
+
+    def get_for_owner(self, case_id: str, sender_id: str) -> Case | None:
+        """The case only if ``sender_id`` owns it; otherwise None, as if it did not exist."""
+
+    def current_case(self, sender_id: str) -> Case | None:
+        """The conversation's most recent unfinished case."""
+
+    def update_facts(self, case_id: str, facts: Facts) -> Case: ...
+
+    def mark_steps_done(self, case_id: str, step_ids: list[str]) -> Case: ...
+
+    def set_status(self, case_id: str, status: str) -> Case: ...
+
+    def request_handoff(self, sender_id: str, channel: str, case_id: str | None) -> Handoff: ...
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _create_cases(db: sqlite_utils.Database) -> None:
+    db["cases"].create(
+        {
+            "case_id": str,
+            "kind": str,
+            "role": str,
+            "sender_id": str,
+            "channel": str,
+            "status": str,
+            "bank": str,
+            "amount": float,
+            "txn_date": str,
+            "merchant": str,
+            "card_last4": str,
+            "card_type": str,
+            "steps_done": str,
+            "handoff_requested": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="case_id",
+        not_null={"kind", "role", "sender_id", "channel", "status", "steps_done", "created_at", "updated_at"},
+        defaults={"steps_done": "[]", "handoff_requested": 0},
+    )
+    # One unfinished case per conversation, even when two requests race.
+    db.execute(
+        "CREATE UNIQUE INDEX idx_cases_one_open_per_sender ON cases(sender_id) "
+        "WHERE status NOT IN ('resolved', 'closed')"
+    )
+    db["cases"].create_index(["status", "created_at"])
+    db["case_counters"].create({"day": str, "last": int}, pk="day")
+
+
+def _create_case_events(db: sqlite_utils.Database) -> None:
+    db["case_events"].create(
+        {"id": int, "case_id": str, "at": str, "event": str, "detail": str},
+        pk="id",
+        foreign_keys=[("case_id", "cases", "case_id")],
+    )
+    db["case_events"].create_index(["case_id"])
+
+
+def _create_handoffs(db: sqlite_utils.Database) -> None:
+    db["handoffs"].create(
+        {
+            "id": int,
+            "sender_id": str,
+            "channel": str,
+            "case_id": str,
+            "requested_at": str,
+            "resolved_at": str,
+        },
+        pk="id",
+    )
+    db["handoffs"].create_index(["resolved_at", "requested_at"])
+
+
+# Ordered and named; applied once each and recorded in `_migrations`.
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_create_cases", _create_cases),
+    ("0002_create_case_events", _create_case_events),
+    ("0003_create_handoffs", _create_handoffs),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; returns the names applied."""
+    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    applied = {row["name"] for row in db["_migrations"].rows}
+    newly_applied = []
+    for name, migration in MIGRATIONS:
+        if name in applied:
+            continue
+        with db.conn:
+            migration(db)
+            db["_migrations"].insert({"name": name, "applied_at": now().isoformat()})
+        newly_applied.append(name)
+    return newly_applied
+
+
+def sqlite_path_from_url(url: str) -> str:
+    """``sqlite:///var/cases.db`` → ``var/cases.db``; a bare path is accepted too."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    if "://" in url:
+        raise ValueError(f"unsupported case store URL scheme: {url.split('://')[0]}")
+    return url
+
+
+class SQLiteCaseStore:
+    def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: every write goes through `_transaction`, which takes
+        # the write lock up front so concurrent creators queue instead of failing.
+        connection = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite_utils.Database(connection)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if str(path) != ":memory:":
+            self._db.enable_wal()
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._lock = threading.Lock()
+        with self._lock:
+            migrate(self._db)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self._db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite_utils.Database]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def open_case(self, sender_id: str, channel: str, kind: str, facts: Facts) -> Case:
+        if kind not in KINDS:
+            raise ValueError(f"unknown case kind: {kind}")
+        with self._transaction() as db:
+            existing = self._current_row(db, sender_id)
+            timestamp = now()
+            if existing is not None:
+                merged = _facts_from_row(existing).merged_with(facts)
+                db["cases"].update(
+                    existing["case_id"],
+                    {
+                        **_facts_to_row(merged),
+                        "kind": kind,
+                        "role": ROLES[kind],
+                        "updated_at": timestamp.isoformat(),
+                    },
+                )
+                self._log(db, existing["case_id"], "facts_updated", _facts_to_row(facts))
+                case_id = existing["case_id"]
+            else:
+                case_id = self._next_case_id(db, timestamp.date())
+                db["cases"].insert(
+                    {
+                        "case_id": case_id,
+                        "kind": kind,
+                        "role": ROLES[kind],
+                        "sender_id": sender_id,
+                        "channel": channel,
+                        "status": "open",
+                        **_facts_to_row(facts),
+                        "steps_done": "[]",
+                        "handoff_requested": 0,
+                        "created_at": timestamp.isoformat(),
+                        "updated_at": timestamp.isoformat(),
+                    }
+                )
+                self._log(db, case_id, "created", {"kind": kind, "channel": channel})
+        return self._require(case_id)
+
+    def get(self, case_id: str) -> Case | None:
+        rows = list(self._db["cases"].rows_where("case_id = ?", [case_id.upper()]))
+        return _case_from_row(rows[0]) if rows else None
+
+    def get_for_owner(self, case_id: str, sender_id: str) -> Case | None:
+        case = self.get(case_id)
+        if case is None or case.sender_id != sender_id:
+            return None
+        return case
+
+    def current_case(self, sender_id: str) -> Case | None:
+        row = self._current_row(self._db, sender_id)
+        return _case_from_row(row) if row else None
+
+    def update_facts(self, case_id: str, facts: Facts) -> Case:
+        with self._transaction() as db:
+            case = self._require(case_id)
+            merged = case.facts.merged_with(facts)
+            db["cases"].update(case_id, {**_facts_to_row(merged), "updated_at": now().isoformat()})
+            self._log(db, case_id, "facts_updated", _facts_to_row(facts))
+        return self._require(case_id)
+
+    def mark_steps_done(self, case_id: str, step_ids: list[str]) -> Case:
+        with self._transaction() as db:
+            case = self._require(case_id)
+            new_steps = [step for step in step_ids if step not in case.steps_done]
+            if new_steps:
+                steps_done = [*case.steps_done, *new_steps]
+                db["cases"].update(
+                    case_id, {"steps_done": json.dumps(steps_done), "updated_at": now().isoformat()}
+                )
+                self._log(db, case_id, "steps_done", new_steps)
+        return self._require(case_id)
+
+    def set_status(self, case_id: str, status: str) -> Case:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status: {status}")
+        with self._transaction() as db:
+            case = self._require(case_id)
+            if case.status != status:
+                db["cases"].update(case_id, {"status": status, "updated_at": now().isoformat()})
+                self._log(db, case_id, "status", {"from": case.status, "to": status})
+        return self._require(case_id)
+
+    def request_handoff(self, sender_id: str, channel: str, case_id: str | None) -> Handoff:
+        timestamp = now()
+        with self._transaction() as db:
+            table = db["handoffs"]
+            table.insert(
+                {
+                    "sender_id": sender_id,
+                    "channel": channel,
+                    "case_id": case_id,
+                    "requested_at": timestamp.isoformat(),
+                    "resolved_at": None,
+                }
+            )
+            handoff_id = table.last_pk
+            if case_id is not None:
+                db["cases"].update(case_id, {"handoff_requested": 1, "updated_at": timestamp.isoformat()})
+                self._log(db, case_id, "handoff_requested", {"channel": channel})
+        return Handoff(handoff_id, sender_id, channel, case_id, timestamp)
+
+    def events(self, case_id: str) -> list[dict[str, Any]]:
+        return [
+            {**row, "detail": json.loads(row["detail"])}
+            for row in self._db["case_events"].rows_where("case_id = ?", [case_id], order_by="id")
+        ]
+
+    def _require(self, case_id: str) -> Case:
+        case = self.get(case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        return case
+
+    @staticmethod
+    def _current_row(db: sqlite_utils.Database, sender_id: str) -> dict[str, Any] | None:
+        rows = list(
+            db["cases"].rows_where(
+                "sender_id = ? AND status NOT IN ('resolved', 'closed')",
+                [sender_id],
+                order_by="created_at DESC",
+                limit=1,
+            )
+        )
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _next_case_id(db: sqlite_utils.Database, day: date) -> str:
+        key = day.strftime("%Y%m%d")
+        (last,) = db.execute(
+            "INSERT INTO case_counters(day, last) VALUES (?, 1) "
+            "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last",
+            [key],
+        ).fetchone()
+        return f"WS-{key}-{last:04d}"
+
+    @staticmethod
+    def _log(db: sqlite_utils.Database, case_id: str, event: str, detail: Any) -> None:
+        db["case_events"].insert(
+            {
+                "case_id": case_id,
+                "at": now().isoformat(),
+                "event": event,
+                "detail": json.dumps(detail, ensure_ascii=False),
+            }
+        )
+
+
+def open_store(url: str) -> CaseStore:
+    return SQLiteCaseStore(sqlite_path_from_url(url))
+
+
+def _facts_to_row(facts: Facts) -> dict[str, Any]:
+    row = asdict(facts)
+    row["txn_date"] = facts.txn_date.isoformat() if facts.txn_date else None
+    return {name: value for name, value in row.items() if value is not None}
+
+
+def _facts_from_row(row: dict[str, Any]) -> Facts:
+    return Facts(
+        bank=row["bank"],
+        amount=row["amount"],
+        txn_date=date.fromisoformat(row["txn_date"]) if row["txn_date"] else None,
+        merchant=row["merchant"],
+        card_last4=row["card_last4"],
+        card_type=row["card_type"],
+    )
+
+
+def _case_from_row(row: dict[str, Any]) -> Case:
+    return Case(
+        case_id=row["case_id"],
+        kind=row["kind"],
+        role=row["role"],
+        sender_id=row["sender_id"],
+        channel=row["channel"],
+        status=row["status"],
+        facts=_facts_from_row(row),
+        steps_done=tuple(json.loads(row["steps_done"])),
+        handoff_requested=bool(row["handoff_requested"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )

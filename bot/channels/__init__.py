@@ -1,0 +1,1 @@
+"""Rasa input channels. Each masks secrets before Rasa sees the text."""

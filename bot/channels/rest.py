@@ -1,0 +1,90 @@
+"""The REST channel with input checks and secret masking.
+
+A drop-in for Rasa's ``rest`` channel (same name, same URL
+``/webhooks/rest/webhook``): full card numbers, CVV, PIN, SMS codes and
+expiry dates are masked before the text reaches NLU, the tracker store, the
+case store or the logs, and the user is warned that nobody needs them.
+Malformed requests get a 400 instead of reaching Rasa.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.masking import mask_secrets
+from bot.responses import response_text
+
+MAX_MESSAGE_CHARS = 5000
+MAX_SENDER_CHARS = 128
+MASKED_METADATA_KEY = "masked_secrets"
+
+
+def request_problem(body: Any) -> str | None:
+    """Why a webhook body is unusable, or None when it is fine."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    sender, message = body.get("sender"), body.get("message")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+        return f"sender must be a non-empty string of at most {MAX_SENDER_CHARS} characters"
+    if not isinstance(message, str):
+        return "message must be a string"
+    if len(message) > MAX_MESSAGE_CHARS:
+        return f"message must be at most {MAX_MESSAGE_CHARS} characters"
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return "metadata must be an object"
+    return None
+
+
+def warn_about_masked_secrets(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    """Wraps Rasa's handler: when the channel masked a secret, warn before answering."""
+
+    async def handler(message: UserMessage) -> Any:
+        if (message.metadata or {}).get(MASKED_METADATA_KEY):
+            await message.output_channel.send_text_message(
+                message.sender_id, response_text("utter_secret_never_needed")
+            )
+        return await on_new_message(message)
+
+    return handler
+
+
+class MaskedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(warn_about_masked_secrets(on_new_message))
+
+        @webhook.middleware("request")
+        async def reject_malformed(request: Request) -> HTTPResponse | None:
+            if request.method != "POST":
+                return None
+            try:
+                body = request.json
+            except Exception:
+                return response.json({"error": "body must be valid JSON"}, status=400)
+            problem = request_problem(body)
+            return response.json({"error": problem}, status=400) if problem else None
+
+        return webhook
+
+    def _extract_message(self, req: Request) -> str:
+        masked = mask_secrets(req.json["message"])
+        req.ctx.masked_secrets = list(masked.kinds)
+        return masked.text
+
+    def get_metadata(self, request: Request) -> dict[str, Any]:
+        metadata = dict(request.json.get("metadata") or {})
+        metadata[MASKED_METADATA_KEY] = getattr(request.ctx, "masked_secrets", [])
+        return metadata

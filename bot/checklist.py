@@ -1,0 +1,152 @@
+"""The personalised checklist: the case's steps with ticks, dates and the user's bank.
+
+Rendered as plain text with ☐/☑ for any chat channel, and as a printable
+HTML page. Step wording lives in ``data/knowledge/steps.yml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot import knowledge
+from bot.business_days import add_business_days, format_day
+from bot.cases import Case
+from bot.clock import today
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    number: int
+    step_id: str
+    title: str
+    detail: str
+    done: bool
+    due: date | None
+
+
+@dataclass(frozen=True)
+class Checklist:
+    case_id: str
+    kind_label: str
+    facts_line: str
+    bank_line: str
+    items: tuple[ChecklistItem, ...]
+
+    @property
+    def next_item(self) -> ChecklistItem | None:
+        return next((item for item in self.items if not item.done), None)
+
+
+def format_amount(amount: float | None) -> str | None:
+    if amount is None:
+        return None
+    return f"{int(amount)}元" if float(amount).is_integer() else f"{amount:.2f}元"
+
+
+def placeholders(case: Case) -> dict[str, str]:
+    """Values for the ``{...}`` fields in steps.yml, with polite fallbacks for unknown facts."""
+    facts = case.facts
+    frames = knowledge.steps()["time_frames"]
+    bank = knowledge.resolve_bank(facts.bank)
+    opened = case.created_at.date()
+    txn_day = facts.txn_date or opened
+    if bank is None:
+        hotline = "卡背面的官方客服电话"
+    elif facts.card_type == "credit" and bank.credit_card_hotline:
+        hotline = f"信用卡客服{bank.credit_card_hotline}"
+    else:
+        hotline = bank.hotline
+    return {
+        "merchant": facts.merchant or "商户",
+        "amount": format_amount(facts.amount) or "这笔款项",
+        "date": f"{txn_day.month}月{txn_day.day}日",
+        "bank": bank.name if bank else (facts.bank or "您的发卡行"),
+        "hotline": hotline,
+        "unionpay_hotline": knowledge.unionpay()["hotline"],
+        "reversal_wait_until": format_day(add_business_days(txn_day, frames["reversal_business_days"])),
+        "refund_expected_by": format_day(add_business_days(opened, frames["merchant_refund_business_days"])),
+        "chargeback_window_ends": format_day(
+            txn_day + timedelta(days=frames["chargeback_window_calendar_days"])
+        ),
+    }
+
+
+def _step_detail(case: Case, step: dict, values: dict[str, str]) -> str:
+    if "detail" in step:
+        template = step["detail"]
+    elif case.facts.txn_date is None or case.facts.txn_date >= today():
+        template = step["same_day_detail"]
+    else:
+        template = step["later_detail"]
+    return template.format(**values)
+
+
+def build_checklist(case: Case) -> Checklist:
+    values = placeholders(case)
+    kinds = knowledge.steps()["kinds"]
+    steps = knowledge.steps()["steps"][case.kind]
+    opened = case.created_at.date()
+    items = tuple(
+        ChecklistItem(
+            number=index,
+            step_id=step["id"],
+            title=step["title"],
+            detail=_step_detail(case, step, values),
+            done=step["id"] in case.steps_done,
+            due=add_business_days(opened, step["due_business_days"]),
+        )
+        for index, step in enumerate(steps, start=1)
+    )
+    facts = case.facts
+    facts_line = "｜".join(
+        part
+        for part in (
+            format_amount(facts.amount),
+            f"{facts.txn_date.month}月{facts.txn_date.day}日" if facts.txn_date else None,
+            facts.merchant,
+            f"尾号{facts.card_last4}" if facts.card_last4 else None,
+        )
+        if part
+    )
+    if case.role == "merchant":
+        bank_line = "收单机构：请联系您POS机所属的支付公司或银行的官方客服。"
+    else:
+        bank_line = f"发卡行：{values['bank']}，官方客服 {values['hotline']}（请以卡背面号码为准）"
+    return Checklist(
+        case_id=case.case_id,
+        kind_label=kinds[case.kind]["label"],
+        facts_line=facts_line,
+        bank_line=bank_line,
+        items=items,
+    )
+
+
+def step_ids(kind: str) -> list[str]:
+    return [step["id"] for step in knowledge.steps()["steps"][kind]]
+
+
+def render_text(checklist: Checklist) -> str:
+    return _TEMPLATES.get_template("checklist.txt").render(checklist=checklist, format_day=format_day).strip()
+
+
+def render_html(checklist: Checklist) -> str:
+    return _TEMPLATES.get_template("checklist.html").render(checklist=checklist, format_day=format_day)
+
+
+def render_step(checklist: Checklist, item: ChecklistItem) -> str:
+    return (
+        _TEMPLATES.get_template("step.txt")
+        .render(checklist=checklist, item=item, total=len(checklist.items))
+        .strip()
+    )

@@ -1,0 +1,89 @@
+"""Domain knowledge loaded once from ``data/knowledge/*.yml``.
+
+The NLU (jieba dictionary, spaCy patterns), the actions and the checklist all
+read banks, steps and time frames from here, so a new alias is one line in
+one file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE_DIR = Path(os.environ.get("WUSHUA_KNOWLEDGE_DIR", PROJECT_ROOT / "data" / "knowledge"))
+
+
+@dataclass(frozen=True)
+class Bank:
+    name: str
+    short: str
+    hotline: str
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+    credit_card_hotline: str | None = None
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return (self.name, self.short, *self.aliases)
+
+
+def load_yaml(name: str) -> dict[str, Any]:
+    with open(KNOWLEDGE_DIR / name, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@lru_cache(maxsize=1)
+def banks() -> tuple[Bank, ...]:
+    return tuple(
+        Bank(
+            name=entry["name"],
+            short=entry["short"],
+            hotline=str(entry["hotline"]),
+            aliases=tuple(str(alias) for alias in entry.get("aliases", [])),
+            credit_card_hotline=entry.get("credit_card_hotline"),
+        )
+        for entry in load_yaml("banks.yml")["banks"]
+    )
+
+
+@lru_cache(maxsize=1)
+def unionpay() -> dict[str, str]:
+    entry = load_yaml("banks.yml")["unionpay"]
+    return {"name": entry["name"], "hotline": str(entry["hotline"])}
+
+
+@lru_cache(maxsize=1)
+def _alias_index() -> dict[str, Bank]:
+    index: dict[str, Bank] = {}
+    for bank in banks():
+        for alias in bank.all_names:
+            index[alias.casefold()] = bank
+    return index
+
+
+def bank_aliases() -> list[str]:
+    """Every spelling of every bank, longest first so a matcher prefers 工商银行 over 工商."""
+    return sorted({alias for bank in banks() for alias in bank.all_names}, key=len, reverse=True)
+
+
+def resolve_bank(text: str | None) -> Bank | None:
+    """Map any alias (工行, ICBC, 中国工商银行) to its bank, or None if unknown."""
+    if not text:
+        return None
+    cleaned = text.strip().casefold()
+    if cleaned in _alias_index():
+        return _alias_index()[cleaned]
+    for alias in bank_aliases():
+        if alias.casefold() in cleaned:
+            return _alias_index()[alias.casefold()]
+    return None
+
+
+@lru_cache(maxsize=1)
+def steps() -> dict[str, Any]:
+    return load_yaml("steps.yml")

@@ -1,0 +1,1 @@
+"""NLU building blocks: the project's spaCy ``zh`` pipeline and its Rasa adapter."""

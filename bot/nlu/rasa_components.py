@@ -1,0 +1,53 @@
+"""Rasa adapter for the spaCy pipeline's rule-based entities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.extractors.spacy_entity_extractor import SpacyEntityExtractor
+from rasa.nlu.utils.spacy_utils import SpacyModel
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from spacy.tokens import Doc
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="SpacyNLP"
+)
+class NormalisedSpacyEntityExtractor(SpacyEntityExtractor):
+    """Like ``SpacyEntityExtractor``, but reports the normalised value each rule found.
+
+    It reuses the doc ``SpacyNLP`` already parsed instead of parsing the text
+    a second time.
+    """
+
+    def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT]) or model.model(message.get(TEXT) or "")
+            extracted = self.filter_irrelevant_entities(
+                self.add_extractor_name(self._extract_entities(doc)), self._config["dimensions"]
+            )
+            message.set(ENTITIES, message.get(ENTITIES, []) + extracted, add_to_output=True)
+        return messages
+
+    @staticmethod
+    def _extract_entities(doc: Doc) -> list[dict[str, Any]]:
+        return [
+            {
+                "entity": ent.label_,
+                "value": _typed_value(ent.label_, ent.kb_id_),
+                "start": ent.start_char,
+                "end": ent.end_char,
+                "confidence": None,
+            }
+            for ent in doc.ents
+        ]
+
+
+def _typed_value(entity: str, value: str) -> Any:
+    if entity == "amount":
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    return value

@@ -1,0 +1,39 @@
+"""Where a case stands in its steps, and moving it on."""
+
+from __future__ import annotations
+
+from bot import knowledge
+from bot.cases import Case, CaseStore
+from bot.checklist import Checklist, ChecklistItem, build_checklist
+
+
+def status_label(status: str) -> str:
+    return knowledge.steps()["statuses"][status]
+
+
+def current_item(case: Case) -> ChecklistItem | None:
+    return build_checklist(case).next_item
+
+
+def complete_steps(store: CaseStore, case: Case, step_ids: list[str]) -> tuple[Case, Checklist]:
+    """Tick ``step_ids`` and move the status on to match the next pending step."""
+    case = store.mark_steps_done(case.case_id, step_ids)
+    checklist = build_checklist(case)
+    upcoming = checklist.next_item
+    status = knowledge.steps()["status_on_entering_step"].get(upcoming.step_id) if upcoming else None
+    if status and case.status != status:
+        case = store.set_status(case.case_id, status)
+        checklist = build_checklist(case)
+    return case, checklist
+
+
+def advance(store: CaseStore, case: Case) -> tuple[Case, Checklist]:
+    """The user finished the current step: tick it and return the case with its next step."""
+    current = current_item(case)
+    if current is None:
+        return case, build_checklist(case)
+    return complete_steps(store, case, [current.step_id])
+
+
+def item_for(checklist: Checklist, step_id: str) -> ChecklistItem | None:
+    return next((item for item in checklist.items if item.step_id == step_id), None)
