@@ -58,7 +58,7 @@ unit: $(SPACY_MODEL)
 	$(BIN)/python -m pytest -q
 
 validate: $(INSTALLED)
-	$(BIN)/rasa data validate --fail-on-warnings --quiet
+	$(BIN)/python scripts/validate_data.py
 
 evaluate: $(RASA_MODEL)
 	$(BIN)/python scripts/evaluate_nlu.py --model $(RASA_MODEL) --data tests/nlu/heldout.yml --report var/nlu_report.json

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections import Counter, defaultdict
@@ -35,6 +36,11 @@ def _f1(precision: float, recall: float) -> float:
 
 async def _parse_all(model: str, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
 
     agent = Agent.load(model)
     return [await agent.parse_message(text) for text in texts]

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.cases import (
+    ActionCheckCaseStatus,
+    ActionCreateCase,
+    ActionMerchantAgreed,
+    ActionMerchantRefused,
+    ActionNextStep,
+    ActionRefundReceived,
+    ActionShowChecklist,
+    ActionUpdateCase,
+)
+from actions.forms import ActionAskBank, ValidateCaseForm
+from actions.handoff import ActionRequestHuman
+from actions.questions import ActionAnswerQuestion, ActionFraudAlert
+from actions.store import case_store
+
+SLOTS = {
+    "kind": "misswipe",
+    "bank": "中国工商银行",
+    "amount": 3000.0,
+    "date": "2026-11-20",
+    "merchant": "华联超市",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CASE_STORE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
+    case_store.cache_clear()
+    yield
+    case_store.cache_clear()
+
+
+def tracker(
+    sender: str = "alice",
+    slots: dict[str, Any] | None = None,
+    intent: str = "inform",
+    entities: list[dict[str, Any]] | None = None,
+    active_loop: str | None = None,
+) -> Tracker:
+    return Tracker(
+        sender_id=sender,
+        slots=slots or {},
+        latest_message={
+            "text": "",
+            "intent": {"name": intent, "confidence": 1.0},
+            "entities": entities or [],
+        },
+        events=[{"event": "user", "input_channel": "rest"}],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action, current: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, current, {})
+    return events, dispatcher.messages
+
+
+async def create_case(sender: str = "alice", slots: dict[str, Any] | None = None) -> str:
+    events, _ = await run(ActionCreateCase(), tracker(sender, slots or SLOTS))
+    return events[0]["value"]
+
+
+async def test_create_case_confirms_the_number_and_shows_step_one() -> None:
+    events, messages = await run(ActionCreateCase(), tracker(slots=SLOTS))
+    case_id = events[0]["value"]
+    assert events == [SlotSet("case_id", case_id)]
+    assert messages[0]["response"] == "utter_case_created"
+    assert messages[0]["case_id"] == case_id
+    assert messages[0]["summary"] == "误刷（重复扣款或金额错误）：3000元｜11月20日｜华联超市"
+    assert messages[1]["response"] == "utter_step"
+    assert messages[1]["step_text"].startswith("第1步（共6步）：联系商户\n请尽快联系华联超市")
+    case = case_store().get(case_id)
+    assert (case.channel, case.kind, case.facts.bank) == ("rest", "misswipe", "中国工商银行")
+
+
+async def test_creating_twice_in_one_conversation_keeps_one_case() -> None:
+    assert await create_case() == await create_case()
+
+
+async def test_next_step_ticks_and_shows_the_following_step() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionNextStep(), tracker())
+    assert messages[0]["step_text"].startswith("第2步（共6步）：收集凭证")
+    assert case_store().get(case_id).steps_done == ("contact_merchant",)
+
+
+async def test_next_step_without_a_case_asks_what_happened() -> None:
+    _, messages = await run(ActionNextStep(), tracker())
+    assert [m["response"] for m in messages] == ["utter_how_can_help"]
+
+
+async def test_correcting_the_amount_updates_slot_and_case() -> None:
+    case_id = await create_case()
+    events, messages = await run(ActionUpdateCase(), tracker(entities=[{"entity": "amount", "value": 2500}]))
+    assert events == [SlotSet("amount", 2500.0)]
+    assert messages[0] == {**messages[0], "response": "utter_case_updated", "changes": "金额改为2500元"}
+    assert messages[1]["response"] == "utter_resume_case"
+    assert case_store().get(case_id).facts.amount == 2500.0
+
+
+async def test_an_impossible_correction_is_refused_with_a_reason() -> None:
+    case_id = await create_case()
+    events, messages = await run(
+        ActionUpdateCase(), tracker(entities=[{"entity": "date", "value": "2026-12-30"}])
+    )
+    assert events == [SlotSet("date", None)]
+    assert messages[0]["response"] == "utter_invalid_date_future"
+    assert str(case_store().get(case_id).facts.txn_date) == "2026-11-20"
+
+
+async def test_merchant_agreed_waits_for_the_refund() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionMerchantAgreed(), tracker())
+    assert messages[0]["response"] == "utter_merchant_agreed"
+    assert "第4步（共6步）：跟进到账" in messages[0]["step_text"]
+    assert case_store().get(case_id).status == "waiting_merchant"
+
+
+async def test_merchant_refused_sends_the_user_to_the_bank_with_its_hotline() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionMerchantRefused(), tracker())
+    assert "第5步（共6步）：联系发卡行" in messages[0]["step_text"]
+    assert "95588" in messages[0]["step_text"]
+    assert case_store().get(case_id).status == "with_bank"
+
+
+async def test_refund_received_resolves_the_case() -> None:
+    case_id = await create_case()
+    events, messages = await run(ActionRefundReceived(), tracker())
+    assert messages[0] == {**messages[0], "response": "utter_refund_received", "case_id": case_id}
+    assert events == [SlotSet("case_id", None)]
+    assert case_store().get(case_id).status == "resolved"
+
+
+async def test_checklist_is_shown_again_on_request() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionShowChecklist(), tracker())
+    assert messages[0]["checklist"].startswith(f"【处理清单】案件号 {case_id}")
+
+
+async def test_case_lookup_shows_only_the_owners_case() -> None:
+    case_id = await create_case("alice")
+    _, own = await run(
+        ActionCheckCaseStatus(), tracker("alice", entities=[{"entity": "case_id", "value": case_id}])
+    )
+    _, other = await run(
+        ActionCheckCaseStatus(), tracker("mallory", entities=[{"entity": "case_id", "value": case_id}])
+    )
+    assert own[0]["response"] == "utter_case_status" and own[0]["status_label"] == "处理中"
+    assert other == [{**other[0], "response": "utter_case_not_found"}]
+    assert "华联超市" not in str(other)
+
+
+async def test_human_request_is_recorded_on_the_case() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionRequestHuman(), tracker())
+    assert case_store().get(case_id).handoff_requested
+    assert case_id in messages[0]["case_part"]
+
+
+async def test_human_request_without_a_case_is_recorded_too() -> None:
+    await run(ActionRequestHuman(), tracker("nobody"))
+    assert case_store().db["handoffs"].count == 1
+
+
+async def test_hotline_answer_uses_the_named_bank() -> None:
+    current = tracker(intent="ask_bank_hotline", entities=[{"entity": "bank", "value": "中国建设银行"}])
+    _, messages = await run(ActionAnswerQuestion(), current)
+    assert messages == [{**messages[0], "response": "utter_ask_bank_hotline_known", "hotline": "95533"}]
+
+
+async def test_a_question_outside_the_form_reminds_the_user_of_their_case() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionAnswerQuestion(), tracker(intent="ask_refund_time"))
+    assert [m["response"] for m in messages] == ["utter_ask_refund_time", "utter_resume_case"]
+    assert messages[1]["case_id"] == case_id
+
+
+async def test_a_question_inside_the_form_leaves_the_form_to_re_ask() -> None:
+    _, messages = await run(ActionAnswerQuestion(), tracker(intent="ask_prevention", active_loop="case_form"))
+    assert [m["response"] for m in messages] == ["utter_ask_prevention"]
+
+
+async def test_fraud_alert_names_the_hotline_when_the_bank_is_known() -> None:
+    current = tracker(intent="report_unauthorized", entities=[{"entity": "bank", "value": "招商银行"}])
+    _, messages = await run(ActionFraudAlert(), current)
+    assert messages[0]["hotline"] == "95555"
+
+
+async def test_bank_buttons_come_from_the_knowledge_file() -> None:
+    _, messages = await run(ActionAskBank(), tracker())
+    assert messages[0]["buttons"][0] == {"title": "工商银行", "payload": '/inform{"bank": "中国工商银行"}'}
+
+
+@pytest.mark.parametrize(
+    ("slot", "value", "expected", "response"),
+    [
+        ("amount", "两千五", 2500.0, None),
+        ("amount", 0, None, "utter_invalid_amount_not_positive"),
+        ("amount", "很多钱", None, "utter_invalid_amount"),
+        ("amount", 99_000_000, None, "utter_invalid_amount_implausible"),
+        ("date", "昨天", "2026-11-24", None),
+        ("date", "2026-12-01", None, "utter_invalid_date_future"),
+        ("bank", "工行", "中国工商银行", None),
+        ("bank", "宁波银行", "宁波银行", None),
+        ("bank", "随便", None, "utter_invalid_bank"),
+        ("merchant", "在华联超市刷的", "华联超市", None),
+        ("merchant", "？？？", None, "utter_invalid_merchant"),
+    ],
+)
+async def test_form_validation(slot: str, value: Any, expected: Any, response: str | None) -> None:
+    dispatcher = CollectingDispatcher()
+    validator = getattr(ValidateCaseForm(), f"validate_{slot}")
+    assert validator(value, dispatcher, tracker(), {}) == {slot: expected}
+    assert [m["response"] for m in dispatcher.messages] == ([response] if response else [])
+
+
+@pytest.mark.parametrize(
+    ("kind", "slots"),
+    [
+        ("misswipe", ["bank", "amount", "date", "merchant"]),
+        ("unauthorized", ["bank", "amount", "date"]),
+        ("merchant", ["amount", "date"]),
+    ],
+)
+async def test_each_kind_asks_only_what_it_needs(kind: str, slots: list[str]) -> None:
+    required = await ValidateCaseForm().required_slots(
+        ["bank", "amount", "date", "merchant"], CollectingDispatcher(), tracker(slots={"kind": kind}), {}
+    )
+    assert required == slots

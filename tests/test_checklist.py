@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.business_days import add_business_days, format_day, is_workday
+from bot.cases import Facts, SQLiteCaseStore
+from bot.checklist import build_checklist, render_html, render_step, render_text
+from bot.clock import CHINA
+from bot.progress import advance, complete_steps
+
+FACTS = Facts(
+    bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 20), merchant="华联超市", card_last4="6228"
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteCaseStore:
+    return SQLiteCaseStore(tmp_path / "cases.db")
+
+
+def test_business_days_skip_weekends_and_national_holidays() -> None:
+    assert add_business_days(date(2026, 11, 25), 3) == date(2026, 11, 30)  # Wed + 3 → Mon
+    assert not is_workday(date(2025, 10, 8))  # National Day and Mid-Autumn, 2025
+    assert is_workday(date(2025, 9, 28))  # a Sunday made a workday
+    assert add_business_days(date(2025, 9, 30), 1) == date(2025, 10, 9)
+
+
+def test_business_days_fall_back_to_weekdays_beyond_the_published_calendar() -> None:
+    assert add_business_days(date(2030, 1, 4), 1) == date(2030, 1, 7)  # Fri → Mon
+
+
+def test_format_day_is_chinese_with_weekday() -> None:
+    assert format_day(date(2026, 11, 27)) == "11月27日（周五）"
+    assert format_day(date(2027, 3, 1)) == "2027年3月1日（周一）"
+
+
+def test_checklist_names_the_bank_hotline_and_facts(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    text = render_text(build_checklist(case))
+    assert text.startswith(f"【处理清单】案件号 {case.case_id}")
+    assert "3000元｜11月20日｜华联超市｜尾号6228" in text
+    assert "中国工商银行，官方客服 95588" in text
+    assert text.count("☐") == 6
+    assert "☑" not in text
+
+
+def test_done_steps_are_ticked_and_lose_their_due_date(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    case = store.mark_steps_done(case.case_id, ["contact_merchant"])
+    lines = render_text(build_checklist(case)).splitlines()
+    assert "☑ 1. 联系商户" in lines
+    assert "☐ 2. 收集凭证（建议11月26日（周四）前）" in lines
+
+
+def test_steps_have_concrete_dates_and_windows(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    checklist = build_checklist(case)
+    follow_up = next(item for item in checklist.items if item.step_id == "follow_up")
+    bank = next(item for item in checklist.items if item.step_id == "contact_bank")
+    assert "12月2日（周三）前应能看到退款" in follow_up.detail  # 5 business days after 11-25
+    assert "约到2027年3月20日（周六）" in bank.detail  # 120 calendar days after 11-20
+    assert "95588" in bank.detail
+
+
+def test_boc_credit_cards_get_the_credit_card_hotline(store: SQLiteCaseStore) -> None:
+    case = store.open_case("bob", "rest", "misswipe", Facts(bank="中国银行", card_type="credit"))
+    assert "信用卡客服40066-95566" in build_checklist(case).bank_line
+
+
+def test_unknown_facts_read_politely(store: SQLiteCaseStore) -> None:
+    case = store.open_case("carol", "rest", "failed_charge", Facts())
+    text = render_text(build_checklist(case))
+    assert "发卡行：您的发卡行，官方客服 卡背面的官方客服电话" in text
+    assert "None" not in text and "{" not in text
+
+
+def test_fraud_checklist_starts_with_freezing_the_card(store: SQLiteCaseStore) -> None:
+    case = store.open_case("dave", "rest", "unauthorized", Facts(bank="招商银行", amount=800.0))
+    first = build_checklist(case).items[0]
+    assert first.step_id == "freeze_card"
+    assert "95555" in first.detail and "不是误刷" in first.detail
+
+
+def test_merchant_checklist_voids_today_and_refunds_later(store: SQLiteCaseStore, pinned_today: date) -> None:
+    today_case = store.open_case("shop-a", "rest", "merchant", Facts(amount=100.0, txn_date=pinned_today))
+    later_case = store.open_case(
+        "shop-b", "rest", "merchant", Facts(amount=100.0, txn_date=date(2026, 11, 20))
+    )
+    assert "撤销" in build_checklist(today_case).items[0].detail
+    assert "凭证号" in build_checklist(today_case).items[0].detail
+    assert "参考号" in build_checklist(later_case).items[0].detail
+    assert "收单机构" in build_checklist(later_case).bank_line
+
+
+def test_html_checklist_escapes_user_text(store: SQLiteCaseStore) -> None:
+    case = store.open_case("eve", "rest", "misswipe", Facts(merchant="<script>alert(1)</script>"))
+    page = render_html(build_checklist(case))
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count('class="pending"') == 6
+
+
+def test_advancing_ticks_the_current_step_and_moves_the_status(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    for _ in range(3):
+        case, checklist = advance(store, case)
+    assert case.status == "open"
+    assert checklist.next_item.step_id == "follow_up"
+    case, checklist = advance(store, case)
+    assert checklist.next_item.step_id == "contact_bank"
+    assert case.status == "with_bank"
+    case, checklist = advance(store, case)
+    assert case.status == "escalated"
+    case, checklist = advance(store, case)
+    assert checklist.next_item is None
+
+
+def test_render_step_numbers_the_step(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    case, checklist = complete_steps(store, case, ["contact_merchant"])
+    assert render_step(checklist, checklist.next_item).startswith("第2步（共6步）：收集凭证\n")
+
+
+def test_case_created_in_china_time(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    assert case.created_at.utcoffset() == datetime(2026, 1, 1, tzinfo=CHINA).utcoffset()

@@ -1,0 +1,217 @@
+"""The real bot over the REST channel: Rasa server + action server, started here.
+
+Needs the trained model (``make test`` trains it first). Slow to start (~1
+minute), so every conversation test shares one pair of servers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "wushua.tar.gz"
+RASA = str(Path(sys.executable).parent / "rasa")
+STARTUP_SECONDS = 240
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"server not up after {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
+
+
+class Bot:
+    def __init__(self, base_url: str, case_db: Path, tracker_db: Path) -> None:
+        self.base_url = base_url
+        self.case_db = case_db
+        self.tracker_db = tracker_db
+
+    def post(self, body: object, **kwargs: object) -> requests.Response:
+        return requests.post(f"{self.base_url}/webhooks/rest/webhook", json=body, timeout=60, **kwargs)
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        reply = self.post({"sender": sender, "message": text})
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    def text(self, sender: str, text: str) -> str:
+        return "\n".join(message.get("text", "") for message in self.say(sender, text))
+
+    def tracker(self, sender: str) -> dict:
+        return requests.get(f"{self.base_url}/conversations/{sender}/tracker", timeout=30).json()
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make test`, which trains it first")
+    workdir = tmp_path_factory.mktemp("servers")
+    action_port, rasa_port = _free_port(), _free_port()
+    case_db, tracker_db = workdir / "cases.db", workdir / "tracker.db"
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
+    )
+    env = {**os.environ, "CASE_STORE_URL": f"sqlite:///{case_db}", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
+    with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
+        actions = subprocess.Popen(
+            [RASA, "run", "actions", "--port", str(action_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=action_out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        rasa = subprocess.Popen(
+            [RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
+             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+            cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log)
+            _wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
+            yield Bot(f"http://127.0.0.1:{rasa_port}", case_db, tracker_db)
+        finally:
+            for process in (rasa, actions):
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def test_a_mis_swipe_conversation_from_report_to_refund(bot: Bot) -> None:
+    user = new_sender()
+    assert "误刷助手" in bot.text(user, "你好")
+    first = bot.say(user, "我在华联超市刷卡被重复扣款了，多扣了3000元")
+    assert any("银行" in message.get("text", "") for message in first)
+    assert any(button["title"] == "工商银行" for message in first for button in message.get("buttons", []))
+    assert "哪天" in bot.text(user, "工商银行")
+    created = bot.text(user, "昨天")
+    assert "案件号 WS-" in created
+    assert "第1步（共6步）：联系商户" in created
+    assert "第2步（共6步）：收集凭证" in bot.text(user, "好的，下一步")
+    assert "金额改为2500元" in bot.text(user, "金额说错了，是2500元")
+    refused = bot.text(user, "商家不同意退款")
+    assert "95588" in refused and "联系发卡行" in refused
+    answer = bot.text(user, "退款一般多久能到账？")
+    assert "工作日" in answer and "我们接着处理您的案件" in answer
+    assert "☐" in bot.text(user, "把我的清单再发一遍")
+    assert "已为您转接人工" in bot.text(user, "转人工")
+    assert "已标记为已解决" in bot.text(user, "钱已经退回来了")
+
+
+def test_the_fraud_path_says_freeze_the_card_first(bot: Bot) -> None:
+    user = new_sender()
+    reply = bot.text(user, "我的卡一直在身上，今天突然收到一条陌生的消费扣款短信，不是我刷的")
+    assert "盗刷" in reply and "冻结" in reply and "110" in reply
+
+
+def test_the_failed_charge_path_explains_the_reversal(bot: Bot) -> None:
+    assert "冲正" in bot.text(new_sender(), "POS机显示交易失败，但是钱被扣了")
+
+
+def test_the_merchant_path_asks_only_amount_and_date(bot: Bot) -> None:
+    user = new_sender()
+    reply = bot.text(user, "我是商户，收银员给顾客多刷了一笔")
+    assert "商户" in reply and "金额" in reply
+    assert "哪天" in bot.text(user, "500元")
+    assert "撤销" in bot.text(user, "今天")
+
+
+def test_a_case_is_not_shown_to_another_conversation(bot: Bot) -> None:
+    owner = new_sender()
+    bot.text(owner, "我在永辉超市被扣了两次，每次88元")
+    bot.text(owner, "建设银行")
+    created = bot.text(owner, "昨天")
+    case_id = created.split("案件号 ")[1].split("，")[0]
+    assert case_id.startswith("WS-")
+    assert case_id in bot.text(owner, f"查一下{case_id}的进度")
+    stranger = bot.text(new_sender(), f"查一下{case_id}的进度")
+    assert "没有找到" in stranger and "永辉" not in stranger and "88" not in stranger
+
+
+def test_secrets_are_masked_before_rasa_stores_them(bot: Bot) -> None:
+    user = new_sender()
+    card, code = "4111 1111 1111 1111", "834271"
+    replies = bot.say(user, f"我的卡号是{card}，验证码{code}，被重复扣款了")
+    assert "不会索要完整卡号" in replies[0]["text"]
+    stored = str(bot.tracker(user))
+    assert "4111 1111 1111 1111" not in stored and code not in stored
+    assert "尾号1111" in stored
+    assert card.replace(" ", "") not in "".join(str(reply) for reply in replies).replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "😀😀😀",
+        "好" * 5000,
+        "<script>alert('x')</script><img src=x onerror=alert(1)>",
+        "'; DROP TABLE cases; --",
+        "\x00\x01\x1b[31m控制字符\x7f",
+        "POS机double charge了，ka卡被扣两次 help!!!",
+    ],
+)
+def test_odd_input_gets_a_polite_reply(bot: Bot, text: str) -> None:
+    replies = bot.say(new_sender(), text)
+    assert isinstance(replies, list)
+    assert all("<script>" not in reply.get("text", "") for reply in replies)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sender": "x", "message": "好" * 5001},
+        {"sender": "", "message": "你好"},
+        {"message": "你好"},
+        {"sender": "x", "message": 42},
+        {"sender": "x", "message": "你好", "metadata": "nope"},
+        ["not", "an", "object"],
+    ],
+)
+def test_malformed_requests_get_400_and_the_server_keeps_serving(bot: Bot, body: object) -> None:
+    assert bot.post(body).status_code == 400
+    assert bot.say(new_sender(), "你好")
+
+
+def test_invalid_json_gets_400(bot: Bot) -> None:
+    reply = requests.post(
+        f"{bot.base_url}/webhooks/rest/webhook",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert reply.status_code == 400
