@@ -54,7 +54,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check bot actions tests scripts
 	$(BIN)/ruff format --check bot actions tests scripts
 
-unit: $(SPACY_MODEL)
+unit: $(RASA_MODEL)
 	$(BIN)/python -m pytest -q
 
 validate: $(INSTALLED)

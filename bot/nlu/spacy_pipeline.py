@@ -17,7 +17,6 @@ Both are exposed through entry points in ``pyproject.toml`` so ``spacy.load``
 finds them in any process.
 """
 
-
 import json
 import re
 import unicodedata
