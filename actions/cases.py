@@ -11,8 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.store import case_store, current_case
+from bot import knowledge
 from bot.cases import Case, Facts
 from bot.checklist import build_checklist, format_amount, render_step, render_text
+from bot.links import checklist_path
 from bot.progress import advance, complete_steps, item_for, status_label
 from bot.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
 
@@ -107,7 +109,7 @@ class ActionUpdateCase(Action):
                 continue
             accepted[slot] = checked.value
             events.append(SlotSet(slot, checked.value.isoformat() if slot == "date" else checked.value))
-            changes.append(f"{FACT_LABELS[slot]}改为{_display(slot, checked.value)}")
+            changes.append(describe_change(slot, checked.value))
         case = current_case(tracker)
         if case is None:
             dispatcher.utter_message(response="utter_how_can_help")
@@ -135,12 +137,16 @@ class ActionUpdateCase(Action):
         return events
 
 
-def _display(slot: str, value: Any) -> str:
+def describe_change(slot: str, value: Any) -> str:
+    """金额改为2500元: the wording comes from steps.yml."""
     if slot == "amount":
-        return format_amount(value) or str(value)
-    if slot == "date":
-        return f"{value.month}月{value.day}日"
-    return str(value)
+        shown = format_amount(value)
+    elif slot == "date":
+        shown = f"{value.month}月{value.day}日"
+    else:
+        shown = str(value)
+    label = knowledge.steps()["fact_labels"][slot]
+    return knowledge.steps()["wording"]["fact_changed"].format(label=label, value=shown)
 
 
 class ActionMerchantAgreed(Action):
@@ -152,8 +158,8 @@ class ActionMerchantAgreed(Action):
         if case is None:
             dispatcher.utter_message(response="utter_no_case")
             return []
-        done = [step for step in ("contact_merchant", "gather_evidence", "file_application")]
-        case, checklist = complete_steps(case_store(), case, done)
+        handled_with_merchant = ["contact_merchant", "gather_evidence", "file_application"]
+        case, checklist = complete_steps(case_store(), case, handled_with_merchant)
         case = case_store().set_status(case.case_id, "waiting_merchant")
         follow_up = item_for(checklist, "follow_up")
         step_text = render_step(checklist, follow_up) if follow_up else ""
@@ -204,7 +210,11 @@ class ActionShowChecklist(Action):
         if case is None:
             dispatcher.utter_message(response="utter_no_case")
             return []
-        dispatcher.utter_message(response="utter_checklist", checklist=render_text(build_checklist(case)))
+        dispatcher.utter_message(
+            response="utter_checklist",
+            checklist=render_text(build_checklist(case)),
+            json_message={"data": {"checklist_url": checklist_path(case.case_id, tracker.sender_id)}},
+        )
         return []
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from rasa_sdk import Tracker
 
-from bot.cases import Case, CaseStore, open_store
-
-DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
+from bot.cases import Case, CaseStore, store_from_env
 
 
 @lru_cache(maxsize=1)
 def case_store() -> CaseStore:
-    return open_store(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL))
+    return store_from_env()
 
 
 def current_case(tracker: Tracker) -> Case | None:

@@ -8,6 +8,7 @@ deployments implements the same protocol without touching the actions.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -373,8 +374,16 @@ class SQLiteCaseStore:
         )
 
 
+DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
+
+
 def open_store(url: str) -> CaseStore:
     return SQLiteCaseStore(sqlite_path_from_url(url))
+
+
+def store_from_env() -> CaseStore:
+    """The store named by ``CASE_STORE_URL``; the action server and the Rasa server share it."""
+    return open_store(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL))
 
 
 def _facts_to_row(facts: Facts) -> dict[str, Any]:

@@ -10,19 +10,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 
 from bot import knowledge
 from bot.business_days import add_business_days, format_day
 from bot.cases import Case
 from bot.clock import today
 
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_LOADER = FileSystemLoader(Path(__file__).parent / "templates")
+# Two environments so a template included in both (_contact.txt) is escaped
+# in the page and left alone in chat text.
+_TEXT = Environment(loader=_LOADER, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_HTML = Environment(loader=_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,9 @@ class Checklist:
     case_id: str
     kind_label: str
     facts_line: str
-    bank_line: str
+    role: str
+    bank: str
+    hotline: str
     items: tuple[ChecklistItem, ...]
 
     @property
@@ -58,20 +59,21 @@ def placeholders(case: Case) -> dict[str, str]:
     """Values for the ``{...}`` fields in steps.yml, with polite fallbacks for unknown facts."""
     facts = case.facts
     frames = knowledge.steps()["time_frames"]
+    wording = knowledge.steps()["wording"]
     bank = knowledge.resolve_bank(facts.bank)
     opened = case.created_at.date()
     txn_day = facts.txn_date or opened
     if bank is None:
-        hotline = "卡背面的官方客服电话"
+        hotline = wording["unknown_hotline"]
     elif facts.card_type == "credit" and bank.credit_card_hotline:
-        hotline = f"信用卡客服{bank.credit_card_hotline}"
+        hotline = wording["credit_card_hotline"].format(number=bank.credit_card_hotline)
     else:
         hotline = bank.hotline
     return {
-        "merchant": facts.merchant or "商户",
-        "amount": format_amount(facts.amount) or "这笔款项",
+        "merchant": facts.merchant or wording["unknown_merchant"],
+        "amount": format_amount(facts.amount) or wording["unknown_amount"],
         "date": f"{txn_day.month}月{txn_day.day}日",
-        "bank": bank.name if bank else (facts.bank or "您的发卡行"),
+        "bank": bank.name if bank else (facts.bank or wording["unknown_bank"]),
         "hotline": hotline,
         "unionpay_hotline": knowledge.unionpay()["hotline"],
         "reversal_wait_until": format_day(add_business_days(txn_day, frames["reversal_business_days"])),
@@ -119,34 +121,32 @@ def build_checklist(case: Case) -> Checklist:
         )
         if part
     )
-    if case.role == "merchant":
-        bank_line = "收单机构：请联系您POS机所属的支付公司或银行的官方客服。"
-    else:
-        bank_line = f"发卡行：{values['bank']}，官方客服 {values['hotline']}（请以卡背面号码为准）"
     return Checklist(
         case_id=case.case_id,
         kind_label=kinds[case.kind]["label"],
         facts_line=facts_line,
-        bank_line=bank_line,
+        role=case.role,
+        bank=values["bank"],
+        hotline=values["hotline"],
         items=items,
     )
 
 
-def step_ids(kind: str) -> list[str]:
+def step_ids_for(kind: str) -> list[str]:
     return [step["id"] for step in knowledge.steps()["steps"][kind]]
 
 
 def render_text(checklist: Checklist) -> str:
-    return _TEMPLATES.get_template("checklist.txt").render(checklist=checklist, format_day=format_day).strip()
+    return _TEXT.get_template("checklist.txt").render(checklist=checklist, format_day=format_day).strip()
 
 
 def render_html(checklist: Checklist) -> str:
-    return _TEMPLATES.get_template("checklist.html").render(checklist=checklist, format_day=format_day)
+    return _HTML.get_template("checklist.html").render(checklist=checklist, format_day=format_day)
 
 
 def render_step(checklist: Checklist, item: ChecklistItem) -> str:
     return (
-        _TEMPLATES.get_template("step.txt")
+        _TEXT.get_template("step.txt")
         .render(checklist=checklist, item=item, total=len(checklist.items))
         .strip()
     )

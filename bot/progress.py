@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import knowledge
 from bot.cases import Case, CaseStore
-from bot.checklist import Checklist, ChecklistItem, build_checklist
+from bot.checklist import Checklist, ChecklistItem, build_checklist, step_ids_for
 
 
 def status_label(status: str) -> str:
@@ -16,8 +16,9 @@ def current_item(case: Case) -> ChecklistItem | None:
 
 
 def complete_steps(store: CaseStore, case: Case, step_ids: list[str]) -> tuple[Case, Checklist]:
-    """Tick ``step_ids`` and move the status on to match the next pending step."""
-    case = store.mark_steps_done(case.case_id, step_ids)
+    """Tick those of ``step_ids`` that this kind of case has, and move the status on to match."""
+    own_steps = set(step_ids_for(case.kind))
+    case = store.mark_steps_done(case.case_id, [step for step in step_ids if step in own_steps])
     checklist = build_checklist(case)
     upcoming = checklist.next_item
     status = knowledge.steps()["status_on_entering_step"].get(upcoming.step_id) if upcoming else None

@@ -22,6 +22,7 @@ from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
 from actions.store import case_store
+from bot.links import read_checklist_token
 
 SLOTS = {
     "kind": "misswipe",
@@ -150,6 +151,9 @@ async def test_checklist_is_shown_again_on_request() -> None:
     case_id = await create_case()
     _, messages = await run(ActionShowChecklist(), tracker())
     assert messages[0]["checklist"].startswith(f"【处理清单】案件号 {case_id}")
+    link = messages[0]["custom"]["data"]["checklist_url"]
+    assert link.startswith("/webhooks/widget/checklist/")
+    assert read_checklist_token(link.rsplit("/", 1)[1]) == (case_id, "alice")
 
 
 async def test_case_lookup_shows_only_the_owners_case() -> None:

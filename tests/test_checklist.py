@@ -67,7 +67,7 @@ def test_steps_have_concrete_dates_and_windows(store: SQLiteCaseStore) -> None:
 
 def test_boc_credit_cards_get_the_credit_card_hotline(store: SQLiteCaseStore) -> None:
     case = store.open_case("bob", "rest", "misswipe", Facts(bank="中国银行", card_type="credit"))
-    assert "信用卡客服40066-95566" in build_checklist(case).bank_line
+    assert "官方客服 信用卡客服40066-95566" in render_text(build_checklist(case))
 
 
 def test_unknown_facts_read_politely(store: SQLiteCaseStore) -> None:
@@ -92,14 +92,16 @@ def test_merchant_checklist_voids_today_and_refunds_later(store: SQLiteCaseStore
     assert "撤销" in build_checklist(today_case).items[0].detail
     assert "凭证号" in build_checklist(today_case).items[0].detail
     assert "参考号" in build_checklist(later_case).items[0].detail
-    assert "收单机构" in build_checklist(later_case).bank_line
+    assert "收单机构" in render_text(build_checklist(later_case))
 
 
 def test_html_checklist_escapes_user_text(store: SQLiteCaseStore) -> None:
-    case = store.open_case("eve", "rest", "misswipe", Facts(merchant="<script>alert(1)</script>"))
+    facts = Facts(merchant="<script>alert(1)</script>", bank="<b>银行")
+    case = store.open_case("eve", "rest", "misswipe", facts)
     page = render_html(build_checklist(case))
-    assert "<script>alert(1)</script>" not in page
+    assert "<script>alert(1)</script>" not in page and "<b>银行" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "发卡行：&lt;b&gt;银行" in page
     assert page.count('class="pending"') == 6
 
 
@@ -127,3 +129,9 @@ def test_render_step_numbers_the_step(store: SQLiteCaseStore) -> None:
 def test_case_created_in_china_time(store: SQLiteCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     assert case.created_at.utcoffset() == datetime(2026, 1, 1, tzinfo=CHINA).utcoffset()
+
+
+def test_steps_of_another_kind_are_not_recorded(store: SQLiteCaseStore) -> None:
+    case = store.open_case("dave", "rest", "unauthorized", Facts())
+    case, _ = complete_steps(store, case, ["contact_merchant", "freeze_card"])
+    assert case.steps_done == ("freeze_card",)

@@ -80,7 +80,12 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
     )
-    env = {**os.environ, "CASE_STORE_URL": f"sqlite:///{case_db}", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    env = {
+        **os.environ,
+        "CASE_STORE_URL": f"sqlite:///{case_db}",
+        "WUSHUA_LINK_SECRET": uuid.uuid4().hex,
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(
@@ -126,7 +131,13 @@ def test_a_mis_swipe_conversation_from_report_to_refund(bot: Bot) -> None:
     assert "95588" in refused and "联系发卡行" in refused
     answer = bot.text(user, "退款一般多久能到账？")
     assert "工作日" in answer and "我们接着处理您的案件" in answer
-    assert "☐" in bot.text(user, "把我的清单再发一遍")
+    checklist = bot.say(user, "把我的清单再发一遍")
+    assert "☐" in checklist[0]["text"]
+    link = next(reply["custom"]["data"]["checklist_url"] for reply in checklist if "custom" in reply)
+    page = requests.get(bot.base_url + link, timeout=30)
+    assert page.status_code == 200 and "误刷处理清单" in page.text and "2500元" in page.text
+    tampered = requests.get(bot.base_url + link[:-3] + "xyz", timeout=30)
+    assert tampered.status_code == 404 and "2500" not in tampered.text
     assert "已为您转接人工" in bot.text(user, "转人工")
     assert "已标记为已解决" in bot.text(user, "钱已经退回来了")
 

@@ -1,29 +1,24 @@
 """The REST channel with input checks and secret masking.
 
 A drop-in for Rasa's ``rest`` channel (same name, same URL
-``/webhooks/rest/webhook``): full card numbers, CVV, PIN, SMS codes and
-expiry dates are masked before the text reaches NLU, the tracker store, the
-case store or the logs, and the user is warned that nobody needs them.
-Malformed requests get a 400 instead of reaching Rasa.
+``/webhooks/rest/webhook``). Malformed requests get a 400 instead of reaching
+Rasa; the text is masked before anything, Rasa's own error log included,
+can see it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming
 from bot.masking import mask_secrets
-from bot.responses import response_text
 
-MAX_MESSAGE_CHARS = 5000
 MAX_SENDER_CHARS = 128
-MASKED_METADATA_KEY = "masked_secrets"
 
 
 def request_problem(body: Any) -> str | None:
@@ -43,28 +38,13 @@ def request_problem(body: Any) -> str | None:
     return None
 
 
-def warn_about_masked_secrets(
-    on_new_message: Callable[[UserMessage], Awaitable[Any]],
-) -> Callable[[UserMessage], Awaitable[Any]]:
-    """Wraps Rasa's handler: when the channel masked a secret, warn before answering."""
-
-    async def handler(message: UserMessage) -> Any:
-        if (message.metadata or {}).get(MASKED_METADATA_KEY):
-            await message.output_channel.send_text_message(
-                message.sender_id, response_text("utter_secret_never_needed")
-            )
-        return await on_new_message(message)
-
-    return handler
-
-
 class MaskedRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
         return "rest"
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = super().blueprint(warn_about_masked_secrets(on_new_message))
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        webhook = super().blueprint(guard_incoming(on_new_message))
 
         @webhook.middleware("request")
         async def reject_malformed(request: Request) -> HTTPResponse | None:

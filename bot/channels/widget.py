@@ -1,0 +1,91 @@
+"""Serves the web chat widget, its demo page and the printable checklist.
+
+Not a chat channel itself (the widget talks over ``socketio``); it lives here
+because Rasa mounts each channel's blueprint under ``/webhooks/<name>/``, so
+the bot serves everything the widget needs without a CDN or a second server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.cases import CaseStore, store_from_env
+from bot.checklist import build_checklist, render_html
+from bot.knowledge import PROJECT_ROOT
+from bot.links import read_checklist_token
+
+WEB_ROOT = PROJECT_ROOT / "web"
+VENDOR_FILES = {
+    "vendor/socket.io.min.js": PROJECT_ROOT
+    / "node_modules"
+    / "socket.io-client"
+    / "dist"
+    / "socket.io.min.js",
+}
+NOT_FOUND_PAGE = "<!doctype html><meta charset='utf-8'><title>未找到</title><p>链接无效或已过期。</p>"
+
+
+@lru_cache(maxsize=1)
+def _case_store() -> CaseStore:
+    return store_from_env()
+
+
+def static_file(relative: str) -> Path | None:
+    """The file under ``web/`` (or a vendored file) for a URL path; None outside them."""
+    if relative in VENDOR_FILES:
+        return VENDOR_FILES[relative]
+    candidate = (WEB_ROOT / relative).resolve()
+    if not candidate.is_relative_to(WEB_ROOT.resolve()) or not candidate.is_file():
+        return None
+    return candidate
+
+
+class WidgetInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "widget"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        widget = Blueprint("wushua_widget", __name__)
+
+        @widget.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @widget.route("/demo", methods=["GET"])
+        async def demo(request: Request) -> HTTPResponse:
+            return await response.file(WEB_ROOT / "demo.html")
+
+        @widget.route("/static/<relative:path>", methods=["GET"])
+        async def static(request: Request, relative: str) -> HTTPResponse:
+            path = static_file(relative)
+            if path is None or not path.is_file():
+                return response.text("not found", status=404)
+            return await response.file(path, headers={"Cache-Control": "no-cache"})
+
+        @widget.route("/checklist/<token:str>", methods=["GET"])
+        async def checklist(request: Request, token: str) -> HTTPResponse:
+            owner_and_case = read_checklist_token(token)
+            case = (
+                _case_store().get_for_owner(owner_and_case[0], owner_and_case[1]) if owner_and_case else None
+            )
+            if case is None:
+                return response.html(NOT_FOUND_PAGE, status=404)
+            return response.html(
+                render_html(build_checklist(case)),
+                headers={"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"},
+            )
+
+        return widget

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from bot.channels.guard import MASKED_METADATA_KEY, guard_incoming
+from bot.channels.rest import MaskedRestInput, request_problem
+from bot.channels.socketio import MaskedSocketIOInput
+from bot.channels.widget import WidgetInput, static_file
+
+
+def test_the_channels_replace_rasas_own() -> None:
+    assert MaskedRestInput.name() == "rest"
+    assert MaskedSocketIOInput.name() == "socketio"
+    assert WidgetInput.name() == "widget"
+
+
+def test_well_formed_bodies_pass() -> None:
+    assert request_problem({"sender": "u1", "message": ""}) is None
+    assert request_problem({"sender": "u1", "message": "你好", "metadata": {"a": 1}}) is None
+
+
+def test_malformed_bodies_are_named() -> None:
+    assert request_problem([]) == "body must be a JSON object"
+    assert request_problem({"message": "hi"}).startswith("sender")
+    assert request_problem({"sender": "x" * 129, "message": "hi"}).startswith("sender")
+    assert request_problem({"sender": "u1", "message": None}) == "message must be a string"
+    assert (
+        request_problem({"sender": "u1", "message": "字" * 5001}) == "message must be at most 5000 characters"
+    )
+    assert request_problem({"sender": "u1", "message": "hi", "metadata": []}) == "metadata must be an object"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        await message.output_channel.send_text_message(message.sender_id, "bot reply")
+
+
+async def test_secrets_are_masked_and_warned_about_before_the_reply() -> None:
+    rasa, output = Recorder(), CollectingOutputChannel()
+    await guard_incoming(rasa)(UserMessage("卡号4111111111111111，验证码 834271", output, "u1"))
+    assert rasa.messages[0].text == "卡号[卡号已隐藏，尾号1111]，验证码 [已隐藏]"
+    assert rasa.messages[0].metadata[MASKED_METADATA_KEY] == ["card_number", "sms_code"]
+    texts = [message["text"] for message in output.messages]
+    assert texts[0].startswith("提醒您：银行和本助手都不会索要完整卡号")
+    assert texts[1] == "bot reply"
+
+
+async def test_ordinary_text_passes_unchanged_without_a_warning() -> None:
+    rasa, output = Recorder(), CollectingOutputChannel()
+    await guard_incoming(rasa)(UserMessage("工行尾号1234被扣了3000元", output, "u1", metadata={"a": 1}))
+    assert rasa.messages[0].text == "工行尾号1234被扣了3000元"
+    assert rasa.messages[0].metadata == {"a": 1, MASKED_METADATA_KEY: []}
+    assert [message["text"] for message in output.messages] == ["bot reply"]
+
+
+async def test_an_over_long_message_gets_a_polite_answer_and_skips_rasa() -> None:
+    rasa, output = Recorder(), CollectingOutputChannel()
+    await guard_incoming(rasa)(UserMessage("好" * 5001, output, "u1"))
+    assert rasa.messages == []
+    assert "5000字以内" in output.messages[0]["text"]
+
+
+async def test_a_missing_text_is_treated_as_empty() -> None:
+    rasa, output = Recorder(), CollectingOutputChannel()
+    await guard_incoming(rasa)(UserMessage(None, output, "u1"))
+    assert rasa.messages[0].text == ""
+
+
+def test_static_files_stay_inside_the_web_folder() -> None:
+    assert static_file("../domain.yml") is None
+    assert static_file("../../etc/passwd") is None
+    assert static_file("vendor/socket.io.min.js").name == "socket.io.min.js"
