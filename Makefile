@@ -11,6 +11,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SPACY_MODEL := models/spacy_zh/meta.json
 RASA_MODEL := models/wushua.tar.gz
+NODE_INSTALLED := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
@@ -33,6 +35,16 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# The widget's socket.io client, pinned in package-lock.json and served by the bot.
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Headless Chromium for the browser tests, from Debian (installed when root).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium is missing: install Debian's 'chromium' package (as root: apt-get install chromium)"; exit 1; fi
+
 $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
 	rm -rf models/spacy_zh
 	$(BIN)/python scripts/build_spacy_model.py models/spacy_zh
@@ -42,9 +54,11 @@ $(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_com
 	$(BIN)/rasa train --fixed-model-name wushua --out models --quiet
 	touch $@
 
-run: $(RASA_MODEL)
+run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@mkdir -p var
-	@echo "Action server: http://localhost:5055   Rasa REST: http://localhost:5005/webhooks/rest/webhook"
+	@echo "Web chat demo:  http://localhost:5005/webhooks/widget/demo"
+	@echo "REST channel:   http://localhost:5005/webhooks/rest/webhook"
+	@echo "Action server:  http://localhost:5055"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --port 5055 & \
 	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --enable-api --cors "*" & \
@@ -54,7 +68,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check bot actions tests scripts
 	$(BIN)/ruff format --check bot actions tests scripts
 
-unit: $(RASA_MODEL)
+unit: $(RASA_MODEL) $(NODE_INSTALLED) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 validate: $(INSTALLED)

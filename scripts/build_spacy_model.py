@@ -23,6 +23,7 @@ def build(output: Path) -> None:
     nlp.meta.update(
         {"name": "wushua_zh", "version": PIPELINE_VERSION, "description": "jieba + rule entities"}
     )
+    output.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
 
 
