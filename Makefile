@@ -16,6 +16,13 @@ CHROMIUM := /usr/bin/chromium
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
+# The WeChat channel reads these through credentials.yml; Rasa refuses an
+# unset variable there, so they default to empty (an empty token disables it).
+export WECHAT_TOKEN ?=
+export WECHAT_APPID ?=
+export WECHAT_AES_KEY ?=
+export WECHAT_APPSECRET ?=
+export WECHAT_API_BASE ?= https://api.weixin.qq.com
 
 NLU_DATA := $(wildcard data/*.yml)
 KNOWLEDGE := $(wildcard data/knowledge/*.yml)

@@ -25,13 +25,6 @@ CHECKERS = {
     "merchant": check_merchant,
     "card_last4": check_card_last4,
 }
-FACT_LABELS = {
-    "bank": "银行",
-    "amount": "金额",
-    "date": "交易日期",
-    "merchant": "商户",
-    "card_last4": "卡号后四位",
-}
 
 
 def facts_from_slots(tracker: Tracker) -> Facts:

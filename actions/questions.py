@@ -39,7 +39,9 @@ class ActionAnswerQuestion(Action):
                 dispatcher.utter_message(response="utter_ask_bank_hotline_unknown")
             else:
                 dispatcher.utter_message(
-                    response="utter_ask_bank_hotline_known", bank_name=bank.name, hotline=bank.hotline
+                    response="utter_ask_bank_hotline_known",
+                    bank_name=bank.name,
+                    hotline=bank.hotline_for(tracker.get_slot("card_type")),
                 )
         else:
             dispatcher.utter_message(response=STATIC_ANSWERS.get(intent, "utter_default"))
@@ -70,6 +72,6 @@ class ActionFraudAlert(Action):
         dispatcher.utter_message(
             response="utter_fraud_urgent",
             bank_name=bank.name if bank else "发卡行",
-            hotline=bank.hotline if bank else "",
+            hotline=bank.hotline_for(tracker.get_slot("card_type")) if bank else "",
         )
         return []

@@ -65,8 +65,8 @@ def placeholders(case: Case) -> dict[str, str]:
     txn_day = facts.txn_date or opened
     if bank is None:
         hotline = wording["unknown_hotline"]
-    elif facts.card_type == "credit" and bank.credit_card_hotline:
-        hotline = wording["credit_card_hotline"].format(number=bank.credit_card_hotline)
+    elif bank.hotline_for(facts.card_type) != bank.hotline:
+        hotline = wording["credit_card_hotline"].format(number=bank.hotline_for(facts.card_type))
     else:
         hotline = bank.hotline
     return {

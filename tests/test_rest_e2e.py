@@ -81,6 +81,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
     )
     env = {
+        **{name: "" for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECHAT_APPSECRET")},
+        "WECHAT_API_BASE": "https://api.weixin.qq.com",
         **os.environ,
         "CASE_STORE_URL": f"sqlite:///{case_db}",
         "WUSHUA_LINK_SECRET": uuid.uuid4().hex,
