@@ -169,11 +169,9 @@ class ActionMerchantRefused(Action):
         if case is None:
             dispatcher.utter_message(response="utter_no_case")
             return []
+        case, _ = complete_steps(case_store(), case, ["contact_merchant"])
+        case = case_store().set_status(case.case_id, "with_bank")
         checklist = build_checklist(case)
-        skipped = [
-            item.step_id for item in checklist.items if item.step_id not in ("contact_bank", "escalate")
-        ]
-        case, checklist = complete_steps(case_store(), case, skipped)
         bank_step = item_for(checklist, "contact_bank")
         step_text = render_step(checklist, bank_step) if bank_step else ""
         dispatcher.utter_message(response="utter_merchant_refused", step_text=step_text)

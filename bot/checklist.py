@@ -31,7 +31,12 @@ class ChecklistItem:
     title: str
     detail: str
     done: bool
+    not_needed: bool
     due: date | None
+
+    @property
+    def pending(self) -> bool:
+        return not self.done and not self.not_needed
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Checklist:
 
     @property
     def next_item(self) -> ChecklistItem | None:
-        return next((item for item in self.items if not item.done), None)
+        return next((item for item in self.items if item.pending), None)
 
 
 def format_amount(amount: float | None) -> str | None:
@@ -106,6 +111,7 @@ def build_checklist(case: Case) -> Checklist:
             title=step["title"],
             detail=_step_detail(case, step, values),
             done=step["id"] in case.steps_done,
+            not_needed=step["id"] not in case.steps_done and case.status in step.get("not_needed_when", ()),
             due=add_business_days(opened, step["due_business_days"]),
         )
         for index, step in enumerate(steps, start=1)
@@ -137,11 +143,17 @@ def step_ids_for(kind: str) -> list[str]:
 
 
 def render_text(checklist: Checklist) -> str:
-    return _TEXT.get_template("checklist.txt").render(checklist=checklist, format_day=format_day).strip()
+    return (
+        _TEXT.get_template("checklist.txt")
+        .render(checklist=checklist, format_day=format_day, wording=knowledge.steps()["wording"])
+        .strip()
+    )
 
 
 def render_html(checklist: Checklist) -> str:
-    return _HTML.get_template("checklist.html").render(checklist=checklist, format_day=format_day)
+    return _HTML.get_template("checklist.html").render(
+        checklist=checklist, format_day=format_day, wording=knowledge.steps()["wording"]
+    )
 
 
 def render_step(checklist: Checklist, item: ChecklistItem) -> str:

@@ -8,6 +8,7 @@ one file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -90,6 +91,20 @@ def resolve_bank(text: str | None) -> Bank | None:
     return None
 
 
+# YAML folds a long line into spaces, which do not belong between Chinese characters.
+_SPACE_NEXT_TO_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+
+
+def _join_folded_lines(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SPACE_NEXT_TO_CJK.sub("", value)
+    if isinstance(value, list):
+        return [_join_folded_lines(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _join_folded_lines(item) for key, item in value.items()}
+    return value
+
+
 @lru_cache(maxsize=1)
 def steps() -> dict[str, Any]:
-    return load_yaml("steps.yml")
+    return _join_folded_lines(load_yaml("steps.yml"))

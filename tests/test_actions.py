@@ -136,7 +136,8 @@ async def test_merchant_refused_sends_the_user_to_the_bank_with_its_hotline() ->
     _, messages = await run(ActionMerchantRefused(), tracker())
     assert "第5步（共6步）：联系发卡行" in messages[0]["step_text"]
     assert "95588" in messages[0]["step_text"]
-    assert case_store().get(case_id).status == "with_bank"
+    case = case_store().get(case_id)
+    assert (case.status, case.steps_done) == ("with_bank", ("contact_merchant",))
 
 
 async def test_refund_received_resolves_the_case() -> None:

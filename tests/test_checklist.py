@@ -135,3 +135,24 @@ def test_steps_of_another_kind_are_not_recorded(store: SQLiteCaseStore) -> None:
     case = store.open_case("dave", "rest", "unauthorized", Facts())
     case, _ = complete_steps(store, case, ["contact_merchant", "freeze_card"])
     assert case.steps_done == ("freeze_card",)
+
+
+def test_after_a_refusal_the_merchant_steps_are_no_longer_needed(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    case, _ = complete_steps(store, case, ["contact_merchant"])
+    case = store.set_status(case.case_id, "with_bank")
+    checklist = build_checklist(case)
+    lines = render_text(checklist).splitlines()
+    assert "☑ 1. 联系商户" in lines
+    assert lines.count("☐ 2. 收集凭证（建议11月26日（周四）前）") == 1
+    assert "－ 3. 提交退款申请（已无需办理）" in lines
+    assert "－ 4. 跟进到账（已无需办理）" in lines
+    case, checklist = advance(store, case)
+    assert checklist.next_item.step_id == "contact_bank"
+    assert 'class="not-needed"' in render_html(checklist)
+
+
+def test_step_texts_have_no_spaces_between_chinese_characters(store: SQLiteCaseStore) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    for item in build_checklist(case).items:
+        assert "， " not in item.detail and "。 " not in item.detail
