@@ -66,9 +66,11 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@echo "Web chat demo:  http://localhost:5005/webhooks/widget/demo"
 	@echo "REST channel:   http://localhost:5005/webhooks/rest/webhook"
 	@echo "Action server:  http://localhost:5055"
+	@echo "Staff console:  http://localhost:5002  (create an account first: $(BIN)/python -m bot.console users add NAME)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --port 5055 & \
-	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --enable-api --cors "*" & \
+	$(BIN)/python -m bot.console serve --port 5002 & \
+	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors "*" & \
 	wait
 
 lint: $(INSTALLED)

@@ -171,18 +171,26 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; returns the names applied."""
-    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
-    applied = {row["name"] for row in db["_migrations"].rows}
+def migrate(db: sqlite_utils.Database, migrations: list[tuple[str, Migration]] = MIGRATIONS) -> list[str]:
+    """Apply pending migrations in one write transaction; returns the names applied.
+
+    BEGIN IMMEDIATE makes processes that start together (action server,
+    console) take turns, so the second one sees the first one's work.
+    """
     newly_applied = []
-    for name, migration in MIGRATIONS:
-        if name in applied:
-            continue
-        with db.conn:
-            migration(db)
-            db["_migrations"].insert({"name": name, "applied_at": now().isoformat()})
-        newly_applied.append(name)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+        applied = {row["name"] for row in db["_migrations"].rows}
+        for name, migration in migrations:
+            if name not in applied:
+                migration(db)
+                db["_migrations"].insert({"name": name, "applied_at": now().isoformat()})
+                newly_applied.append(name)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
     return newly_applied
 
 

@@ -174,3 +174,15 @@ def test_store_urls() -> None:
     assert sqlite_path_from_url("var/cases.db") == "var/cases.db"
     with pytest.raises(ValueError):
         open_store("mysql://host/db")
+
+
+def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
+    path = tmp_path / "cases.db"
+    barrier = threading.Barrier(4)
+
+    def start(_: int) -> int:
+        barrier.wait()
+        return SQLiteCaseStore(path).db["_migrations"].count
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert set(pool.map(start, range(4))) == {len(MIGRATIONS)}

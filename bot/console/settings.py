@@ -1,0 +1,49 @@
+"""Where the console finds its data, and how it guards sessions; read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bot.cases import DEFAULT_CASE_STORE_URL, sqlite_path_from_url
+from bot.knowledge import PROJECT_ROOT
+
+DEFAULT_TRACKER_DB_URL = "sqlite:///var/tracker.db"
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    case_db: Path
+    tracker_db: Path
+    domain_path: Path = PROJECT_ROOT / "domain.yml"
+    training_data: Path = PROJECT_ROOT / "data"
+    # None: Secure cookies everywhere except when the console is reached as localhost.
+    secure_cookies: bool | None = None
+    session_lifetime: timedelta = timedelta(hours=12)
+    max_failed_logins: int = 5
+    failed_login_window: timedelta = timedelta(minutes=15)
+    page_size: int = 50
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        secure = os.environ.get("CONSOLE_SECURE_COOKIES", "").strip().lower()
+        return cls(
+            case_db=Path(sqlite_path_from_url(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL))),
+            tracker_db=Path(sqlite_path_from_url(os.environ.get("TRACKER_DB_URL", DEFAULT_TRACKER_DB_URL))),
+            secure_cookies={"1": True, "true": True, "0": False, "false": False}.get(secure),
+        )
+
+    def cookies_secure_for(self, host: str) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return _hostname(host).lower() not in LOCAL_HOSTS
+
+
+def _hostname(host: str) -> str:
+    """``localhost:5002`` → ``localhost``; ``[::1]:5002`` → ``[::1]``."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

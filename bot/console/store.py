@@ -1,0 +1,660 @@
+"""The console's data layer over the case store's database.
+
+Reads cases for the queue, the case page, the dashboard and exports; writes
+only the console's own tables, except that status changes go through
+``SQLiteCaseStore.set_status`` (which logs them to ``case_events``). Every
+change a staff member makes is written to ``audit_log`` with who and when.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.cases import KINDS, STATUSES, Case, SQLiteCaseStore
+from bot.checklist import step_ids_for
+from bot.clock import now
+from bot.console.migrations import migrate_console
+
+MAX_NOTE_LENGTH = 2000
+TAG_PATTERN = re.compile(r"^[\w\-·]{1,20}$")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The queue's filter; the same one drives the dashboard and the exports."""
+
+    statuses: tuple[str, ...] = ()
+    kind: str | None = None
+    bank: str | None = None
+    channel: str | None = None
+    since: date | None = None
+    until: date | None = None
+    search: str | None = None
+    tag: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Sequence[str]]) -> CaseFilter:
+        """From query parameters (each a list of values); unknown or malformed values are ignored."""
+
+        def values(name: str) -> list[str]:
+            given = params.get(name) or []
+            given = [given] if isinstance(given, str) else given
+            return [value.strip() for value in given if value.strip()]
+
+        def first(name: str) -> str | None:
+            return next(iter(values(name)), None)
+
+        kind = first("kind")
+        return cls(
+            statuses=tuple(status for status in STATUSES if status in values("status")),
+            kind=kind if kind in KINDS else None,
+            bank=first("bank"),
+            channel=first("channel"),
+            since=_parse_date(first("since")),
+            until=_parse_date(first("until")),
+            search=first("q"),
+            tag=first("tag"),
+        )
+
+    def params(self) -> list[tuple[str, str]]:
+        """The inverse of ``from_params``, for links that keep the filter."""
+        pairs = [("status", status) for status in self.statuses]
+        for name, value in (
+            ("kind", self.kind),
+            ("bank", self.bank),
+            ("channel", self.channel),
+            ("since", self.since.isoformat() if self.since else None),
+            ("until", self.until.isoformat() if self.until else None),
+            ("q", self.search),
+            ("tag", self.tag),
+        ):
+            if value:
+                pairs.append((name, value))
+        return pairs
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.params()
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        values: list[Any] = []
+        if self.statuses:
+            clauses.append(f"status IN ({', '.join('?' for _ in self.statuses)})")
+            values.extend(self.statuses)
+        for column in ("kind", "bank", "channel"):
+            if getattr(self, column):
+                clauses.append(f"{column} = ?")
+                values.append(getattr(self, column))
+        # created_at is ISO 8601 in China time, so a date prefix compares correctly.
+        if self.since:
+            clauses.append("created_at >= ?")
+            values.append(self.since.isoformat())
+        if self.until:
+            clauses.append("created_at < ?")
+            values.append((self.until + timedelta(days=1)).isoformat())
+        if self.tag:
+            clauses.append("case_id IN (SELECT case_id FROM case_tags WHERE tag = ?)")
+            values.append(self.tag)
+        if self.search:
+            clause, search_values = _search_clause(self.search)
+            clauses.append(clause)
+            values.extend(search_values)
+        return (" AND ".join(clauses) or "1 = 1"), values
+
+
+def _parse_date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _search_clause(search: str) -> tuple[str, list[str]]:
+    """Every word must match the case id, the card's last 4 digits or the merchant.
+
+    Trigram full-text search matches words of three characters or more
+    anywhere in those columns; shorter words (a two-character merchant like
+    华联) fall back to LIKE over the same index table.
+    """
+    clauses, values = [], []
+    long_words = [word for word in search.split() if len(word) >= 3]
+    if long_words:
+        clauses.append("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)")
+        values.append(" AND ".join('"' + word.replace('"', '""') + '"' for word in long_words))
+    for word in (word for word in search.split() if len(word) < 3):
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
+        clauses.append(
+            "rowid IN (SELECT rowid FROM cases_fts WHERE case_id LIKE ? ESCAPE '\\' "
+            "OR card_last4 LIKE ? ESCAPE '\\' OR merchant LIKE ? ESCAPE '\\')"
+        )
+        values.extend([pattern] * 3)
+    return " AND ".join(clauses), values
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the queue (newest first): keyset pagination stays fast on any page."""
+
+    created_at: str
+    case_id: str
+
+    def encode(self) -> str:
+        return f"{self.created_at}|{self.case_id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        if not text or "|" not in text:
+            return None
+        created_at, case_id = text.rsplit("|", 1)
+        return cls(created_at, case_id)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case_id: str
+    kind: str
+    status: str
+    bank: str | None
+    amount: float | None
+    merchant: str | None
+    card_last4: str | None
+    channel: str
+    sender_id: str
+    created_at: datetime
+    steps_done: int
+    steps_total: int
+    handoff_requested: bool
+    cursor: Cursor
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    newer: Cursor | None
+    older: Cursor | None
+
+
+@dataclass(frozen=True)
+class WaitingHandoff:
+    handoff_id: int
+    sender_id: str
+    channel: str
+    case_id: str | None
+    requested_at: datetime
+    waited: timedelta
+
+
+@dataclass(frozen=True)
+class Note:
+    note_id: int
+    at: datetime
+    username: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Review:
+    sender_id: str
+    reviewed_by: str
+    reviewed_at: datetime
+    last_event_id: int | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    entry_id: int
+    at: datetime
+    username: str
+    action: str
+    case_id: str | None
+    sender_id: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlaggedExample:
+    example_id: int
+    sender_id: str
+    event_id: int
+    text: str
+    annotated: str
+    predicted_intent: str | None
+    confidence: float | None
+    intent: str
+    flagged_by: str
+    flagged_at: datetime
+
+
+class ConsoleStore:
+    """Opens the case store's database and applies the console's migrations."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.cases = _open_case_store(path)
+        self.db: sqlite_utils.Database = self.cases.db
+        migrate_console(self.db)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite_utils.Database]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # The queue
+
+    def queue(
+        self,
+        case_filter: CaseFilter,
+        *,
+        after: Cursor | None = None,
+        before: Cursor | None = None,
+        limit: int = 50,
+    ) -> QueuePage:
+        """One page, newest first: after ``after`` (older cases) or before ``before`` (newer ones)."""
+        sql, values = self.page_query(case_filter, after=after, before=before, limit=limit + 1)
+        rows = [_queue_row(row) for row in self.db.query(sql, values)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if before is not None:
+            rows.reverse()
+        first, last = (rows[0].cursor, rows[-1].cursor) if rows else (None, None)
+        return QueuePage(
+            rows=rows,
+            total=self.count(case_filter),
+            newer=first if (before is not None and more) or after is not None else None,
+            older=last if (before is None and more) or before is not None else None,
+        )
+
+    @staticmethod
+    def page_query(
+        case_filter: CaseFilter, *, after: Cursor | None = None, before: Cursor | None = None, limit: int = 51
+    ) -> tuple[str, list[Any]]:
+        where, values = case_filter.where()
+        order = "DESC"
+        if after is not None:
+            where += " AND (created_at, case_id) < (?, ?)"
+            values += [after.created_at, after.case_id]
+        elif before is not None:
+            where += " AND (created_at, case_id) > (?, ?)"
+            values += [before.created_at, before.case_id]
+            order = "ASC"
+        sql = f"SELECT * FROM cases WHERE {where} ORDER BY created_at {order}, case_id {order} LIMIT ?"
+        return sql, [*values, limit]
+
+    def count(self, case_filter: CaseFilter) -> int:
+        where, values = case_filter.where()
+        return self.db.execute(f"SELECT count(*) FROM cases WHERE {where}", values).fetchone()[0]
+
+    def iter_cases(self, case_filter: CaseFilter) -> Iterator[dict[str, Any]]:
+        """Every matching case row, newest first, for exports."""
+        where, values = case_filter.where()
+        yield from self.db.query(
+            f"SELECT * FROM cases WHERE {where} ORDER BY created_at DESC, case_id DESC", values
+        )
+
+    def distinct_values(self, column: str) -> list[str]:
+        if column not in ("bank", "channel"):
+            raise ValueError(column)
+        return [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT DISTINCT {column} FROM cases WHERE {column} IS NOT NULL ORDER BY {column}"
+            )
+        ]
+
+    def all_tags(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT DISTINCT tag FROM case_tags ORDER BY tag")]
+
+    def cases_for_sender(self, sender_id: str) -> list[str]:
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT case_id FROM cases WHERE sender_id = ? ORDER BY created_at DESC", [sender_id]
+            )
+        ]
+
+    # Handoffs
+
+    def waiting_handoffs(self) -> list[WaitingHandoff]:
+        """Unresolved requests for a human, longest waiting first."""
+        current = now()
+        return [
+            WaitingHandoff(
+                handoff_id=row["id"],
+                sender_id=row["sender_id"],
+                channel=row["channel"],
+                case_id=row["case_id"],
+                requested_at=datetime.fromisoformat(row["requested_at"]),
+                waited=max(current - datetime.fromisoformat(row["requested_at"]), timedelta(0)),
+            )
+            for row in self.db.query(
+                "SELECT * FROM handoffs WHERE resolved_at IS NULL ORDER BY requested_at, id"
+            )
+        ]
+
+    def waiting_handoff_for_case(self, case_id: str) -> WaitingHandoff | None:
+        return next((handoff for handoff in self.waiting_handoffs() if handoff.case_id == case_id), None)
+
+    def resolve_handoff(self, handoff_id: int, username: str) -> WaitingHandoff | None:
+        handoff = next((item for item in self.waiting_handoffs() if item.handoff_id == handoff_id), None)
+        if handoff is None:
+            return None
+        with self._transaction() as db:
+            db["handoffs"].update(handoff_id, {"resolved_at": now().isoformat()})
+            self._audit(
+                db, username, "handoff_resolved", handoff.case_id, handoff.sender_id, {"handoff": handoff_id}
+            )
+        return handoff
+
+    # Changes to a case
+
+    def set_status(self, case_id: str, status: str, username: str) -> Case:
+        before = self.cases.get(case_id)
+        case = self.cases.set_status(case_id, status)
+        if before is not None and before.status != status:
+            self.audit(
+                username, "status_changed", case_id, case.sender_id, {"from": before.status, "to": status}
+            )
+        return case
+
+    def add_note(self, case_id: str, text: str, username: str) -> Note:
+        text = text.strip()
+        if not text or len(text) > MAX_NOTE_LENGTH:
+            raise ValueError("note must be 1 to 2000 characters")
+        at = now()
+        with self._transaction() as db:
+            db["case_notes"].insert(
+                {"case_id": case_id, "at": at.isoformat(), "username": username, "text": text}
+            )
+            note_id = db["case_notes"].last_pk
+            self._audit(db, username, "note_added", case_id, None, {"note": note_id})
+        return Note(note_id, at, username, text)
+
+    def notes(self, case_id: str) -> list[Note]:
+        return [
+            Note(row["id"], datetime.fromisoformat(row["at"]), row["username"], row["text"])
+            for row in self.db["case_notes"].rows_where("case_id = ?", [case_id], order_by="id")
+        ]
+
+    def add_tag(self, case_id: str, tag: str, username: str) -> str:
+        tag = tag.strip()
+        if not TAG_PATTERN.match(tag):
+            raise ValueError("a tag is 1 to 20 letters, digits, - or _")
+        with self._transaction() as db:
+            exists = db.execute(
+                "SELECT 1 FROM case_tags WHERE case_id = ? AND tag = ?", [case_id, tag]
+            ).fetchone()
+            if not exists:
+                db["case_tags"].insert(
+                    {"case_id": case_id, "tag": tag, "added_by": username, "added_at": now().isoformat()}
+                )
+                self._audit(db, username, "tag_added", case_id, None, {"tag": tag})
+        return tag
+
+    def remove_tag(self, case_id: str, tag: str, username: str) -> None:
+        with self._transaction() as db:
+            removed = db.execute(
+                "DELETE FROM case_tags WHERE case_id = ? AND tag = ?", [case_id, tag]
+            ).rowcount
+            if removed:
+                self._audit(db, username, "tag_removed", case_id, None, {"tag": tag})
+
+    def tags(self, case_id: str) -> list[str]:
+        return [
+            row["tag"] for row in self.db["case_tags"].rows_where("case_id = ?", [case_id], order_by="tag")
+        ]
+
+    # Reviews of conversations
+
+    def mark_reviewed(
+        self, sender_id: str, username: str, last_event_id: int | None, case_id: str | None = None
+    ) -> Review:
+        review = Review(sender_id, username, now(), last_event_id)
+        with self._transaction() as db:
+            db["conversation_reviews"].upsert(
+                {
+                    "sender_id": sender_id,
+                    "reviewed_by": username,
+                    "reviewed_at": review.reviewed_at.isoformat(),
+                    "last_event_id": last_event_id,
+                },
+                pk="sender_id",
+            )
+            self._audit(
+                db, username, "conversation_reviewed", case_id, sender_id, {"last_event_id": last_event_id}
+            )
+        return review
+
+    def review(self, sender_id: str) -> Review | None:
+        rows = list(self.db["conversation_reviews"].rows_where("sender_id = ?", [sender_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        return Review(
+            sender_id, row["reviewed_by"], datetime.fromisoformat(row["reviewed_at"]), row["last_event_id"]
+        )
+
+    # Teaching the bot
+
+    def flag_example(
+        self,
+        *,
+        sender_id: str,
+        event_id: int,
+        text: str,
+        annotated: str,
+        predicted_intent: str | None,
+        confidence: float | None,
+        intent: str,
+        username: str,
+        case_id: str | None = None,
+    ) -> FlaggedExample:
+        """Record the right intent (and entities) for a user message; flagging it again replaces it."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO flagged_examples (sender_id, event_id, text, annotated, predicted_intent, "
+                "confidence, intent, flagged_by, flagged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(sender_id, event_id) DO UPDATE SET annotated = excluded.annotated, "
+                "intent = excluded.intent, flagged_by = excluded.flagged_by, "
+                "flagged_at = excluded.flagged_at",
+                [sender_id, event_id, text, annotated, predicted_intent, confidence, intent, username,
+                 now().isoformat()],
+            )  # fmt: skip
+            self._audit(
+                db, username, "example_flagged", case_id, sender_id,
+                {"event_id": event_id, "intent": intent, "annotated": annotated},
+            )  # fmt: skip
+        return next(example for example in self.flagged_examples() if example.event_id == event_id)
+
+    def flagged_examples(self, sender_id: str | None = None) -> list[FlaggedExample]:
+        where, values = ("sender_id = ?", [sender_id]) if sender_id else (None, [])
+        return [
+            FlaggedExample(
+                example_id=row["id"],
+                sender_id=row["sender_id"],
+                event_id=row["event_id"],
+                text=row["text"],
+                annotated=row["annotated"],
+                predicted_intent=row["predicted_intent"],
+                confidence=row["confidence"],
+                intent=row["intent"],
+                flagged_by=row["flagged_by"],
+                flagged_at=datetime.fromisoformat(row["flagged_at"]),
+            )
+            for row in self.db["flagged_examples"].rows_where(
+                where, values, order_by="flagged_at DESC, id DESC"
+            )
+        ]
+
+    def delete_flag(self, example_id: int, username: str) -> None:
+        with self._transaction() as db:
+            rows = list(db["flagged_examples"].rows_where("id = ?", [example_id]))
+            if rows:
+                db["flagged_examples"].delete(example_id)
+                self._audit(
+                    db,
+                    username,
+                    "example_unflagged",
+                    None,
+                    rows[0]["sender_id"],
+                    {"event_id": rows[0]["event_id"]},
+                )
+
+    # The audit log
+
+    def audit(
+        self,
+        username: str,
+        action: str,
+        case_id: str | None = None,
+        sender_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self._transaction() as db:
+            self._audit(db, username, action, case_id, sender_id, detail or {})
+
+    @staticmethod
+    def _audit(
+        db: sqlite_utils.Database,
+        username: str,
+        action: str,
+        case_id: str | None,
+        sender_id: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        db["audit_log"].insert(
+            {
+                "at": now().isoformat(),
+                "username": username,
+                "action": action,
+                "case_id": case_id,
+                "sender_id": sender_id,
+                "detail": json.dumps(detail, ensure_ascii=False),
+            }
+        )
+
+    def audit_log(
+        self,
+        *,
+        case_id: str | None = None,
+        sender_id: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        clauses, values = [], []
+        for column, value in (("case_id", case_id), ("sender_id", sender_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                values.append(value)
+        if before_id is not None:
+            clauses.append("id < ?")
+            values.append(before_id)
+        return [
+            AuditEntry(
+                entry_id=row["id"],
+                at=datetime.fromisoformat(row["at"]),
+                username=row["username"],
+                action=row["action"],
+                case_id=row["case_id"],
+                sender_id=row["sender_id"],
+                detail=json.loads(row["detail"]),
+            )
+            for row in self.db["audit_log"].rows_where(
+                " AND ".join(clauses) or None, values, order_by="id DESC", limit=limit
+            )
+        ]
+
+    # The dashboard
+
+    def cases_per_day(self, case_filter: CaseFilter, days: int = 30) -> list[tuple[date, int]]:
+        """Cases opened on each of the last ``days`` days (or the filter's range), zeros included."""
+        last = case_filter.until or now().date()
+        first = case_filter.since or last - timedelta(days=days - 1)
+        ranged = replace(case_filter, since=first, until=last)
+        where, values = ranged.where()
+        counts = dict(
+            self.db.execute(
+                f"SELECT substr(created_at, 1, 10) AS day, count(*) FROM cases WHERE {where} GROUP BY day",
+                values,
+            ).fetchall()
+        )
+        span = (last - first).days + 1
+        return [
+            (first + timedelta(days=offset), counts.get((first + timedelta(days=offset)).isoformat(), 0))
+            for offset in range(max(span, 0))
+        ]
+
+    def steps_reached(self, case_filter: CaseFilter) -> list[int]:
+        """How many cases finished at least 0, 1, 2, … of their steps: the funnel."""
+        where, values = case_filter.where()
+        done_counts = dict(
+            self.db.execute(
+                "SELECT json_array_length(steps_done) AS done, count(*) "
+                f"FROM cases WHERE {where} GROUP BY done",
+                values,
+            ).fetchall()
+        )
+        kinds = [case_filter.kind] if case_filter.kind else list(KINDS)
+        most_steps = max(len(step_ids_for(kind)) for kind in kinds)
+        return [
+            sum(count for done, count in done_counts.items() if done >= reached)
+            for reached in range(most_steps + 1)
+        ]
+
+    def status_counts(self, case_filter: CaseFilter) -> dict[str, int]:
+        where, values = case_filter.where()
+        counts = dict(
+            self.db.execute(
+                f"SELECT status, count(*) FROM cases WHERE {where} GROUP BY status", values
+            ).fetchall()
+        )
+        return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def _open_case_store(path: str | Path, attempts: int = 5) -> SQLiteCaseStore:
+    """`make run` starts the console and the action server together; on a fresh
+    database both apply the case store's migrations, and the loser of that race
+    finds a table already there. By the next attempt the winner has recorded it."""
+    for _ in range(attempts - 1):
+        try:
+            return SQLiteCaseStore(path)
+        except sqlite3.OperationalError as error:
+            if "already exists" not in str(error):
+                raise
+            time.sleep(0.5)
+    return SQLiteCaseStore(path)
+
+
+def _queue_row(row: dict[str, Any]) -> QueueRow:
+    return QueueRow(
+        case_id=row["case_id"],
+        kind=row["kind"],
+        status=row["status"],
+        bank=row["bank"],
+        amount=row["amount"],
+        merchant=row["merchant"],
+        card_last4=row["card_last4"],
+        channel=row["channel"],
+        sender_id=row["sender_id"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        steps_done=len(json.loads(row["steps_done"])),
+        steps_total=len(step_ids_for(row["kind"])),
+        handoff_requested=bool(row["handoff_requested"]),
+        cursor=Cursor(row["created_at"], row["case_id"]),
+    )

@@ -1,0 +1,255 @@
+"""Conversations from Rasa's SQL tracker store, opened read-only.
+
+Rasa keeps one row per event in ``events`` (id, sender_id, type_name,
+timestamp, intent_name, action_name, data). A transcript is the user and bot
+events in order: each user turn carries what the NLU made of it, each bot
+turn the action that produced it (the last ``action`` event before it).
+Text is masked again on the way out, in case it was stored before the
+channel masked secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.clock import CHINA
+from bot.masking import mask_secrets
+
+LOW_CONFIDENCE = 0.6
+FALLBACK_INTENT = "nlu_fallback"
+# Rasa's core fallback, and the response our rule for nlu_fallback utters.
+FALLBACK_ACTIONS = frozenset({"action_default_fallback", "utter_default"})
+# Actions that run on every turn and tell staff nothing.
+QUIET_ACTIONS = frozenset({"action_listen", "action_session_start"})
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity: str
+    value: str
+    text: str
+    start: int | None
+    end: int | None
+    extractor: str | None
+
+
+@dataclass(frozen=True)
+class Turn:
+    event_id: int
+    speaker: str  # "user", "bot" or "session" (a new Rasa session starts)
+    at: datetime
+    text: str
+    intent: str | None = None
+    confidence: float | None = None
+    runner_up: tuple[str, float] | None = None
+    entities: tuple[Entity, ...] = ()
+    action: str | None = None
+    response: str | None = None
+    buttons: tuple[str, ...] = ()
+    has_attachment: bool = False
+
+    @property
+    def fallback(self) -> bool:
+        return self.intent == FALLBACK_INTENT or bool({self.action, self.response} & FALLBACK_ACTIONS)
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.speaker == "user" and self.confidence is not None and self.confidence < LOW_CONFIDENCE
+
+    @property
+    def highlighted(self) -> bool:
+        return self.fallback or self.low_confidence
+
+    @property
+    def can_teach(self) -> bool:
+        """Button payloads (``/intent{...}``) are not things people type, so they make no examples."""
+        return self.speaker == "user" and bool(self.text.strip()) and not self.text.startswith("/")
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    sender_id: str
+    started_at: datetime
+    last_at: datetime
+    user_turns: int
+    fallbacks: int
+
+
+class TrackerReader:
+    """Reads the tracker database; a missing database reads as no conversations."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def available(self) -> bool:
+        return self.path.is_file()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection | None]:
+        if not self.available:
+            yield None
+            return
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA query_only = ON")
+            yield connection
+
+    def _rows(self, sql: str, values: list[Any]) -> list[sqlite3.Row]:
+        with self._connect() as connection:
+            if connection is None:
+                return []
+            try:
+                return connection.execute(sql, values).fetchall()
+            except sqlite3.OperationalError as error:
+                # Rasa creates `events` on its first start; until then there is nothing to read.
+                if "no such table" in str(error):
+                    return []
+                raise
+
+    def transcript(self, sender_id: str) -> list[Turn]:
+        rows = self._rows(
+            "SELECT id, type_name, timestamp, action_name, data FROM events "
+            "WHERE sender_id = ? AND type_name IN ('user', 'bot', 'action', 'session_started') ORDER BY id",
+            [sender_id],
+        )
+        return list(_turns(rows))
+
+    def last_event_id(self, sender_id: str) -> int | None:
+        rows = self._rows("SELECT max(id) FROM events WHERE sender_id = ?", [sender_id])
+        return rows[0][0] if rows else None
+
+    def user_turn(self, sender_id: str, event_id: int) -> Turn | None:
+        rows = self._rows(
+            "SELECT id, type_name, timestamp, action_name, data FROM events "
+            "WHERE sender_id = ? AND id = ? AND type_name = 'user'",
+            [sender_id, event_id],
+        )
+        return next(_turns(rows), None)
+
+    def conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
+        rows = self._rows(
+            "SELECT sender_id, min(timestamp), max(timestamp), sum(type_name = 'user'), "
+            "sum(intent_name = ?) + sum(action_name = 'action_default_fallback') "
+            "FROM events GROUP BY sender_id ORDER BY max(timestamp) DESC LIMIT ? OFFSET ?",
+            [FALLBACK_INTENT, limit, offset],
+        )
+        return [
+            ConversationSummary(row[0], _time(row[1]), _time(row[2]), row[3] or 0, row[4] or 0)
+            for row in rows
+        ]
+
+    def needs_review(self, *, limit: int = 50) -> list[tuple[str, Turn]]:
+        """Recent user messages the NLU fell back on or was unsure about."""
+        rows = self._rows(
+            "SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
+            "WHERE type_name = 'user' AND (intent_name = ? OR "
+            "CAST(json_extract(data, '$.parse_data.intent.confidence') AS REAL) < ?) "
+            "ORDER BY id DESC LIMIT ?",
+            [FALLBACK_INTENT, LOW_CONFIDENCE, limit],
+        )
+        return [(row["sender_id"], turn) for row, turn in zip(rows, _turns(rows), strict=True)]
+
+    def top_intents(self, limit: int = 10) -> list[tuple[str, int]]:
+        rows = self._rows(
+            "SELECT intent_name, count(*) AS n FROM events "
+            "WHERE type_name = 'user' AND intent_name IS NOT NULL "
+            "GROUP BY intent_name ORDER BY n DESC, intent_name LIMIT ?",
+            [limit],
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def fallbacks_per_day(self, first: date, last: date) -> list[tuple[date, int, int]]:
+        """(day, user messages, fallbacks) for each day, China time."""
+        start = datetime.combine(first, datetime.min.time(), CHINA).timestamp()
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), CHINA).timestamp()
+        rows = self._rows(
+            "SELECT date(timestamp, 'unixepoch', '+8 hours') AS day, sum(type_name = 'user'), "
+            "sum(intent_name = ?) + sum(action_name = 'action_default_fallback') "
+            "FROM events WHERE timestamp >= ? AND timestamp < ? GROUP BY day",
+            [FALLBACK_INTENT, start, end],
+        )
+        by_day = {row[0]: (row[1] or 0, row[2] or 0) for row in rows}
+        days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+        return [(day, *by_day.get(day.isoformat(), (0, 0))) for day in days]
+
+
+def _time(timestamp: float | None) -> datetime:
+    return datetime.fromtimestamp(timestamp or 0, CHINA)
+
+
+def _masked(text: Any) -> str:
+    return mask_secrets(text).text if isinstance(text, str) and text else ""
+
+
+def _turns(rows: list[sqlite3.Row]) -> Iterator[Turn]:
+    last_action: str | None = None
+    for row in rows:
+        kind = row["type_name"]
+        if kind == "action":
+            last_action = row["action_name"]
+            continue
+        data = json.loads(row["data"] or "{}")
+        at = _time(row["timestamp"])
+        if kind == "session_started":
+            yield Turn(row["id"], "session", at, "")
+        elif kind == "user":
+            yield _user_turn(row["id"], at, data)
+        elif kind == "bot":
+            yield _bot_turn(row["id"], at, data, last_action)
+
+
+def _user_turn(event_id: int, at: datetime, data: dict[str, Any]) -> Turn:
+    parse = data.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    ranking = [item for item in parse.get("intent_ranking") or [] if item.get("name") != intent.get("name")]
+    runner_up = (ranking[0]["name"], float(ranking[0].get("confidence") or 0)) if ranking else None
+    return Turn(
+        event_id=event_id,
+        speaker="user",
+        at=at,
+        text=_masked(data.get("text")),
+        intent=intent.get("name"),
+        confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
+        runner_up=runner_up,
+        entities=tuple(
+            Entity(
+                entity=str(item.get("entity")),
+                value=_masked(str(item.get("value"))),
+                text=_masked(_entity_text(data.get("text") or "", item)),
+                start=item.get("start"),
+                end=item.get("end"),
+                extractor=item.get("extractor"),
+            )
+            for item in parse.get("entities") or []
+        ),
+    )
+
+
+def _entity_text(text: str, item: dict[str, Any]) -> str:
+    start, end = item.get("start"), item.get("end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+        return text[start:end]
+    return str(item.get("value"))
+
+
+def _bot_turn(event_id: int, at: datetime, data: dict[str, Any], action: str | None) -> Turn:
+    extra = data.get("data") or {}
+    return Turn(
+        event_id=event_id,
+        speaker="bot",
+        at=at,
+        text=_masked(data.get("text")),
+        action=action,
+        response=(data.get("metadata") or {}).get("utter_action"),
+        buttons=tuple(_masked(button.get("title")) for button in extra.get("buttons") or []),
+        has_attachment=any(extra.get(key) for key in ("custom", "attachment", "image", "elements")),
+    )

@@ -1,0 +1,157 @@
+"""Helpers for the console tests: seeded data, a signed-in HTTP session, the app in a thread.
+
+Kept out of ``conftest.py`` so that test modules can import them by a name no
+other conftest shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import pytest
+import requests
+from sanic import Sanic
+from tracker_events import entity, reply, session, user, write_events
+
+from bot.cases import Case, Facts
+from bot.clock import CHINA
+from bot.console.auth import StaffAuth
+from bot.console.settings import Settings
+from bot.console.store import ConsoleStore
+
+PASSWORD = "correct horse battery"
+MIS_SWIPE_TEXT = "我在华联超市刷卡被重复扣款了3000元"
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; fail under CI, where nothing may skip silently."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), CHINA)
+
+
+def open_mis_swipe(
+    store: ConsoleStore, settings: Settings, sender_id: str = "alice-phone"
+) -> tuple[Case, list[int]]:
+    """A mis-swipe case with its conversation: a good turn, a fallback and a low-confidence one."""
+    case = store.cases.open_case(
+        sender_id,
+        "rest",
+        "misswipe",
+        Facts(
+            bank="中国工商银行",
+            amount=3000.0,
+            merchant="华联超市",
+            card_last4="1234",
+            txn_date=date(2026, 11, 24),
+        ),
+    )
+    unsure = "那个钱啥时候回来"
+    user_ids = write_events(
+        settings.tracker_db,
+        sender_id,
+        [
+            *session(),
+            user(
+                MIS_SWIPE_TEXT,
+                "report_misswipe",
+                0.97,
+                [
+                    entity(MIS_SWIPE_TEXT, "merchant", "华联超市"),
+                    entity(MIS_SWIPE_TEXT, "amount", "3000元", 3000, "x"),
+                ],
+            ),
+            reply("utter_ask_bank", "请问是哪家银行的卡？", buttons=["工商银行", "建设银行"]),
+            user("asdfgh", "nlu_fallback", 0.4, ranking=[("inform", 0.31)]),
+            reply("utter_default", "抱歉，我没听懂。"),
+            user(unsure, "ask_refund_time", 0.42),
+            reply("action_answer_question", "退款一般5个工作日内到账。"),
+        ],
+        at(date(2026, 11, 25), 9),
+    )
+    return case, user_ids
+
+
+@dataclass
+class Console:
+    base_url: str
+    settings: Settings
+    store: ConsoleStore
+    app: Sanic
+
+    def session(self) -> ConsoleSession:
+        return ConsoleSession(self.base_url)
+
+    def signed_in(self, username: str = "alice") -> ConsoleSession:
+        if username not in StaffAuth(self.store.db, self.settings).usernames():
+            StaffAuth(self.store.db, self.settings).add_user(username, PASSWORD)
+        browser = self.session()
+        response = browser.login(username, PASSWORD)
+        assert response.status_code == 200 and response.url.endswith("/"), response.text[:500]
+        return browser
+
+
+class ConsoleSession(requests.Session):
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url
+
+    def request(self, method: str, url: str, *args: object, **kwargs: object) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, self.base_url + url, *args, **kwargs)
+
+    def login(self, username: str, password: str, next_path: str = "") -> requests.Response:
+        form = self.get("/login" + (f"?next={next_path}" if next_path else ""))
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)[1]
+        data = {"login_token": token, "username": username, "password": password}
+        if next_path:
+            data["next"] = next_path
+        return self.post("/login", data=data)
+
+    def csrf_token(self) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', self.get("/").text)[1]
+
+    def submit(self, path: str, data: dict[str, str] | None = None, **kwargs: object) -> requests.Response:
+        """POST a form the way the page does, with the session's CSRF token."""
+        return self.post(path, data={"csrf_token": self.csrf_token(), **(data or {})}, **kwargs)
+
+
+class ServerThread(threading.Thread):
+    def __init__(self, app: Sanic, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.app, self.sock = app, sock
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            self.app.create_server(sock=self.sock, return_asyncio_server=True, access_log=False)
+        )
+        self.loop.run_until_complete(server.startup())
+        self.loop.run_until_complete(server.before_start())
+        self.loop.run_until_complete(server.after_start())
+        self.ready.set()
+        self.loop.run_forever()
+        server.close()
+        self.loop.run_until_complete(server.wait_closed())
+        # Keep-alive connections still have a task each; end them before the loop closes.
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.join(timeout=10)

@@ -1,0 +1,260 @@
+"""The console's data layer: migrations, the queue's filters and search, handoffs and audited changes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, timedelta
+
+import pytest
+from console_support import at
+
+from bot.cases import Facts, SQLiteCaseStore
+from bot.console.migrations import CONSOLE_MIGRATIONS
+from bot.console.settings import Settings
+from bot.console.store import CaseFilter, ConsoleStore, Cursor
+
+
+def seed(store: ConsoleStore) -> dict[str, str]:
+    """Five cases, each picked out by one filter; returns their ids by a short name."""
+    cases = store.cases
+    ids = {
+        "hualian": cases.open_case(
+            "s1", "rest", "misswipe", Facts(bank="中国工商银行", merchant="华联超市", card_last4="1234")
+        ),
+        "walmart": cases.open_case(
+            "s2", "wechat", "failed_charge", Facts(bank="招商银行", merchant="沃尔玛山姆会员店")
+        ),
+        "fraud": cases.open_case(
+            "s3", "socketio", "unauthorized", Facts(bank="中国建设银行", card_last4="8888")
+        ),
+        "shop": cases.open_case("s4", "rest", "merchant", Facts(merchant="老王烧烤")),
+        "old": cases.open_case("s5", "rest", "misswipe", Facts(bank="中国工商银行", merchant="全家便利店")),
+    }
+    ids = {name: case.case_id for name, case in ids.items()}
+    store.db.execute(
+        "UPDATE cases SET created_at = ? WHERE case_id = ?", [at(date(2026, 10, 1)).isoformat(), ids["old"]]
+    )
+    store.set_status(ids["walmart"], "resolved", "alice")
+    store.add_tag(ids["fraud"], "需回电", "alice")
+    return ids
+
+
+def matching(store: ConsoleStore, **params: list[str]) -> set[str]:
+    return {row.case_id for row in store.queue(CaseFilter.from_params(params), limit=100).rows}
+
+
+def test_console_migrations_are_named_recorded_once_and_after_the_case_stores(settings: Settings) -> None:
+    store = ConsoleStore(settings.case_db)
+    names = [row["name"] for row in store.db.query("SELECT name FROM _migrations ORDER BY rowid")]
+    console_names = [name for name, _ in CONSOLE_MIGRATIONS]
+    assert names[-len(console_names) :] == console_names
+    assert all(name.startswith("console_") for name in console_names)
+    assert {"0001_create_cases", "0002_create_case_events", "0003_create_handoffs"} <= set(names)
+    for table in ("staff_users", "staff_sessions", "login_attempts", "audit_log", "case_notes", "case_tags",
+                  "conversation_reviews", "flagged_examples", "cases_fts"):  # fmt: skip
+        assert store.db[table].exists(), table
+    again = ConsoleStore(settings.case_db)
+    assert again.db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == len(names)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": ["resolved"]}, {"walmart"}),
+        ({"status": ["open", "resolved"]}, {"hualian", "walmart", "fraud", "shop", "old"}),
+        ({"kind": ["misswipe"]}, {"hualian", "old"}),
+        ({"kind": ["unauthorized"]}, {"fraud"}),
+        ({"bank": ["中国工商银行"]}, {"hualian", "old"}),
+        ({"channel": ["wechat"]}, {"walmart"}),
+        ({"since": ["2026-11-01"]}, {"hualian", "walmart", "fraud", "shop"}),
+        ({"until": ["2026-10-31"]}, {"old"}),
+        ({"since": ["2026-10-01"], "until": ["2026-10-01"]}, {"old"}),
+        ({"tag": ["需回电"]}, {"fraud"}),
+        ({"q": ["华联超市"]}, {"hualian"}),
+        ({"q": ["华联"]}, {"hualian"}),
+        ({"q": ["会员店"]}, {"walmart"}),
+        ({"q": ["8888"]}, {"fraud"}),
+        ({"q": ["烧烤 老王"]}, {"shop"}),
+        ({"kind": ["misswipe"], "q": ["全家"]}, {"old"}),
+        ({"kind": ["no-such-kind"], "status": ["nonsense"]}, {"hualian", "walmart", "fraud", "shop", "old"}),
+    ],
+)
+def test_each_filter_picks_its_cases(store: ConsoleStore, params: dict, expected: set[str]) -> None:
+    ids = seed(store)
+    assert matching(store, **params) == {ids[name] for name in expected}
+
+
+def test_search_by_case_id_in_any_case_and_with_no_match(store: ConsoleStore) -> None:
+    ids = seed(store)
+    assert matching(store, q=[ids["shop"].lower()]) == {ids["shop"]}
+    assert matching(store, q=['"; DROP TABLE cases; --']) == set()
+    assert matching(store, q=["%"]) == set()
+
+
+def test_search_uses_the_full_text_index(store: ConsoleStore) -> None:
+    sql, values = store.page_query(CaseFilter(search="华联超市"))
+    plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}", values))
+    assert "cases_fts VIRTUAL TABLE INDEX" in plan
+
+
+def test_cases_the_bot_writes_are_searchable_at_once(settings: Settings, store: ConsoleStore) -> None:
+    bot = SQLiteCaseStore(settings.case_db)  # the action server's own connection
+    case = bot.open_case("s9", "rest", "misswipe", Facts(merchant="喜茶"))
+    assert matching(store, q=["喜茶"]) == {case.case_id}
+    bot.update_facts(case.case_id, Facts(merchant="盒马鲜生"))
+    assert matching(store, q=["喜茶"]) == set()
+    assert matching(store, q=["盒马"]) == {case.case_id}
+
+
+def test_filter_survives_a_round_trip_through_query_parameters() -> None:
+    case_filter = CaseFilter(
+        ("open", "with_bank"), "misswipe", "招商银行", "rest", date(2026, 11, 1), None, "华联", "x"
+    )
+    params: dict[str, list[str]] = {}
+    for name, value in case_filter.params():
+        params.setdefault(name, []).append(value)
+    assert CaseFilter.from_params(params) == case_filter
+    assert CaseFilter.from_params({"since": ["yesterday"], "q": ["  "]}) == CaseFilter()
+
+
+def test_pages_walk_forward_and_back_without_gaps_or_repeats(store: ConsoleStore) -> None:
+    for number in range(7):
+        store.cases.open_case(f"sender-{number}", "rest", "misswipe", Facts())
+    # Two cases share a timestamp, so case_id has to break the tie.
+    store.db.execute("UPDATE cases SET created_at = (SELECT min(created_at) FROM cases)")
+    first = store.queue(CaseFilter(), limit=3)
+    second = store.queue(CaseFilter(), after=first.older, limit=3)
+    third = store.queue(CaseFilter(), after=second.older, limit=3)
+    seen = [row.case_id for page in (first, second, third) for row in page.rows]
+    assert len(seen) == 7 and len(set(seen)) == 7 and seen == sorted(seen, reverse=True)
+    assert first.newer is None and third.older is None and first.total == 7
+    back = store.queue(CaseFilter(), before=second.newer, limit=3)
+    assert [row.case_id for row in back.rows] == [row.case_id for row in first.rows]
+    assert back.newer is None
+    assert Cursor.decode(first.older.encode()) == first.older
+    assert Cursor.decode("garbage") is None
+
+
+def test_handoffs_wait_longest_first_and_resolving_one_is_audited(store: ConsoleStore) -> None:
+    case = store.cases.open_case("s1", "rest", "misswipe", Facts())
+    newer = store.cases.request_handoff("s1", "rest", case.case_id)
+    older = store.cases.request_handoff("s2", "wechat", None)
+    store.db["handoffs"].update(
+        older.handoff_id, {"requested_at": (older.requested_at - timedelta(hours=3)).isoformat()}
+    )
+    waiting = store.waiting_handoffs()
+    assert [handoff.handoff_id for handoff in waiting] == [older.handoff_id, newer.handoff_id]
+    assert timedelta(hours=3) <= waiting[0].waited < timedelta(hours=3, minutes=5)
+    assert store.waiting_handoff_for_case(case.case_id).handoff_id == newer.handoff_id
+    assert store.resolve_handoff(newer.handoff_id, "bob") is not None
+    assert store.resolve_handoff(newer.handoff_id, "bob") is None
+    assert [handoff.handoff_id for handoff in store.waiting_handoffs()] == [older.handoff_id]
+    entry = store.audit_log(case_id=case.case_id)[0]
+    assert (entry.username, entry.action) == ("bob", "handoff_resolved")
+
+
+def test_status_change_goes_through_the_case_store_and_the_audit_log(store: ConsoleStore) -> None:
+    case = store.cases.open_case("s1", "rest", "misswipe", Facts())
+    store.set_status(case.case_id, "with_bank", "alice")
+    store.set_status(case.case_id, "with_bank", "alice")  # no change, nothing logged
+    events = [event for event in store.cases.events(case.case_id) if event["event"] == "status"]
+    assert [event["detail"] for event in events] == [{"from": "open", "to": "with_bank"}]
+    (entry,) = store.audit_log(case_id=case.case_id)
+    assert (entry.username, entry.action, entry.detail) == (
+        "alice",
+        "status_changed",
+        {"from": "open", "to": "with_bank"},
+    )
+    with pytest.raises(ValueError):
+        store.set_status(case.case_id, "lost", "alice")
+
+
+def test_notes_tags_and_reviews_are_kept_and_audited(store: ConsoleStore) -> None:
+    case = store.cases.open_case("s1", "rest", "misswipe", Facts())
+    store.add_note(case.case_id, "  已电话联系用户  ", "alice")
+    assert [note.text for note in store.notes(case.case_id)] == ["已电话联系用户"]
+    with pytest.raises(ValueError):
+        store.add_note(case.case_id, "   ", "alice")
+    store.add_tag(case.case_id, "需回电", "alice")
+    store.add_tag(case.case_id, "需回电", "bob")
+    with pytest.raises(ValueError):
+        store.add_tag(case.case_id, "<b>x</b>", "alice")
+    assert store.tags(case.case_id) == ["需回电"] and store.all_tags() == ["需回电"]
+    store.remove_tag(case.case_id, "需回电", "bob")
+    assert store.tags(case.case_id) == []
+    review = store.mark_reviewed("s1", "carol", 42, case.case_id)
+    assert store.review("s1") == review and store.review("nobody") is None
+    actions = [(entry.username, entry.action) for entry in reversed(store.audit_log(case_id=case.case_id))]
+    assert actions == [
+        ("alice", "note_added"),
+        ("alice", "tag_added"),
+        ("bob", "tag_removed"),
+        ("carol", "conversation_reviewed"),
+    ]
+
+
+def test_flagging_a_message_again_replaces_its_annotation(store: ConsoleStore) -> None:
+    common = {"sender_id": "s1", "event_id": 7, "text": "在华联被扣两次", "predicted_intent": "nlu_fallback",
+              "confidence": 0.4}  # fmt: skip
+    store.flag_example(**common, annotated="在华联被扣两次", intent="inform", username="alice")
+    store.flag_example(
+        **common, annotated="在[华联](merchant)被扣两次", intent="report_misswipe", username="bob"
+    )
+    (example,) = store.flagged_examples()
+    assert (example.intent, example.annotated, example.flagged_by) == (
+        "report_misswipe",
+        "在[华联](merchant)被扣两次",
+        "bob",
+    )
+    store.delete_flag(example.example_id, "bob")
+    assert store.flagged_examples() == []
+    assert [entry.action for entry in store.audit_log(sender_id="s1")] == [
+        "example_unflagged",
+        "example_flagged",
+        "example_flagged",
+    ]
+
+
+def test_dashboard_figures(store: ConsoleStore) -> None:
+    ids = seed(store)
+    store.cases.mark_steps_done(ids["hualian"], ["contact_merchant", "gather_evidence"])
+    store.cases.mark_steps_done(ids["old"], ["contact_merchant"])
+    per_day = store.cases_per_day(CaseFilter(), days=30)
+    assert len(per_day) == 30 and per_day[-1] == (date(2026, 11, 25), 4) and sum(n for _, n in per_day) == 4
+    assert store.cases_per_day(CaseFilter(since=date(2026, 10, 1), until=date(2026, 10, 2))) == [
+        (date(2026, 10, 1), 1),
+        (date(2026, 10, 2), 0),
+    ]
+    assert store.steps_reached(CaseFilter(kind="misswipe")) == [2, 2, 1, 0, 0, 0, 0]
+    assert store.status_counts(CaseFilter())["resolved"] == 1
+    assert sum(store.status_counts(CaseFilter(bank="中国工商银行")).values()) == 2
+    assert json.loads(store.db["cases"].get(ids["hualian"])["steps_done"]) == [
+        "contact_merchant",
+        "gather_evidence",
+    ]
+
+
+def test_opening_retries_when_the_action_server_is_migrating_the_same_new_database(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.console.store as console_store
+
+    real, calls = console_store.SQLiteCaseStore, []
+
+    def racing(path: object) -> SQLiteCaseStore:
+        calls.append(path)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("table [cases] already exists")
+        return real(path)
+
+    monkeypatch.setattr(console_store, "SQLiteCaseStore", racing)
+    monkeypatch.setattr(console_store.time, "sleep", lambda seconds: None)
+    assert ConsoleStore(settings.case_db).db["cases"].exists() and len(calls) == 2
+
+    def broken(path: object) -> SQLiteCaseStore:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(console_store, "SQLiteCaseStore", broken)
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        ConsoleStore(settings.case_db)

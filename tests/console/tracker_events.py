@@ -1,0 +1,105 @@
+"""Rasa SQL tracker store rows, written straight into a SQLite ``events`` table.
+
+The table is Rasa 3.6's (``SQLTrackerStore.SQLEvent``); the event JSON has the
+shape Rasa serialises. ``test_transcripts.py`` checks the reader against a
+database written by Rasa's own ``SQLTrackerStore`` too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.clock import CHINA
+
+EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER NOT NULL, sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL,
+    timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT, PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id);
+"""
+
+
+def action(name: str) -> dict[str, Any]:
+    return {"event": "action", "name": name, "policy": "RulePolicy", "confidence": 1.0}
+
+
+def session() -> list[dict[str, Any]]:
+    return [action("action_session_start"), {"event": "session_started"}, action("action_listen")]
+
+
+def user(
+    text: str,
+    intent: str,
+    confidence: float = 0.95,
+    entities: Iterable[dict[str, Any]] = (),
+    ranking: Iterable[tuple[str, float]] = (),
+) -> dict[str, Any]:
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "entities": list(entities),
+        "intent_ranking": [{"name": intent, "confidence": confidence}]
+        + [{"name": name, "confidence": score} for name, score in ranking],
+    }
+    return {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest", "metadata": {}}
+
+
+def entity(text: str, name: str, part: str, value: Any = None, extractor: str = "DIETClassifier") -> dict:
+    start = text.index(part)
+    return {
+        "entity": name,
+        "start": start,
+        "end": start + len(part),
+        "value": part if value is None else value,
+        "extractor": extractor,
+    }
+
+
+def reply(
+    action_name: str, text: str | None, buttons: Iterable[str] = (), custom: dict | None = None
+) -> list:
+    """A bot turn: the action, then what it uttered."""
+    data: dict[str, Any] = {"buttons": [{"title": title, "payload": f"/{title}"} for title in buttons]}
+    if custom:
+        data["custom"] = custom
+    bot = {"event": "bot", "text": text, "data": data, "metadata": {}}
+    if action_name.startswith("utter_"):
+        bot["metadata"] = {"utter_action": action_name}
+    return [action(action_name), bot, action("action_listen")]
+
+
+def write_events(path: Path, sender_id: str, events: Iterable[Any], start: datetime) -> list[int]:
+    """Append a conversation's events (lists are flattened), one second apart.
+
+    Returns the ids of the user events.
+    """
+    flat: list[dict[str, Any]] = []
+    for item in events:
+        flat.extend(item if isinstance(item, list) else [item])
+    user_ids = []
+    with sqlite3.connect(path) as connection:
+        connection.executescript(EVENTS_TABLE)
+        timestamp = start.astimezone(CHINA).timestamp()
+        for offset, event in enumerate(flat):
+            body = {**event, "timestamp": timestamp + offset}
+            cursor = connection.execute(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    sender_id,
+                    event["event"],
+                    body["timestamp"],
+                    event["parse_data"]["intent"]["name"] if event["event"] == "user" else None,
+                    event.get("name") if event["event"] == "action" else None,
+                    json.dumps(body, ensure_ascii=False),
+                ],
+            )
+            if event["event"] == "user":
+                user_ids.append(cursor.lastrowid)
+    return user_ids
