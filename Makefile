@@ -49,7 +49,7 @@ $(NODE_INSTALLED): package.json package-lock.json
 
 # Headless Chromium for the browser tests, from Debian (installed when root).
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "Chromium is missing: install Debian's 'chromium' package (as root: apt-get install chromium)"; exit 1; fi
 
 $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)

@@ -74,3 +74,13 @@ def test_static_files_stay_inside_the_web_folder() -> None:
     assert static_file("../domain.yml") is None
     assert static_file("../../etc/passwd") is None
     assert static_file("vendor/socket.io.min.js").name == "socket.io.min.js"
+
+
+def test_socketio_session_ids_come_from_the_client_or_are_made_fresh() -> None:
+    from bot.channels.socketio import session_id_from
+
+    assert session_id_from({"session_id": "abc123"}) == "abc123"
+    assert len(session_id_from({})) == 32
+    assert len(session_id_from(None)) == 32
+    assert len(session_id_from({"session_id": "x" * 500})) == 32
+    assert len(session_id_from({"session_id": 42})) == 32

@@ -1,0 +1,323 @@
+"""The web widget in headless Chromium, against the real bot (see conftest.py).
+
+Each test gets a fresh browser context, so a fresh localStorage and a new
+conversation; the page is the demo page the Rasa server itself serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+try:
+    from playwright.sync_api import Browser, Dialog, Locator, Page, expect
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("the playwright package is not installed", allow_module_level=True)
+
+if TYPE_CHECKING:
+    from conftest import Servers
+
+pytestmark = pytest.mark.browser
+
+REPLY_MS = 30_000  # the first reply of a fresh server also warms the action server up
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+class Chat:
+    """The demo page with the widget, and what went over the wire."""
+
+    def __init__(self, page: Page, servers: Servers) -> None:
+        self.page, self.servers = page, servers
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.sent: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # socket.io starts on HTTP long-polling and upgrades to a WebSocket:
+        # record what the page sends over either.
+        page.on("websocket", lambda socket: socket.on("framesent", self._record))
+        page.on("request", lambda request: self._record(request.post_data or ""))
+        self.input = page.locator("#wushua-input")
+        self.send_button = page.get_by_role("button", name="发送")
+        self.launcher = page.locator(".wushua-launcher")
+        self.notice = page.locator(".wushua-status")
+        self.user_bubbles = page.locator(".wushua-message--user .wushua-bubble")
+        self.bot_bubbles = page.locator(".wushua-message--bot .wushua-bubble")
+
+    def _record(self, sent: str | bytes) -> None:
+        self.sent.append(sent.decode(errors="replace") if isinstance(sent, bytes) else sent)
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def load(self) -> None:
+        self.page.goto(self.servers.demo_url)
+
+    def open(self) -> None:
+        self.load()
+        self.launcher.click()
+        self.wait_until_online()
+
+    def wait_until_online(self) -> None:
+        expect(self.send_button).to_be_enabled(timeout=20_000)
+
+    def say(self, text: str) -> None:
+        self.input.fill(text)
+        self.input.press("Enter")
+
+    def bot_reply(self, containing: str) -> Locator:
+        reply = self.bot_bubbles.filter(has_text=containing).last
+        expect(reply).to_be_visible(timeout=REPLY_MS)
+        return reply
+
+    def utterances(self) -> list[str]:
+        return [frame for frame in self.sent if "user_uttered" in frame]
+
+    def session_id(self) -> str:
+        return json.loads(self.page.evaluate("localStorage.getItem('wushua-widget:session')"))
+
+
+@pytest.fixture
+def chat(browser: Browser, servers: Servers) -> Iterator[Chat]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    chat = Chat(context.new_page(), servers)
+    yield chat
+    context.close()
+    assert chat.errors == [], "the widget threw in the page"
+
+
+def test_the_widget_opens_on_the_input_and_esc_closes_it(chat: Chat) -> None:
+    chat.load()
+    expect(chat.launcher).to_have_attribute("aria-expanded", "false")
+    chat.launcher.focus()
+    chat.page.keyboard.press("Enter")
+    expect(chat.page.get_by_role("dialog", name="误刷助手")).to_be_visible()
+    expect(chat.input).to_be_focused()
+    expect(chat.input).to_have_attribute("placeholder", "请输入您的问题…")
+    expect(chat.page.locator(".wushua-messages")).to_have_attribute("aria-live", "polite")
+    chat.page.keyboard.press("Escape")
+    expect(chat.page.get_by_role("dialog")).to_be_hidden()
+    expect(chat.launcher).to_be_focused()
+    expect(chat.launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_message_gets_a_reply_with_a_typing_indicator_meanwhile(chat: Chat) -> None:
+    chat.open()
+    chat.input.fill("你好")
+    # Read the indicator in the same task as the send, before any reply can land.
+    typing_label = chat.page.evaluate(
+        """() => {
+            document.querySelector('.wushua-composer').requestSubmit();
+            const typing = document.querySelector('.wushua-typing');
+            return typing.hidden ? null : typing.getAttribute('aria-label');
+        }"""
+    )
+    assert typing_label == "正在输入"
+    expect(chat.user_bubbles.last).to_have_text("你好")
+    expect(chat.input).to_have_value("")
+    chat.bot_reply("误刷助手")
+    expect(chat.page.locator(".wushua-typing")).to_be_hidden()
+    assert len(chat.utterances()) == 1
+
+
+def test_a_button_sends_its_payload_and_shows_its_title(chat: Chat) -> None:
+    chat.open()
+    chat.say("我在华联超市被重复扣款了3000元")
+    bank = chat.page.get_by_role("button", name="工商银行", exact=True)
+    expect(bank).to_be_visible(timeout=REPLY_MS)
+    bank.click()
+    expect(chat.user_bubbles.last).to_have_text("工商银行")
+    chat.bot_reply("哪天")
+    expect(bank).to_be_disabled()  # old choices stay visible but are answered
+
+
+def test_a_reload_shows_the_history_and_continues_the_conversation(chat: Chat) -> None:
+    chat.open()
+    chat.say("我在华联超市被重复扣款了3000元")
+    expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible(timeout=REPLY_MS)
+    before = chat.page.locator(".wushua-messages").inner_text()
+    session = chat.session_id()
+
+    chat.page.reload()
+    chat.wait_until_online()  # the panel was open, so it opens again
+
+    assert chat.session_id() == session
+    assert chat.page.locator(".wushua-messages").inner_text() == before
+    chat.page.get_by_role("button", name="工商银行", exact=True).click()
+    chat.bot_reply("哪天")  # the form picked up where it was: same conversation on the server
+
+
+def test_enter_while_an_input_method_is_composing_sends_nothing(chat: Chat) -> None:
+    chat.open()
+    chat.input.focus()
+
+    # What Chrome reports while a pinyin IME is open: isComposing, keyCode 229.
+    chat.page.evaluate(
+        """() => {
+            const input = document.getElementById('wushua-input');
+            input.dispatchEvent(new CompositionEvent('compositionstart', {data: ''}));
+            input.value = 'nihao';
+            for (const init of [{isComposing: true}, {keyCode: 229}, {}]) {
+                input.dispatchEvent(new KeyboardEvent('keydown',
+                    {key: 'Enter', bubbles: true, cancelable: true, ...init}));
+            }
+        }"""
+    )
+    # And a real composition through the DevTools protocol, Enter pressed mid-way.
+    chat.page.context.new_cdp_session(chat.page).send(
+        "Input.imeSetComposition", {"text": "你好", "selectionStart": 2, "selectionEnd": 2}
+    )
+    chat.page.keyboard.press("Enter")
+    chat.page.wait_for_timeout(1000)
+    expect(chat.user_bubbles).to_have_count(0)
+    assert chat.utterances() == []
+
+    chat.page.evaluate(
+        "document.getElementById('wushua-input').dispatchEvent(new CompositionEvent('compositionend'))"
+    )
+    chat.input.fill("你好")
+    chat.input.press("Enter")  # composition over: now Enter sends
+    expect(chat.user_bubbles).to_have_count(1)
+    assert len(chat.utterances()) == 1
+
+
+def test_shift_enter_makes_a_new_line(chat: Chat) -> None:
+    chat.open()
+    chat.input.fill("第一行")
+    chat.input.press("Shift+Enter")
+    chat.input.press_sequentially("第二行")
+    expect(chat.input).to_have_value("第一行\n第二行")
+    chat.input.press("Enter")
+    expect(chat.user_bubbles.last).to_have_text("第一行\n第二行")
+
+
+def test_markup_in_a_message_is_shown_as_text(chat: Chat) -> None:
+    chat.open()
+    chat.say("<script>alert(1)</script>")
+    expect(chat.user_bubbles.last).to_have_text("<script>alert(1)</script>")
+    expect(chat.bot_bubbles.first).to_be_visible(timeout=REPLY_MS)
+    assert chat.page.locator(".wushua-root script, .wushua-root img").count() == 0
+    assert chat.dialogs == []
+
+
+def test_bot_text_is_rendered_safely_with_only_web_links(chat: Chat) -> None:
+    """Stored history is rendered exactly like live bot messages: seed it, reload."""
+    chat.open()
+    session = chat.session_id()
+    history = [
+        {"role": "bot", "text": "<img src=x onerror=alert(1)>\n第二行", "buttons": []},
+        {"role": "bot", "text": "详见 https://www.pbc.gov.cn/ 。也可以javascript:alert(2)"},
+        {
+            "role": "bot",
+            "text": "☐ 联系商户\n☑ 收集凭证",
+            "link": "https://evil.example/webhooks/widget/checklist/x",
+        },
+        {"role": "bot", "text": "清单", "link": "javascript:alert(3)"},
+    ]
+    chat.page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)",
+        [f"wushua-widget:history:{session}", json.dumps(history)],
+    )
+    chat.page.reload()
+    chat.wait_until_online()
+
+    expect(chat.bot_bubbles.nth(0)).to_have_text("<img src=x onerror=alert(1)>\n第二行")
+    expect(chat.bot_bubbles.nth(2)).to_have_text("☐ 联系商户\n☑ 收集凭证")
+    links = chat.page.locator(".wushua-messages a")
+    expect(links).to_have_count(1)
+    expect(links).to_have_attribute("href", "https://www.pbc.gov.cn/")
+    expect(links).to_have_attribute("target", "_blank")
+    expect(links).to_have_attribute("rel", "noopener noreferrer")
+    assert chat.page.locator(".wushua-root img").count() == 0
+    assert chat.dialogs == []
+
+
+def test_a_card_number_is_masked_in_the_bubble_and_in_local_storage(chat: Chat) -> None:
+    chat.open()
+    chat.say("我的卡号是4111 1111 1111 1111，被重复扣款了")
+    expect(chat.user_bubbles.last).to_have_text("我的卡号是[卡号已隐藏，尾号1111]，被重复扣款了")
+    chat.bot_reply("卡号")
+    stored = chat.page.evaluate("JSON.stringify(localStorage)")
+    assert "4111" not in stored.replace("尾号1111", "")
+
+
+def test_the_checklist_link_opens_the_printable_checklist(chat: Chat) -> None:
+    chat.open()
+    chat.say("我在永辉超市被扣了两次，每次88元")
+    chat.page.get_by_role("button", name="建设银行", exact=True).click(timeout=REPLY_MS)
+    chat.bot_reply("哪天")
+    chat.say("昨天")
+    chat.bot_reply("案件号")
+    chat.say("把我的清单再发一遍")
+    link = chat.page.get_by_role("link", name="打印 / 保存清单")
+    expect(link).to_be_visible(timeout=REPLY_MS)
+    expect(link).to_have_attribute("target", "_blank")
+    href = link.get_attribute("href") or ""
+    assert href.startswith(f"{chat.servers.base_url}/webhooks/widget/checklist/")
+    with chat.page.context.expect_page() as opened:
+        link.click()
+    checklist = opened.value
+    checklist.wait_for_load_state()
+    assert "☐" in checklist.locator("body").inner_text()
+    assert requests.get(href, timeout=30).status_code == 200
+
+
+def test_offline_shows_a_notice_keeps_the_text_and_recovers(chat: Chat) -> None:
+    chat.open()
+    proxy = chat.servers.proxy
+
+    proxy.stop()
+    expect(chat.notice).to_be_visible(timeout=10_000)
+    expect(chat.notice).to_contain_text("暂时连不上服务器")
+    expect(chat.send_button).to_be_disabled()
+    chat.say("你好")  # typed while offline: not sent, not lost
+    expect(chat.input).to_have_value("你好")
+    expect(chat.user_bubbles).to_have_count(0)
+
+    proxy.start()
+    chat.page.get_by_role("button", name="重试").click()  # no waiting for socket.io's back-off
+    expect(chat.notice).to_be_hidden(timeout=10_000)
+    chat.input.press("Enter")
+    chat.bot_reply("误刷助手")  # the new socket rejoined the conversation's room
+
+    proxy.stop()
+    expect(chat.notice).to_be_visible(timeout=10_000)
+    proxy.start()
+    expect(chat.notice).to_be_hidden(timeout=20_000)  # socket.io retries by itself too
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [("widget-phone", {"width": 360, "height": 740}), ("widget-desktop", {"width": 1280, "height": 800})],
+)
+def test_screenshots_of_a_conversation(browser: Browser, servers: Servers, name: str, viewport: dict) -> None:
+    context = browser.new_context(viewport=viewport, locale="zh-CN", device_scale_factor=1)
+    chat = Chat(context.new_page(), servers)
+    try:
+        chat.open()
+        panel = chat.page.locator(".wushua-panel").bounding_box()
+        assert panel is not None
+        if viewport["width"] <= 480:  # full-screen on a phone
+            assert (panel["width"], panel["height"]) == (viewport["width"], viewport["height"])
+        else:
+            assert panel["width"] < viewport["width"] / 2
+        chat.say("你好")
+        chat.bot_reply("误刷助手")
+        chat.say("我在华联超市被重复扣款了3000元")
+        expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible(timeout=REPLY_MS)
+        chat.page.mouse.move(0, 0)  # no hover highlight in the picture
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path: Path = SCREENSHOTS / f"{name}.png"
+        chat.page.screenshot(path=str(path))
+        assert path.stat().st_size > 10_000
+    finally:
+        context.close()

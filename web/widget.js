@@ -1,0 +1,590 @@
+/*
+ * 误刷助手 web chat widget.
+ *
+ * Embed with one script tag; the widget loads its stylesheet and the socket.io
+ * client from the folder it was loaded from, so nothing comes from a CDN:
+ *
+ *   <script src="https://bot.example.cn/webhooks/widget/static/widget.js"
+ *           data-server-url="https://bot.example.cn" data-title="误刷助手" defer></script>
+ *
+ * Settings come from the tag's data-* attributes, or from a
+ * `window.WushuaWidgetConfig = {serverUrl, title, subtitle, lang, socketPath,
+ * staticUrl}` object set before the script runs; data-* attributes win.
+ *
+ * It speaks Rasa's socket.io channel (session_request → session_confirm,
+ * user_uttered → bot_uttered) with session persistence: the session id and the
+ * rendered conversation live in localStorage, so a reload continues the same
+ * conversation. Every piece of user or bot text reaches the page through
+ * textContent or text nodes, never as HTML.
+ */
+(() => {
+  "use strict";
+
+  if (window.__wushuaWidget) return; // embedded twice: keep the first one
+  window.__wushuaWidget = true;
+
+  const STORAGE_PREFIX = "wushua-widget:";
+  const HISTORY_LIMIT = 200;
+  const TYPING_TIMEOUT_MS = 15000;
+  const MAX_MESSAGE_CHARS = 5000; // the channel refuses longer text (bot/channels/guard.py)
+  const CHECKLIST_PATH = "/webhooks/widget/checklist/";
+
+  const TEXT = {
+    open: "打开在线客服对话",
+    openUnread: "打开在线客服对话（有新消息）",
+    close: "关闭对话",
+    subtitle: "POS 误刷退款帮助",
+    placeholder: "请输入您的问题…",
+    inputLabel: "输入您的问题",
+    send: "发送",
+    choices: "可选回复",
+    typing: "正在输入",
+    you: "您说：",
+    bot: "误刷助手说：",
+    offline: "暂时连不上服务器，正在重试…",
+    reconnecting: "正在重新连接…",
+    retry: "重试",
+    checklist: "打印 / 保存清单",
+    newTab: "（在新标签页打开）",
+    hint: "请勿输入完整卡号、密码或短信验证码。",
+    empty: "您好！遇到 POS 重复扣款、金额刷错或交易失败却扣了钱，都可以在这里说说情况。",
+  };
+
+  // ---------------------------------------------------------------- settings
+
+  const ownScript =
+    document.currentScript || document.querySelector("script[src*='/widget.js']");
+
+  function readConfig() {
+    const global = window.WushuaWidgetConfig || {};
+    const data = (ownScript && ownScript.dataset) || {};
+    const pick = (name, fallback) => data[name] || global[name] || fallback;
+    const scriptUrl = ownScript && ownScript.src ? new URL(ownScript.src, location.href) : null;
+    const server = new URL(pick("serverUrl", scriptUrl ? scriptUrl.origin : location.origin), location.href);
+    const serverUrl = (server.origin + server.pathname).replace(/\/+$/, "");
+    return {
+      serverUrl,
+      // socket.io reads a URL's path as a namespace, so a server mounted under a
+      // prefix (https://bank.example/bot) needs the prefix in the socket path.
+      socketOrigin: server.origin,
+      socketPath: server.pathname.replace(/\/+$/, "") + pick("socketPath", "/socket.io"),
+      staticUrl: pick(
+        "staticUrl",
+        scriptUrl ? new URL(".", scriptUrl).href : `${serverUrl}/webhooks/widget/static/`,
+      ),
+      title: pick("title", "误刷助手"),
+      subtitle: pick("subtitle", TEXT.subtitle),
+      lang: pick("lang", "zh-CN"),
+    };
+  }
+
+  const config = readConfig();
+
+  // ----------------------------------------------------------------- storage
+
+  // localStorage can be full, disabled or blocked (private modes, sandboxed
+  // iframes); the chat then still works, it just does not survive a reload.
+  const storage = {
+    get(key) {
+      try {
+        return JSON.parse(localStorage.getItem(STORAGE_PREFIX + key));
+      } catch {
+        return null;
+      }
+    },
+    set(key, value) {
+      try {
+        localStorage.setItem(STORAGE_PREFIX + key, JSON.stringify(value));
+      } catch {
+        /* see above */
+      }
+    },
+  };
+
+  function newSessionId() {
+    // crypto.randomUUID() exists only on https pages; getRandomValues everywhere.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  function isSessionId(value) {
+    return typeof value === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(value);
+  }
+
+  let sessionId = isSessionId(storage.get("session")) ? storage.get("session") : newSessionId();
+  storage.set("session", sessionId);
+  let history = loadHistory();
+
+  function loadHistory() {
+    const saved = storage.get(`history:${sessionId}`);
+    return Array.isArray(saved) ? saved.filter((entry) => entry && typeof entry === "object") : [];
+  }
+
+  function saveHistory() {
+    history = history.slice(-HISTORY_LIMIT);
+    storage.set(`history:${sessionId}`, history);
+  }
+
+  // --------------------------------------------------------- safe rendering
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function icon(pathData) {
+    const svgNs = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNs, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(svgNs, "path");
+    path.setAttribute("d", pathData);
+    svg.append(path);
+    return svg;
+  }
+
+  const CHAT_ICON =
+    "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z";
+  const CLOSE_ICON =
+    "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
+
+  /** An http(s) URL, or null for anything else (javascript:, data:, garbage). */
+  function webUrl(candidate) {
+    try {
+      const url = new URL(candidate);
+      return url.protocol === "http:" || url.protocol === "https:" ? url : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function externalLink(href, label) {
+    const link = element("a", "wushua-link", label);
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.append(element("span", "wushua-visually-hidden", TEXT.newTab));
+    return link;
+  }
+
+  // Stops at whitespace, quotes, angle brackets and full-width punctuation, so
+  // "详见https://example.cn/a。" links only the URL.
+  const URL_PATTERN = /https?:\/\/[^\s<>"'`，。！？；：、（）【】《》「」“”‘’]+/g;
+
+  /** Text as text nodes, with http(s) URLs as links; line breaks stay (CSS pre-wrap). */
+  function richText(text) {
+    const fragment = document.createDocumentFragment();
+    let last = 0;
+    for (const match of text.matchAll(URL_PATTERN)) {
+      const raw = match[0].replace(/[.,;:!?)\]]+$/, ""); // sentence punctuation after a URL
+      const url = webUrl(raw);
+      if (!url) continue;
+      fragment.append(document.createTextNode(text.slice(last, match.index)));
+      fragment.append(externalLink(url.href, raw));
+      last = match.index + raw.length;
+    }
+    fragment.append(document.createTextNode(text.slice(last)));
+    return fragment;
+  }
+
+  /** The checklist page on our own server, or null (never another site). */
+  function checklistHref(path) {
+    if (typeof path !== "string") return null;
+    const absolute = path.startsWith("/") ? config.serverUrl + path : path;
+    const url = webUrl(absolute);
+    return url && url.href.startsWith(config.serverUrl + CHECKLIST_PATH) ? url.href : null;
+  }
+
+  // A full card number typed into the chat is masked by the server before Rasa
+  // sees it (bot/masking.py); mask it here too, so it is neither shown back nor
+  // kept in this browser's localStorage. Luhn-valid 13–19 digit runs only, the
+  // same mask text as the server's.
+  const CARD_PATTERN = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+
+  function passesLuhn(digits) {
+    let sum = 0;
+    for (let index = 0; index < digits.length; index += 1) {
+      let digit = Number(digits[digits.length - 1 - index]);
+      if (index % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+      sum += digit;
+    }
+    return sum % 10 === 0;
+  }
+
+  function maskCardNumbers(text) {
+    return text.replace(CARD_PATTERN, (found) => {
+      const digits = found.replace(/[ -]/g, "");
+      return passesLuhn(digits) ? `[卡号已隐藏，尾号${digits.slice(-4)}]` : found;
+    });
+  }
+
+  /** A history entry from whatever the server emitted as `bot_uttered`, or null. */
+  function botEntry(data) {
+    if (typeof data === "string") data = { text: data };
+    if (!data || typeof data !== "object") return null;
+    const entry = { role: "bot", text: typeof data.text === "string" ? data.text : "" };
+    const offered = [data.buttons, data.quick_replies].filter(Array.isArray).flat();
+    const choices = offered
+      .filter((choice) => choice && typeof choice.title === "string" && typeof choice.payload === "string")
+      .map((choice) => ({ title: choice.title, payload: choice.payload }));
+    if (choices.length) entry.buttons = choices;
+    // Rasa's socket.io output emits a `custom` json_message's keys as the
+    // message itself; other channels nest them under `custom` (or custom.data).
+    const custom = data.custom && typeof data.custom === "object" ? data.custom : {};
+    const link = [data.checklist_url, custom.checklist_url, custom.data && custom.data.checklist_url].find(
+      checklistHref,
+    );
+    if (link) entry.link = link;
+    const attachment = data.attachment;
+    if (attachment && attachment.type === "image" && attachment.payload && webUrl(attachment.payload.src)) {
+      entry.image = attachment.payload.src;
+    }
+    return entry.text || entry.buttons || entry.link || entry.image ? entry : null;
+  }
+
+  function renderEntry(entry) {
+    const mine = entry.role === "user";
+    const item = element("li", `wushua-message wushua-message--${mine ? "user" : "bot"}`);
+    // Screen readers announce who spoke; sighted users see it from the side.
+    item.append(element("span", "wushua-visually-hidden", mine ? TEXT.you : TEXT.bot));
+    const bubble = element("div", "wushua-bubble");
+    if (typeof entry.text === "string" && entry.text) bubble.append(richText(entry.text));
+    const image = entry.image && webUrl(entry.image);
+    if (image) {
+      const picture = element("img", "wushua-image");
+      picture.src = image.href;
+      picture.alt = "";
+      picture.loading = "lazy";
+      bubble.append(picture);
+    }
+    const checklist = checklistHref(entry.link);
+    if (checklist) {
+      const link = externalLink(checklist, TEXT.checklist);
+      link.classList.add("wushua-checklist-link");
+      bubble.append(link);
+    }
+    // A link on its own (Rasa sends a custom payload as a message of its own)
+    // is shown as a plain button-like link, without an empty bubble around it.
+    if (checklist && !entry.text && !image) bubble.classList.add("wushua-bubble--bare");
+    item.append(bubble);
+    if (Array.isArray(entry.buttons) && entry.buttons.length) item.append(renderChoices(entry));
+    return item;
+  }
+
+  function renderChoices(entry) {
+    const group = element("div", "wushua-choices");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", TEXT.choices);
+    for (const choice of entry.buttons) {
+      if (!choice || typeof choice.title !== "string" || typeof choice.payload !== "string") continue;
+      const button = element("button", "wushua-choice", choice.title);
+      button.type = "button";
+      // Offered choices are for the question just asked: once the user has
+      // answered anything, the old ones stay visible but can't be clicked.
+      button.disabled = Boolean(entry.answered);
+      if (entry.chosen === choice.title) button.classList.add("wushua-choice--chosen");
+      button.addEventListener("click", () => {
+        if (send(choice.payload, choice.title)) {
+          entry.chosen = choice.title;
+          button.classList.add("wushua-choice--chosen");
+          saveHistory();
+        }
+      });
+      group.append(button);
+    }
+    return group;
+  }
+
+  // ----------------------------------------------------------------- the UI
+
+  const ui = {};
+
+  function buildUi() {
+    const root = element("div", "wushua-root");
+    root.lang = config.lang;
+
+    const launcher = element("button", "wushua-launcher");
+    launcher.type = "button";
+    launcher.setAttribute("aria-label", TEXT.open);
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-controls", "wushua-panel");
+    launcher.append(icon(CHAT_ICON));
+
+    const panel = element("section", "wushua-panel");
+    panel.id = "wushua-panel";
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-labelledby", "wushua-title");
+    panel.hidden = true;
+
+    const header = element("header", "wushua-header");
+    const heading = element("div", "wushua-heading");
+    const title = element("h2", "wushua-title", config.title);
+    title.id = "wushua-title";
+    heading.append(title, element("p", "wushua-subtitle", config.subtitle));
+    const closeButton = element("button", "wushua-close");
+    closeButton.type = "button";
+    closeButton.setAttribute("aria-label", TEXT.close);
+    closeButton.append(icon(CLOSE_ICON));
+    header.append(heading, closeButton);
+
+    const status = element("div", "wushua-status");
+    status.setAttribute("role", "status");
+    status.hidden = true;
+    const statusText = element("span", "wushua-status-text", TEXT.offline);
+    const retry = element("button", "wushua-retry", TEXT.retry);
+    retry.type = "button";
+    status.append(statusText, retry);
+
+    const body = element("div", "wushua-body");
+    const empty = element("p", "wushua-empty", TEXT.empty);
+    const messages = element("ol", "wushua-messages");
+    messages.setAttribute("aria-live", "polite");
+    messages.setAttribute("aria-relevant", "additions");
+    const typing = element("div", "wushua-typing");
+    typing.setAttribute("role", "status");
+    typing.setAttribute("aria-label", TEXT.typing);
+    typing.hidden = true;
+    typing.append(element("span"), element("span"), element("span"));
+    body.append(empty, messages, typing);
+
+    const form = element("form", "wushua-composer");
+    const label = element("label", "wushua-visually-hidden", TEXT.inputLabel);
+    label.htmlFor = "wushua-input";
+    const input = element("textarea", "wushua-input");
+    input.id = "wushua-input";
+    input.rows = 1;
+    input.maxLength = MAX_MESSAGE_CHARS;
+    input.placeholder = TEXT.placeholder;
+    input.enterKeyHint = "send";
+    const sendButton = element("button", "wushua-send", TEXT.send);
+    sendButton.type = "submit";
+    form.append(label, input, sendButton);
+
+    panel.append(header, status, body, form, element("p", "wushua-hint", TEXT.hint));
+    root.append(panel, launcher);
+    document.body.append(root);
+
+    Object.assign(ui, {
+      root, launcher, panel, closeButton, status, statusText, retry,
+      body, empty, messages, typing, form, input, sendButton,
+    });
+  }
+
+  function scrollToEnd() {
+    ui.body.scrollTop = ui.body.scrollHeight;
+  }
+
+  function showEntry(entry) {
+    ui.messages.append(renderEntry(entry));
+    ui.empty.hidden = true;
+    scrollToEnd();
+  }
+
+  function renderHistory() {
+    ui.messages.replaceChildren(...history.map(renderEntry));
+    ui.empty.hidden = history.length > 0;
+  }
+
+  function setOpen(open) {
+    ui.panel.hidden = !open;
+    ui.root.classList.toggle("wushua-open", open);
+    ui.launcher.setAttribute("aria-expanded", String(open));
+    try {
+      sessionStorage.setItem(`${STORAGE_PREFIX}open`, open ? "1" : "");
+    } catch {
+      /* a reload just starts closed */
+    }
+    if (open) {
+      setUnread(false);
+      scrollToEnd();
+      ui.input.focus();
+    } else {
+      ui.launcher.focus();
+    }
+  }
+
+  function setUnread(unread) {
+    ui.launcher.classList.toggle("wushua-launcher--unread", unread);
+    ui.launcher.setAttribute("aria-label", unread ? TEXT.openUnread : TEXT.open);
+  }
+
+  let typingTimer = 0;
+
+  function setTyping(visible) {
+    clearTimeout(typingTimer);
+    ui.typing.hidden = !visible;
+    if (visible) {
+      // The bot may answer nothing (or the reply may be lost): don't spin forever.
+      typingTimer = setTimeout(() => setTyping(false), TYPING_TIMEOUT_MS);
+      scrollToEnd();
+    }
+  }
+
+  function autoGrow() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight, 120)}px`;
+  }
+
+  // --------------------------------------------------------- conversation
+
+  let socket = null;
+  let online = false; // connected and the session confirmed
+
+  function setOnline(value, notice = TEXT.offline) {
+    online = value;
+    ui.root.classList.toggle("wushua-offline", !value);
+    ui.status.hidden = value;
+    ui.statusText.textContent = notice;
+    ui.sendButton.disabled = !value;
+    ui.retry.disabled = false;
+  }
+
+  /** Sends a message; false (and nothing shown) when offline or empty. */
+  function send(message, shown) {
+    if (!online || !message.trim()) return false;
+    socket.emit("user_uttered", { message, session_id: sessionId });
+    for (const entry of history) if (entry.buttons) entry.answered = true;
+    for (const button of ui.messages.querySelectorAll(".wushua-choice")) button.disabled = true;
+    const entry = { role: "user", text: maskCardNumbers(shown) };
+    history.push(entry);
+    saveHistory();
+    showEntry(entry);
+    setTyping(true);
+    return true;
+  }
+
+  function onBotMessage(data) {
+    const entry = botEntry(data);
+    if (!entry) return;
+    setTyping(false);
+    history.push(entry);
+    saveHistory();
+    showEntry(entry);
+    if (ui.panel.hidden) setUnread(true);
+  }
+
+  function onSessionConfirm(confirmed) {
+    // The server echoes the id we asked for; adopt another one if it insists.
+    if (isSessionId(confirmed) && confirmed !== sessionId) {
+      sessionId = confirmed;
+      storage.set("session", sessionId);
+      history = loadHistory();
+      renderHistory();
+    }
+    setOnline(true);
+  }
+
+  function connect() {
+    socket = window.io(config.socketOrigin, { path: config.socketPath });
+    // After every (re)connect: Rasa maps the socket to our conversation again.
+    socket.on("connect", () => socket.emit("session_request", { session_id: sessionId }));
+    socket.on("session_confirm", onSessionConfirm);
+    socket.on("bot_uttered", onBotMessage);
+    socket.on("connect_error", () => setOnline(false));
+    socket.on("disconnect", (reason) => {
+      setOnline(false);
+      setTyping(false);
+      // A server-side disconnect is not retried by socket.io itself.
+      if (reason === "io server disconnect") socket.connect();
+    });
+  }
+
+  function reconnectNow() {
+    // connect() alone waits for socket.io's back-off timer; a disconnect first
+    // resets it, so the retry happens now.
+    if (socket) socket.disconnect();
+    setOnline(false, TEXT.reconnecting);
+    ui.retry.disabled = true;
+    if (socket) socket.connect();
+    else loadSocketIo();
+  }
+
+  function loadSocketIo() {
+    const tag = element("script");
+    tag.src = `${config.staticUrl}vendor/socket.io.min.js`;
+    tag.addEventListener("load", connect);
+    tag.addEventListener("error", () => {
+      tag.remove();
+      setOnline(false);
+    });
+    document.head.append(tag);
+  }
+
+  function loadStyles() {
+    const link = element("link");
+    link.rel = "stylesheet";
+    link.href = `${config.staticUrl}widget.css`;
+    document.head.append(link);
+  }
+
+  // ------------------------------------------------------------- wiring
+
+  function submitInput() {
+    if (send(ui.input.value, ui.input.value)) {
+      ui.input.value = "";
+      autoGrow();
+    }
+    ui.input.focus();
+  }
+
+  // Chinese (and Japanese, Korean) input methods use Enter to confirm the
+  // composed characters; that Enter must not send. Browsers disagree on which
+  // signal they give, so any of them counts: isComposing, our own
+  // compositionstart/end tracking, or keyCode 229 (Safari sends its Enter
+  // after compositionend, with keyCode 229).
+  let composing = false;
+
+  function isImeKey(event) {
+    return event.isComposing || composing || event.keyCode === 229;
+  }
+
+  function wireEvents() {
+    ui.launcher.addEventListener("click", () => setOpen(ui.panel.hidden));
+    ui.closeButton.addEventListener("click", () => setOpen(false));
+    ui.retry.addEventListener("click", reconnectNow);
+    ui.panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !isImeKey(event)) setOpen(false);
+    });
+    ui.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitInput();
+    });
+    ui.input.addEventListener("compositionstart", () => {
+      composing = true;
+    });
+    ui.input.addEventListener("compositionend", () => {
+      composing = false;
+    });
+    ui.input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey) return; // Shift+Enter: a new line
+      if (isImeKey(event)) return;
+      event.preventDefault();
+      submitInput();
+    });
+    ui.input.addEventListener("input", autoGrow);
+  }
+
+  function start() {
+    loadStyles();
+    buildUi();
+    renderHistory();
+    setOnline(false);
+    ui.status.hidden = true; // not "offline" yet: the first connection is on its way
+    wireEvents();
+    if (window.io) connect();
+    else loadSocketIo();
+    let reopen = false;
+    try {
+      reopen = sessionStorage.getItem(`${STORAGE_PREFIX}open`) === "1";
+    } catch {
+      /* starts closed */
+    }
+    if (reopen) setOpen(true);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
