@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from server_env import bot_server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "wushua.tar.gz"
@@ -80,14 +81,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
     )
-    env = {
-        **{name: "" for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECHAT_APPSECRET")},
-        "WECHAT_API_BASE": "https://api.weixin.qq.com",
-        **os.environ,
-        "CASE_STORE_URL": f"sqlite:///{case_db}",
-        "WUSHUA_LINK_SECRET": uuid.uuid4().hex,
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    }
+    env = bot_server_env(case_db)
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import requests
+from server_env import bot_server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "wushua.tar.gz"
@@ -162,11 +163,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
-    env = {
-        **os.environ,
-        "CASE_STORE_URL": f"sqlite:///{workdir / 'cases.db'}",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    }
+    env = bot_server_env(workdir / "cases.db")
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(
