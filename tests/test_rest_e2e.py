@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from server_env import bot_server_env
+from server_env import bot_server_env, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "wushua.tar.gz"
@@ -26,26 +24,6 @@ RASA = str(Path(sys.executable).parent / "rasa")
 STARTUP_SECONDS = 240
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"server not up after {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
 class Bot:
@@ -74,7 +52,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make test`, which trains it first")
     workdir = tmp_path_factory.mktemp("servers")
-    action_port, rasa_port = _free_port(), _free_port()
+    action_port, rasa_port = free_port(), free_port()
     case_db, tracker_db = workdir / "cases.db", workdir / "tracker.db"
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
@@ -98,8 +76,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
             cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
-            _wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log)
-            _wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
+            wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log, STARTUP_SECONDS)
+            wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log, STARTUP_SECONDS)
             yield Bot(f"http://127.0.0.1:{rasa_port}", case_db, tracker_db)
         finally:
             for process in (rasa, actions):

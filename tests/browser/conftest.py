@@ -16,18 +16,15 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from server_env import bot_server_env
+from server_env import bot_server_env, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "wushua.tar.gz"
@@ -55,26 +52,6 @@ def missing(what: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(what)
     pytest.skip(what)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"server not up after {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
 class Proxy:
@@ -157,7 +134,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if not SOCKET_IO.exists():
         missing(f"{SOCKET_IO} is missing: run `npm ci`")
     workdir = tmp_path_factory.mktemp("widget-servers")
-    action_port, rasa_port = _free_port(), _free_port()
+    action_port, rasa_port = free_port(), free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
@@ -175,10 +152,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
              "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
             cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        proxy = Proxy(_free_port(), rasa_port)
+        proxy = Proxy(free_port(), rasa_port)
         try:
-            _wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log)
-            _wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/widget/", rasa, rasa_log)
+            wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log, STARTUP_SECONDS)
+            wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/widget/", rasa, rasa_log, STARTUP_SECONDS)
             proxy.start()
             yield Servers(proxy)
         finally:
