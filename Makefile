@@ -28,11 +28,12 @@ NLU_DATA := $(wildcard data/*.yml)
 KNOWLEDGE := $(wildcard data/knowledge/*.yml)
 SPACY_INPUTS := $(KNOWLEDGE) bot/nlu/spacy_pipeline.py bot/normalise.py bot/masking.py scripts/build_spacy_model.py
 
-.PHONY: help run test lint unit validate evaluate test-stories clean
+.PHONY: help run test lint unit validate evaluate test-stories bench clean
 
 help:
 	@echo "make run   - set up, train if needed, start the action server (5055) and Rasa (5005)"
 	@echo "make test  - set up, train if needed, run lint, unit tests, data validation, NLU evaluation, story tests"
+	@echo "make bench - benchmark understanding, speed under load, memory and training against the stock Rasa bot"
 
 $(INSTALLED): requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.10 not found: install it (e.g. 'pyenv install 3.10') or run 'make PYTHON=/path/to/python3.10 ...'"; exit 1; fi
@@ -74,8 +75,8 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	wait
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check bot actions tests scripts
-	$(BIN)/ruff format --check bot actions tests scripts
+	$(BIN)/ruff check bot actions tests scripts bench
+	$(BIN)/ruff format --check bot actions tests scripts bench
 
 unit: $(RASA_MODEL) $(NODE_INSTALLED) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
@@ -90,6 +91,12 @@ test-stories: $(RASA_MODEL)
 	$(BIN)/rasa test core --model $(RASA_MODEL) --stories tests/stories --fail-on-prediction-errors --out var/core_results
 
 test: lint unit validate evaluate test-stories
+
+# Not part of `make test`: minutes of load and trainings, and speed is not a
+# pass/fail matter (a smoke run in the unit tests keeps the harness working).
+# BENCH_ARGS passes options, e.g. BENCH_ARGS='--note "what changed"'.
+bench: $(RASA_MODEL)
+	$(BIN)/python -m bench.run --cv $(BENCH_ARGS)
 
 clean:
 	rm -rf models/spacy_zh $(RASA_MODEL) var/nlu_report.json var/core_results

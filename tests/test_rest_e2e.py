@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,32 @@ def test_a_mis_swipe_conversation_from_report_to_refund(bot: Bot) -> None:
     assert tampered.status_code == 404 and "2500" not in tampered.text
     assert "已为您转接人工" in bot.text(user, "转人工")
     assert "已标记为已解决" in bot.text(user, "钱已经退回来了")
+
+
+def case_rows(bot: Bot, sender: str) -> list[sqlite3.Row]:
+    with closing(sqlite3.connect(bot.case_db)) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT * FROM cases WHERE sender_id = ?", (sender,)).fetchall()
+
+
+def test_greetings_and_questions_open_no_case(bot: Bot) -> None:
+    user = new_sender()
+    bot.text(user, "你好")
+    answer = bot.text(user, "退款一般多久能到账？")
+    assert "工作日" in answer
+    assert "我们接着处理您的案件" not in answer
+    bot.text(user, "拜拜")
+    assert case_rows(bot, user) == []
+
+
+def test_goodbye_leaves_a_resolved_case_resolved(bot: Bot) -> None:
+    user = new_sender()
+    bot.text(user, "我在华联超市刷卡被重复扣款了，多扣了300元")
+    bot.text(user, "工商银行")
+    assert "案件号 WS-" in bot.text(user, "昨天")
+    assert "已标记为已解决" in bot.text(user, "钱已经退回来了")
+    bot.text(user, "拜拜")
+    assert [row["status"] for row in case_rows(bot, user)] == ["resolved"]
 
 
 def test_the_fraud_path_says_freeze_the_card_first(bot: Bot) -> None:

@@ -1,0 +1,240 @@
+"""Run the benchmark: ``python -m bench.run`` (everything), ``--smoke`` (the quick check CI runs).
+
+A full run, in order: held-out NLU scores and test stories (and 5-fold
+cross-validation with ``--cv``); the stock bot from ``rasa init``; our bot and
+then the stock bot under 1, 10 and 50 simulated users; a full and a no-change
+training. It writes report.md, summary.json (saved after every step, so a
+failed step loses nothing before it), charts and the servers' logs to
+``bench/results/<timestamp>/``, prints the summary table, flags regressions
+against the previous run of the same mode and adds a row to bench/history.md.
+``--skip`` leaves phases out (a partial run, which the history leaves out).
+
+The smoke run starts our servers and holds one short conversation: no
+baseline, training, understanding or cross-validation (each of those loads
+the model again, which takes minutes on a small machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from bench import charts, load, probe, report, servers, training, understanding
+
+RESULTS = Path(__file__).with_name("results")
+MODEL = servers.ROOT / "models" / "wushua.tar.gz"
+PHASES = ("understanding", "load", "baseline", "training")
+SMOKE_TURNS = 4
+
+
+def _machine() -> dict:
+    cpu_lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpu_lines if line.startswith("model name")), "")
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    from rasa.version import __version__ as rasa_version
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "rasa": rasa_version,
+        "load_before": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }
+
+
+def _git() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=servers.ROOT, capture_output=True, text=True).stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "dirty": bool(git("status", "--porcelain")),
+    }
+
+
+def _say(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def load_bot(
+    bot: servers.Bot,
+    scripts: list[load.Conversation],
+    users: list[int],
+    seconds: float,
+    max_turns: int | None,
+) -> dict:
+    """Warm the bot up with one conversation, then each level of users in turn."""
+    warm_up = min(len(scripts[0].turns), max_turns or len(scripts[0].turns))
+    asyncio.run(load.run_level(bot.rasa.url, scripts[:1], 1, seconds, max_turns=warm_up))
+    levels = []
+    for count in users:
+        recorded = len(probe.read(bot.probe_file))
+        cpu_before = bot.cpu_seconds()
+        level = asyncio.run(load.run_level(bot.rasa.url, scripts, count, seconds, max_turns))
+        result = level.summary()
+        result["breakdown"] = probe.breakdown(probe.read(bot.probe_file)[recorded:], result["mean_ms"])
+        result["cpu_ms_per_turn"] = {
+            role: round(1000 * (seconds_now - cpu_before[role]) / max(level.turns, 1), 1)
+            for role, seconds_now in bot.cpu_seconds().items()
+        }
+        result["peak_rss_mb"] = bot.peak_rss_mb()
+        levels.append(result)
+        _say(
+            f"{bot.name}: {count} user(s), {result['turns']} turns, {result['turns_per_second']} turns/s, "
+            f"p50 {result['p50_ms']} ms, errors {result['errors']}, off script {result['off_script']}"
+        )
+    return {
+        "conversations": len(scripts),
+        "startup_seconds": {server.role: round(server.startup_seconds, 1) for server in bot.servers},
+        "peak_rss_mb": bot.peak_rss_mb(),
+        "levels": levels,
+    }
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="1 user, a few turns, our bot only")
+    parser.add_argument("--cv", action="store_true", help="add 5-fold cross-validation (5 NLU trainings)")
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 10, 50], help="users at each level")
+    parser.add_argument("--seconds", type=float, default=60, help="length of each level of load")
+    parser.add_argument("--skip", nargs="+", choices=PHASES, default=[], help="phases to leave out")
+    parser.add_argument("--note", default="", help="what changed since the last run (bench/history.md)")
+    parser.add_argument("--out", type=Path, help="results directory (default bench/results/<timestamp>)")
+    return parser.parse_args(argv)
+
+
+def _plain(value: object) -> object:
+    """JSON for numpy scalars (scikit-learn's scores are numpy floats)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _save(summary: dict, out: Path) -> None:
+    text = json.dumps(summary, ensure_ascii=False, indent=2, default=_plain)
+    (out / "summary.json").write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def _step(summary: dict, out: Path, name: str) -> Iterator[None]:
+    """One step of the run: a failure is recorded and the run goes on; the summary is saved either way."""
+    _say(name)
+    try:
+        yield
+    except Exception as error:
+        summary["failures"][name] = f"{type(error).__name__}: {error}"
+        _say(f"FAILED: {name}: {error}")
+    finally:
+        _save(summary, out)
+
+
+def _keep_logs(work: Path, out: Path) -> None:
+    """The servers' and Rasa commands' logs, into the results (the work folder is temporary)."""
+    for log in work.rglob("*.log"):
+        kept = out / "logs" / log.relative_to(work)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, kept)
+
+
+def _measure(summary: dict, work: Path, out: Path, args: argparse.Namespace, skip: set[str]) -> None:
+    users, max_turns = ([1], SMOKE_TURNS) if args.smoke else (args.users, None)
+    if "understanding" not in skip:
+        with _step(summary, out, "held-out NLU set"):
+            summary["understanding"]["heldout"] = understanding.heldout(MODEL)
+        with _step(summary, out, "test stories"):
+            summary["understanding"]["stories"] = understanding.stories(MODEL, work / "stories")
+        if args.cv:
+            with _step(summary, out, "5-fold cross-validation"):
+                summary["understanding"]["cv"] = understanding.cross_validation(work / "cv")
+    stock_model = None
+    if "baseline" not in skip:
+        with _step(summary, out, "stock bot: rasa init --no-prompt"):
+            stock_model, init_seconds = training.stock_bot(work / "stock" / "moodbot")
+            summary["training"]["stock_init_seconds"] = round(init_seconds, 1)
+    if "load" not in skip:
+        with _step(summary, out, "our bot under load"):
+            with servers.running_bot("wushua", servers.ROOT, MODEL, work / "wushua") as bot:
+                scripts = load.load_conversations("wushua")
+                summary["load"]["wushua"] = load_bot(bot, scripts, users, args.seconds, max_turns)
+        if stock_model:
+            with _step(summary, out, "stock bot under load"):
+                project = stock_model.parent.parent
+                with servers.running_bot("baseline", project, stock_model, work / "baseline", False) as bot:
+                    scripts = load.load_conversations("baseline")
+                    summary["load"]["baseline"] = load_bot(bot, scripts, users, args.seconds, max_turns)
+        summary["ratios"] = report.ratios(summary)
+    if "training" not in skip:
+        with _step(summary, out, "training: full, then again with no change"):
+            summary["training"].update(training.training_times(work / "training"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    if not MODEL.exists():
+        _say(f"{MODEL} is missing: `make run` or `make test` train it")
+        return 2
+    started = datetime.now().astimezone()
+    skip = set(PHASES) - {"load"} if args.smoke else set(args.skip)
+    # Runs are compared with runs of the same mode only, and only full runs enter the history.
+    mode = "smoke" if args.smoke else "partial" if skip else "full"
+    out = args.out or RESULTS / (started.strftime("%Y%m%d-%H%M%S") + ("" if mode == "full" else f"-{mode}"))
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {
+        "mode": mode,
+        "started": started.isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "git": _git(),
+        "options": {"users": args.users, "seconds": args.seconds, "skip": sorted(skip), "cv": args.cv},
+        "understanding": {},
+        "load": {},
+        "training": {},
+        "failures": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        try:
+            _measure(summary, Path(work), out, args, skip)
+        finally:
+            _keep_logs(Path(work), out)
+    summary["machine"]["load_after"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+    previous = report.previous_summary(out.parent, out, mode)
+    summary["previous"] = previous and previous["directory"]
+    summary["regressions"] = report.regressions(summary, previous)
+    verdicts = report.targets(summary)
+    summary["targets"] = [{**target.__dict__, "met": target.met} for target in verdicts]
+    _save(summary, out)
+    if mode == "full":
+        report.append_history(summary, args.note)
+    images = charts.draw(summary, out)
+    history = report.HISTORY.read_text(encoding="utf-8")
+    (out / "report.md").write_text(report.markdown(summary, images, history), encoding="utf-8")
+
+    print(f"\n{report.summary_table(summary)}\n")
+    for target in verdicts:
+        if target.met is not None:
+            verdict = "met   " if target.met else "MISSED"
+            print(f"{verdict}  {target.measure}: {target.value:g} (goal {target.goal})")
+    for regression in summary["regressions"]:
+        print(f"REGRESSION  {regression}")
+    for name, failure in summary["failures"].items():
+        print(f"FAILED  {name}: {failure.splitlines()[0]}")
+    print(f"\nreport: {out / 'report.md'}")
+    return 1 if summary["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
