@@ -28,10 +28,11 @@ NLU_DATA := $(wildcard data/*.yml)
 KNOWLEDGE := $(wildcard data/knowledge/*.yml)
 SPACY_INPUTS := $(KNOWLEDGE) bot/nlu/spacy_pipeline.py bot/normalise.py bot/masking.py scripts/build_spacy_model.py
 
-.PHONY: help run test lint unit validate evaluate test-stories bench clean
+.PHONY: help run run-cluster test lint unit validate evaluate test-stories test-cluster services bench clean
 
 help:
 	@echo "make run   - set up, train if needed, start the action server (5055) and Rasa (5005)"
+	@echo "make run-cluster - the same as a cluster: PostgreSQL, Redis, 2 Rasa + 2 action replicas behind nginx (8080)"
 	@echo "make test  - set up, train if needed, run lint, unit tests, data validation, NLU evaluation, story tests"
 	@echo "make bench - benchmark understanding, speed under load, memory and training against the stock Rasa bot"
 
@@ -52,6 +53,18 @@ $(NODE_INSTALLED): package.json package-lock.json
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "Chromium is missing: install Debian's 'chromium' package (as root: apt-get install chromium)"; exit 1; fi
+
+# PostgreSQL, Redis and nginx for cluster mode and the tests of its stores:
+# programs already installed are used as they are, missing ones come from
+# Debian (when root).
+services:
+	@missing=""; \
+	command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Missing:$$missing. Install the Debian packages (as root: apt-get install$$missing)"; exit 1; fi
 
 $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
 	rm -rf models/spacy_zh
@@ -74,12 +87,20 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors "*" & \
 	wait
 
+# CLUSTER_ARGS passes options, e.g. CLUSTER_ARGS='--port 9000 --rasa-replicas 3'.
+run-cluster: $(RASA_MODEL) $(NODE_INSTALLED) services
+	$(BIN)/python -m scripts.cluster run $(CLUSTER_ARGS)
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check bot actions tests scripts bench
 	$(BIN)/ruff format --check bot actions tests scripts bench
 
-unit: $(RASA_MODEL) $(NODE_INSTALLED) $(CHROMIUM)
+unit: $(RASA_MODEL) $(NODE_INSTALLED) $(CHROMIUM) services
 	$(BIN)/python -m pytest -q
+
+# The fault test prints its counts (-s) into the log.
+test-cluster: $(RASA_MODEL) $(NODE_INSTALLED) services
+	$(BIN)/python -m pytest -q -s -m cluster tests/cluster
 
 validate: $(INSTALLED)
 	$(BIN)/python scripts/validate_data.py
@@ -90,7 +111,7 @@ evaluate: $(RASA_MODEL)
 test-stories: $(RASA_MODEL)
 	$(BIN)/rasa test core --model $(RASA_MODEL) --stories tests/stories --fail-on-prediction-errors --out var/core_results
 
-test: lint unit validate evaluate test-stories
+test: lint unit validate evaluate test-stories test-cluster
 
 # Not part of `make test`: minutes of load and trainings, and speed is not a
 # pass/fail matter (a smoke run in the unit tests keeps the harness working).

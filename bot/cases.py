@@ -1,8 +1,9 @@
 """The case store: one record per reported problem, behind a narrow interface.
 
 ``CaseStore`` is what the actions use. ``SQLiteCaseStore`` is the embedded
-default (sqlite-utils, WAL mode); a PostgreSQL store for multi-machine
-deployments implements the same protocol without touching the actions.
+default (sqlite-utils, WAL mode); ``PostgresCaseStore`` (``bot.cases_postgres``)
+implements the same protocol on the same tables for deployments with several
+action servers. ``open_store`` picks one from the URL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -203,6 +205,24 @@ def sqlite_path_from_url(url: str) -> str:
     return url
 
 
+def _enable_wal(db: sqlite_utils.Database, attempts: int = 50) -> None:
+    """Switch a new file to WAL (a no-op once it is: the mode is stored in the file).
+
+    The switch needs an exclusive lock, and when several connections open a
+    new file at once SQLite can report "database is locked" straight away
+    instead of waiting out busy_timeout, so we wait and try again ourselves.
+    """
+    for _ in range(attempts - 1):
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            time.sleep(0.05)
+    db.enable_wal()
+
+
 class SQLiteCaseStore:
     def __init__(self, path: str | Path) -> None:
         if str(path) != ":memory:":
@@ -213,7 +233,7 @@ class SQLiteCaseStore:
         self._db = sqlite_utils.Database(connection)
         self._db.execute("PRAGMA busy_timeout = 30000")
         if str(path) != ":memory:":
-            self._db.enable_wal()
+            _enable_wal(self._db)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._lock = threading.Lock()
         with self._lock:
@@ -222,6 +242,9 @@ class SQLiteCaseStore:
     @property
     def db(self) -> sqlite_utils.Database:
         return self._db
+
+    def close(self) -> None:
+        self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -241,17 +264,17 @@ class SQLiteCaseStore:
             existing = self._current_row(db, sender_id)
             timestamp = now()
             if existing is not None:
-                merged = _facts_from_row(existing).merged_with(facts)
+                merged = facts_from_row(existing).merged_with(facts)
                 db["cases"].update(
                     existing["case_id"],
                     {
-                        **_facts_to_row(merged),
+                        **facts_to_row(merged),
                         "kind": kind,
                         "role": ROLES[kind],
                         "updated_at": timestamp.isoformat(),
                     },
                 )
-                self._log(db, existing["case_id"], "facts_updated", _facts_to_row(facts))
+                self._log(db, existing["case_id"], "facts_updated", facts_to_row(facts))
                 case_id = existing["case_id"]
             else:
                 case_id = self._next_case_id(db, timestamp.date())
@@ -263,7 +286,7 @@ class SQLiteCaseStore:
                         "sender_id": sender_id,
                         "channel": channel,
                         "status": "open",
-                        **_facts_to_row(facts),
+                        **facts_to_row(facts),
                         "steps_done": "[]",
                         "handoff_requested": 0,
                         "created_at": timestamp.isoformat(),
@@ -275,7 +298,7 @@ class SQLiteCaseStore:
 
     def get(self, case_id: str) -> Case | None:
         rows = list(self._db["cases"].rows_where("case_id = ?", [case_id.upper()]))
-        return _case_from_row(rows[0]) if rows else None
+        return case_from_row(rows[0]) if rows else None
 
     def get_for_owner(self, case_id: str, sender_id: str) -> Case | None:
         case = self.get(case_id)
@@ -285,14 +308,14 @@ class SQLiteCaseStore:
 
     def current_case(self, sender_id: str) -> Case | None:
         row = self._current_row(self._db, sender_id)
-        return _case_from_row(row) if row else None
+        return case_from_row(row) if row else None
 
     def update_facts(self, case_id: str, facts: Facts) -> Case:
         with self._transaction() as db:
             case = self._require(case_id)
             merged = case.facts.merged_with(facts)
-            db["cases"].update(case_id, {**_facts_to_row(merged), "updated_at": now().isoformat()})
-            self._log(db, case_id, "facts_updated", _facts_to_row(facts))
+            db["cases"].update(case_id, {**facts_to_row(merged), "updated_at": now().isoformat()})
+            self._log(db, case_id, "facts_updated", facts_to_row(facts))
         return self._require(case_id)
 
     def mark_steps_done(self, case_id: str, step_ids: list[str]) -> Case:
@@ -385,7 +408,16 @@ class SQLiteCaseStore:
 DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 def open_store(url: str) -> CaseStore:
+    """``sqlite:///path`` or a bare path → SQLite; ``postgresql://…`` → PostgreSQL."""
+    if url.startswith(POSTGRES_SCHEMES):
+        # Imported here so that SQLite deployments never load psycopg2.
+        from bot.cases_postgres import PostgresCaseStore
+
+        return PostgresCaseStore(url)
     return SQLiteCaseStore(sqlite_path_from_url(url))
 
 
@@ -394,13 +426,14 @@ def store_from_env() -> CaseStore:
     return open_store(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL))
 
 
-def _facts_to_row(facts: Facts) -> dict[str, Any]:
+# Row ↔ dataclass mapping, shared by both stores: the columns are the same.
+def facts_to_row(facts: Facts) -> dict[str, Any]:
     row = asdict(facts)
     row["txn_date"] = facts.txn_date.isoformat() if facts.txn_date else None
     return {name: value for name, value in row.items() if value is not None}
 
 
-def _facts_from_row(row: dict[str, Any]) -> Facts:
+def facts_from_row(row: dict[str, Any]) -> Facts:
     return Facts(
         bank=row["bank"],
         amount=row["amount"],
@@ -411,7 +444,7 @@ def _facts_from_row(row: dict[str, Any]) -> Facts:
     )
 
 
-def _case_from_row(row: dict[str, Any]) -> Case:
+def case_from_row(row: dict[str, Any]) -> Case:
     return Case(
         case_id=row["case_id"],
         kind=row["kind"],
@@ -419,7 +452,7 @@ def _case_from_row(row: dict[str, Any]) -> Case:
         sender_id=row["sender_id"],
         channel=row["channel"],
         status=row["status"],
-        facts=_facts_from_row(row),
+        facts=facts_from_row(row),
         steps_done=tuple(json.loads(row["steps_done"])),
         handoff_requested=bool(row["handoff_requested"]),
         created_at=datetime.fromisoformat(row["created_at"]),

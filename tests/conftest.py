@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pg_fixtures import postgres_service, postgres_url  # noqa: F401  (shared fixtures)
 
 REFERENCE_DAY = date(2026, 11, 25)  # a Wednesday
 

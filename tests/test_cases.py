@@ -1,14 +1,24 @@
+"""The case store. Behaviour tests run against both stores, SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from contextlib import closing, contextmanager
+from datetime import date, timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
+import psycopg2
 import pytest
 
+from bot import cases_postgres
 from bot.cases import (
     MIGRATIONS,
     CaseNotFound,
@@ -17,17 +27,55 @@ from bot.cases import (
     migrate,
     open_store,
     sqlite_path_from_url,
+    store_from_env,
 )
+from bot.cases_postgres import PostgresCaseStore
+from scripts.pg_service import PostgresService
 
 FACTS = Facts(bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 20), merchant="华联超市")
+AnyStore = SQLiteCaseStore | PostgresCaseStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cases.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteCaseStore:
-    return SQLiteCaseStore(tmp_path / "cases.db")
+def store(store_url: str) -> Iterator[AnyStore]:
+    with closing(open_store(store_url)) as opened:
+        yield opened
 
 
-def test_case_ids_follow_the_pattern_and_count_per_day(store: SQLiteCaseStore) -> None:
+@contextmanager
+def raw_database(url: str) -> Iterator[Any]:
+    """A plain DB-API connection to the store's database, around the store's own code."""
+    if url.startswith("sqlite:///"):
+        database = sqlite3.connect(sqlite_path_from_url(url))
+    else:
+        database = psycopg2.connect(url)
+    with closing(database), database:  # commits on success, as both drivers do
+        yield database
+
+
+def query(url: str, statement: str) -> list[tuple[Any, ...]]:
+    with raw_database(url) as database:
+        cursor = database.cursor()
+        cursor.execute(statement)
+        return cursor.fetchall()
+
+
+def count_rows(url: str, table: str) -> int:
+    return query(url, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def case_numbers(case_ids: list[str]) -> list[int]:
+    return sorted(int(case_id.rsplit("-", 1)[1]) for case_id in case_ids)
+
+
+def test_case_ids_follow_the_pattern_and_count_per_day(store: AnyStore) -> None:
     first = store.open_case("alice", "rest", "misswipe", FACTS)
     second = store.open_case("bob", "rest", "failed_charge", FACTS)
     assert re.fullmatch(r"WS-\d{8}-\d{4}", first.case_id)
@@ -36,60 +84,104 @@ def test_case_ids_follow_the_pattern_and_count_per_day(store: SQLiteCaseStore) -
     assert first.case_id[3:11] == second.case_id[3:11]
 
 
-def test_a_new_case_is_open_and_holds_its_facts(store: SQLiteCaseStore) -> None:
+def test_a_new_case_is_open_and_holds_its_facts(store: AnyStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     assert case.status == "open"
     assert case.role == "cardholder"
     assert case.facts == FACTS
     assert case.steps_done == ()
+    assert case.created_at.utcoffset() == timedelta(hours=8)
     assert store.get(case.case_id) == case
 
 
-def test_merchant_cases_have_the_merchant_role(store: SQLiteCaseStore) -> None:
+def test_merchant_cases_have_the_merchant_role(store: AnyStore) -> None:
     assert store.open_case("shop", "rest", "merchant", Facts(amount=10.0)).role == "merchant"
 
 
-def test_opening_twice_in_one_conversation_keeps_one_case(store: SQLiteCaseStore) -> None:
+def test_opening_twice_in_one_conversation_keeps_one_case(store: AnyStore, store_url: str) -> None:
     first = store.open_case("alice", "rest", "misswipe", FACTS)
     again = store.open_case("alice", "rest", "misswipe", Facts(amount=2500.0))
     assert again.case_id == first.case_id
     assert again.facts.amount == 2500.0
     assert again.facts.bank == "中国工商银行"
-    assert store.db["cases"].count == 1
+    assert count_rows(store_url, "cases") == 1
 
 
-def test_concurrent_creation_from_many_connections_gives_unique_ids(tmp_path: Path) -> None:
-    path = tmp_path / "cases.db"
-    SQLiteCaseStore(path)
+def test_concurrent_creation_from_many_connections_gives_unique_consecutive_ids(store_url: str) -> None:
+    open_store(store_url).close()  # migrate first, so the threads race on cases, not on the schema
     barrier = threading.Barrier(8)
 
-    def create(sender: str) -> str:
-        store = SQLiteCaseStore(path)
-        barrier.wait()
-        return store.open_case(sender, "rest", "misswipe", FACTS).case_id
+    def create(thread: int) -> list[str]:
+        with closing(open_store(store_url)) as own_store:
+            barrier.wait()
+            return [
+                own_store.open_case(f"user-{thread}-{n}", "rest", "misswipe", FACTS).case_id for n in range(3)
+            ]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(create, [f"user-{i % 8}" for i in range(8)] * 3))
-    assert len(set(ids)) == 8
-    assert SQLiteCaseStore(path).db["cases"].count == 8
+        ids = [case_id for batch in pool.map(create, range(8)) for case_id in batch]
+    assert case_numbers(ids) == list(range(1, 25))
+    assert count_rows(store_url, "cases") == 24
 
 
-def test_concurrent_duplicates_of_one_conversation_make_one_case(tmp_path: Path) -> None:
-    path = tmp_path / "cases.db"
-    SQLiteCaseStore(path)
+def test_concurrent_duplicates_of_one_conversation_make_one_case(store_url: str) -> None:
+    open_store(store_url).close()
     barrier = threading.Barrier(6)
 
     def create(_: int) -> str:
-        store = SQLiteCaseStore(path)
-        barrier.wait()
-        return store.open_case("same-sender", "rest", "misswipe", FACTS).case_id
+        with closing(open_store(store_url)) as own_store:
+            barrier.wait()
+            return own_store.open_case("same-sender", "rest", "misswipe", FACTS).case_id
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         ids = set(pool.map(create, range(6)))
     assert len(ids) == 1
+    assert count_rows(store_url, "cases") == 1
+    with closing(open_store(store_url)) as reader:
+        events = [event["event"] for event in reader.events(ids.pop())]
+    assert events == ["created"] + ["facts_updated"] * 5
 
 
-def test_a_resolved_case_lets_the_conversation_open_a_new_one(store: SQLiteCaseStore) -> None:
+def test_one_store_serves_more_threads_than_it_has_connections(store: AnyStore, store_url: str) -> None:
+    def create(thread: int) -> str:
+        return store.open_case(f"user-{thread}", "rest", "misswipe", FACTS).case_id
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(create, range(16)))
+    assert case_numbers(ids) == list(range(1, 17))
+
+
+def open_cases_in_a_process(url: str, senders: list[str], barrier: Barrier, results: Queue) -> None:
+    with closing(open_store(url)) as own_store:
+        barrier.wait(timeout=120)
+        results.put([own_store.open_case(sender, "rest", "misswipe", FACTS).case_id for sender in senders])
+
+
+def test_processes_creating_together_get_unique_ids_and_share_one_conversation(store_url: str) -> None:
+    open_store(store_url).close()
+    spawn = multiprocessing.get_context("spawn")  # a clean interpreter, as a second server would be
+    barrier, results = spawn.Barrier(3), spawn.Queue()
+    # Each process opens ten cases of its own, with one for "shared" in the middle.
+    senders = [
+        [*(f"p{n}-{i}" for i in range(5)), "shared", *(f"p{n}-{i}" for i in range(5, 10))] for n in range(3)
+    ]
+    processes = [
+        spawn.Process(target=open_cases_in_a_process, args=(store_url, own, barrier, results))
+        for own in senders
+    ]
+    for process in processes:
+        process.start()
+    batches = [results.get(timeout=180) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    assert len({batch[5] for batch in batches}) == 1  # "shared" got one case in all three
+    all_ids = {case_id for batch in batches for case_id in batch}
+    assert case_numbers(list(all_ids)) == list(range(1, 32))  # 3 x 10 own cases + the shared one
+    assert count_rows(store_url, "cases") == 31
+
+
+def test_a_resolved_case_lets_the_conversation_open_a_new_one(store: AnyStore) -> None:
     first = store.open_case("alice", "rest", "misswipe", FACTS)
     store.set_status(first.case_id, "resolved")
     second = store.open_case("alice", "rest", "unauthorized", FACTS)
@@ -97,7 +189,7 @@ def test_a_resolved_case_lets_the_conversation_open_a_new_one(store: SQLiteCaseS
     assert store.current_case("alice") == second
 
 
-def test_only_the_owner_sees_a_case(store: SQLiteCaseStore) -> None:
+def test_only_the_owner_sees_a_case(store: AnyStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     assert store.get_for_owner(case.case_id, "alice") == case
     assert store.get_for_owner(case.case_id.lower(), "alice") == case
@@ -105,23 +197,25 @@ def test_only_the_owner_sees_a_case(store: SQLiteCaseStore) -> None:
     assert store.get_for_owner("WS-20200101-0001", "alice") is None
 
 
-def test_facts_update_merges_and_is_logged(store: SQLiteCaseStore) -> None:
+def test_facts_update_merges_and_is_logged(store: AnyStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     updated = store.update_facts(case.case_id, Facts(amount=2999.5, card_last4="1234"))
     assert updated.facts.amount == 2999.5
     assert updated.facts.card_last4 == "1234"
     assert updated.facts.merchant == "华联超市"
     assert [event["event"] for event in store.events(case.case_id)] == ["created", "facts_updated"]
+    assert store.events(case.case_id)[-1]["detail"] == {"amount": 2999.5, "card_last4": "1234"}
 
 
-def test_steps_are_recorded_once_in_order(store: SQLiteCaseStore) -> None:
+def test_steps_are_recorded_once_in_order(store: AnyStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     store.mark_steps_done(case.case_id, ["contact_merchant"])
     case = store.mark_steps_done(case.case_id, ["contact_merchant", "gather_evidence"])
     assert case.steps_done == ("contact_merchant", "gather_evidence")
+    assert store.get(case.case_id) == case
 
 
-def test_status_changes_are_checked_and_logged(store: SQLiteCaseStore) -> None:
+def test_status_changes_are_checked_and_logged(store: AnyStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     assert store.set_status(case.case_id, "with_bank").status == "with_bank"
     with pytest.raises(ValueError):
@@ -129,44 +223,64 @@ def test_status_changes_are_checked_and_logged(store: SQLiteCaseStore) -> None:
     assert store.events(case.case_id)[-1]["detail"] == {"from": "open", "to": "with_bank"}
 
 
-def test_unknown_case_raises(store: SQLiteCaseStore) -> None:
+def test_unknown_case_raises(store: AnyStore) -> None:
     with pytest.raises(CaseNotFound):
         store.set_status("WS-20261125-9999", "resolved")
 
 
-def test_handoff_is_recorded_with_and_without_a_case(store: SQLiteCaseStore) -> None:
+def test_handoff_is_recorded_with_and_without_a_case(store: AnyStore, store_url: str) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     handoff = store.request_handoff("alice", "rest", case.case_id)
     loose = store.request_handoff("carol", "wechat", None)
     assert store.get(case.case_id).handoff_requested is True
     assert handoff.case_id == case.case_id
     assert loose.case_id is None
-    assert store.db["handoffs"].count == 2
+    assert loose.handoff_id != handoff.handoff_id
+    assert count_rows(store_url, "handoffs") == 2
 
 
-def test_text_that_looks_like_sql_is_stored_as_text(store: SQLiteCaseStore) -> None:
+def test_text_that_looks_like_sql_is_stored_as_text(store: AnyStore, store_url: str) -> None:
     merchant = "x'); DROP TABLE cases; --"
     case = store.open_case("alice", "rest", "misswipe", Facts(merchant=merchant))
     assert store.get(case.case_id).facts.merchant == merchant
-    assert store.db["cases"].count == 1
+    assert count_rows(store_url, "cases") == 1
 
 
-def test_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
+def test_one_open_case_per_sender_is_enforced_by_the_schema(store: AnyStore, store_url: str) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):
+        query(
+            store_url,
+            "INSERT INTO cases (case_id, kind, role, sender_id, channel, status, created_at, updated_at) "
+            "VALUES ('WS-20261125-0099', 'misswipe', 'cardholder', 'alice', 'rest', 'open', 'now', 'now') "
+            "RETURNING case_id",
+        )
+    assert store.current_case("alice").case_id == case.case_id
+
+
+def test_stores_starting_together_migrate_once(store_url: str) -> None:
+    barrier = threading.Barrier(4)
+
+    def start(_: int) -> None:
+        barrier.wait()
+        open_store(store_url).close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(start, range(4)))
+    names = [name for (name,) in query(store_url, "SELECT name FROM _migrations ORDER BY name")]
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+# SQLite only
+
+
+def test_sqlite_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
     path = tmp_path / "cases.db"
     SQLiteCaseStore(path)
     store = SQLiteCaseStore(path)
     assert [row["name"] for row in store.db["_migrations"].rows] == [name for name, _ in MIGRATIONS]
     assert migrate(store.db) == []
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_one_open_case_per_sender_is_enforced_by_the_schema(store: SQLiteCaseStore) -> None:
-    case = store.open_case("alice", "rest", "misswipe", FACTS)
-    row = dict(next(store.db["cases"].rows))
-    row["case_id"] = "WS-20261125-0099"
-    with pytest.raises(sqlite3.IntegrityError):
-        store.db["cases"].insert(row)
-    assert store.current_case("alice").case_id == case.case_id
 
 
 def test_store_urls() -> None:
@@ -176,13 +290,63 @@ def test_store_urls() -> None:
         open_store("mysql://host/db")
 
 
-def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
-    path = tmp_path / "cases.db"
-    barrier = threading.Barrier(4)
+# PostgreSQL only
 
-    def start(_: int) -> int:
-        barrier.wait()
-        return SQLiteCaseStore(path).db["_migrations"].count
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        assert set(pool.map(start, range(4))) == {len(MIGRATIONS)}
+def test_postgres_urls_open_the_postgres_store(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with closing(open_store(postgres_url.replace("postgresql://", "postgres://", 1))) as store:
+        assert isinstance(store, PostgresCaseStore)
+    monkeypatch.setenv("CASE_STORE_URL", postgres_url)
+    with closing(store_from_env()) as store:
+        assert isinstance(store, PostgresCaseStore)
+
+
+def test_postgres_has_the_sqlite_tables_and_columns(tmp_path: Path, postgres_url: str) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'cases.db'}"
+    open_store(sqlite_url).close()
+    open_store(postgres_url).close()
+    tables = ["cases", "case_counters", "case_events", "handoffs", "_migrations"]
+    for table in tables:
+        sqlite_columns = [row[1] for row in query(sqlite_url, f"PRAGMA table_info({table})")]
+        postgres_columns = [
+            name
+            for (name,) in query(
+                postgres_url,
+                "SELECT column_name FROM information_schema.columns "
+                f"WHERE table_schema = 'public' AND table_name = '{table}' ORDER BY ordinal_position",
+            )
+        ]
+        assert postgres_columns == sqlite_columns, table
+
+
+def test_postgres_migrations_are_named_like_sqlite_and_rerun_applies_nothing(postgres_url: str) -> None:
+    assert [name for name, _ in cases_postgres.MIGRATIONS] == [name for name, _ in MIGRATIONS]
+    open_store(postgres_url).close()
+    with closing(psycopg2.connect(postgres_url)) as database:
+        assert cases_postgres.migrate(database) == []
+
+
+def test_connections_the_server_dropped_are_replaced(postgres_url: str) -> None:
+    with closing(PostgresCaseStore(postgres_url, pool_size=3)) as store:
+        case = store.open_case("alice", "rest", "misswipe", FACTS)
+        query(
+            postgres_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'wushua-cases' AND datname = current_database()",
+        )
+        for _ in range(5):  # more calls than pooled connections: none may come back broken
+            assert store.get(case.case_id) == case
+        assert store.open_case("bob", "rest", "misswipe", FACTS).case_id.endswith("-0002")
+
+
+def test_the_store_survives_a_server_restart(postgres_service: PostgresService, postgres_url: str) -> None:
+    with closing(PostgresCaseStore(postgres_url)) as store:
+        case = store.open_case("alice", "rest", "misswipe", FACTS)
+        postgres_service.stop()
+        try:
+            with pytest.raises(psycopg2.OperationalError):
+                store.get(case.case_id)
+        finally:
+            postgres_service.start()
+        assert store.get(case.case_id) == case
+        assert store.set_status(case.case_id, "with_bank").status == "with_bank"

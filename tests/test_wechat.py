@@ -21,9 +21,12 @@ from rasa.core.channels.channel import register
 from sanic import Sanic
 from wechatpy.crypto import PrpCrypto
 
+from bot import shared_state
 from bot.channels import wechat
 from bot.channels.wechat import InMemoryMenuStore, WeChatInput, cdata, split_text, user_ref
 from bot.responses import response_text
+from bot.shared_state import RedisMenuStore
+from scripts.redis_service import RedisService
 from tests.wechat_fakes import (
     Answer,
     CustomerServiceApi,
@@ -37,6 +40,8 @@ from tests.wechat_fakes import (
     sha1_signature,
     xml_fields,
 )
+
+pytest_plugins = ["tests.redis_fixtures"]
 
 TOKEN = "test-token"
 APPID = "wx0123456789abcdef"
@@ -127,14 +132,23 @@ async def start(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Start]:
     monkeypatch.setattr(Sanic, "test_mode", True)
     running: list[Any] = []
 
-    async def _start(script: Script = echo, delay: float = 0.0, **options: Any) -> Setup:
-        api = CustomerServiceApi(APPID, APPSECRET)
-        await api.start()
-        running.append(api)
+    async def _start(
+        script: Script = echo,
+        delay: float = 0.0,
+        *,
+        rasa: FakeRasa | None = None,
+        api: CustomerServiceApi | None = None,
+        **options: Any,
+    ) -> Setup:
+        """A channel on its own server; pass another Setup's ``rasa`` and ``api`` for a replica."""
+        if api is None:
+            api = CustomerServiceApi(APPID, APPSECRET)
+            await api.start()
+            running.append(api)
         settings = {"token": TOKEN, "appid": APPID, "aes_key": AES_KEY, "appsecret": APPSECRET}
         channel = WeChatInput(**{**settings, "api_base": api.base_url, **options})
         channel.api.backoff_seconds = 0.01
-        rasa = FakeRasa(script, delay)
+        rasa = rasa if rasa is not None else FakeRasa(script, delay)
         app = Sanic(f"wechat_test_{uuid.uuid4().hex}")
         app.ctx.agent = rasa
         register([channel], app, route="/webhooks/")
@@ -463,6 +477,121 @@ async def test_without_an_appsecret_a_slow_reply_is_logged_not_sent(
     await eventually(lambda: any("no appsecret" in line for line in caplog.messages))
     assert any("no appsecret" in line for line in caplog.messages)
     assert bot.api.token_requests == 0
+
+
+# --- replicas sharing state through Redis ------------------------------------------------
+
+Replicas = Callable[..., Awaitable[tuple[Setup, Setup]]]
+
+
+@pytest.fixture
+def replicas(start: Start, redis_url: str) -> Replicas:
+    """Two channels on two servers (two replicas) with one Rasa and one 客服消息 API
+    between them, each with its own connection to the same Redis."""
+
+    async def _replicas(script: Script = echo, delay: float = 0.0, **options: Any) -> tuple[Setup, Setup]:
+        first = await start(script, delay, redis_client=shared_state.async_client(redis_url), **options)
+        second = await start(
+            rasa=first.rasa, api=first.api, redis_client=shared_state.async_client(redis_url), **options
+        )
+        return first, second
+
+    return _replicas
+
+
+@pytest.mark.parametrize("stagger", [0.0, 0.1])
+async def test_a_message_and_its_retry_on_two_replicas_run_one_turn(
+    replicas: Replicas, stagger: float
+) -> None:
+    first, second = await replicas(delay=0.4, reply_budget_seconds=3)
+    message = first.client.text(OPENID, "重复扣款", msg_id=1234567890)
+
+    async def post(replica: Setup, after: float) -> str:
+        await asyncio.sleep(after)
+        return replica.client.open_reply(await replica.client.post(message, safe=True))["Content"]
+
+    assert await asyncio.gather(post(first, 0), post(second, stagger)) == ["收到：重复扣款"] * 2
+    # A retry after the turn (the first answer lost on the way) is answered from the outcome.
+    assert await asyncio.gather(post(second, 0), post(first, 0)) == ["收到：重复扣款"] * 2
+    assert first.rasa.texts == ["重复扣款"]
+    assert first.api.sent == []
+
+
+async def test_a_slow_turn_retried_on_another_replica_is_sent_once_by_its_owner(replicas: Replicas) -> None:
+    first, second = await replicas(delay=1.0, reply_budget_seconds=0.2)
+    message = first.client.text(OPENID, "慢慢说", msg_id=42)
+    assert await first.client.post(message, safe=True) == Answer(200, "success")
+    assert await second.client.post(message, safe=True) == Answer(200, "success")
+    sent = await first.api.wait_for(1)
+    for replica in (second, first):  # after the turn too: only the owner delivers, and only once
+        assert await replica.client.post(message, safe=True) == Answer(200, "success")
+    await asyncio.sleep(0.2)
+    assert sent == [{"touser": OPENID, "msgtype": "text", "text": {"content": "收到：慢慢说"}}]
+    assert first.rasa.texts == ["慢慢说"]
+
+
+async def test_a_long_reply_retried_on_another_replica_is_sent_once_in_parts(replicas: Replicas) -> None:
+    paragraphs = [f"第{n}段：" + "退款到账时间以发卡行为准。" * 30 for n in range(1, 8)]
+    first, second = await replicas(script=lambda text: [{"text": paragraph} for paragraph in paragraphs])
+    message = first.client.text(OPENID, "多久到账", msg_id=77)
+    assert await first.client.post(message, safe=True) == Answer(200, "success")
+    assert await second.client.post(message, safe=True) == Answer(200, "success")
+    sent = await first.api.wait_for(5)
+    await asyncio.sleep(0.2)
+    assert "\n\n".join(part["text"]["content"] for part in sent) == "\n\n".join(paragraphs)
+    assert len(first.rasa.messages) == 1
+
+
+async def test_a_menu_shown_by_one_replica_is_answered_on_another(replicas: Replicas) -> None:
+    first, second = await replicas(script=step_script)
+    assert await first.say("下一步") == STEP_REPLY
+    assert await second.say("2") == "好的（/merchant_agreed）"
+    assert await first.say("2") == STEP_REPLY  # the second replica's reply had no menu
+    assert first.rasa.texts == ["下一步", "/merchant_agreed", "2"]
+
+
+def test_menus_and_turns_are_in_redis_only_when_redis_url_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    alone = WeChatInput.from_credentials({"token": "t"})
+    assert isinstance(alone.menus, InMemoryMenuStore) and alone.ledger is None
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/0")
+    replica = WeChatInput.from_credentials({"token": "t"})
+    assert isinstance(replica.menus, RedisMenuStore) and replica.ledger is not None
+    assert replica.redis_client is not None
+    assert replica.redis_client.connection_pool.connection_kwargs["port"] == 6390
+
+
+async def test_without_redis_a_message_gets_a_503_and_never_reaches_rasa(
+    start: Start, unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start(redis_client=shared_state.async_client(unreachable_redis_url))
+    caplog.set_level(logging.WARNING)
+    answer = await bot.client.post(bot.client.text(OPENID, "重复扣款"), safe=True)
+    assert answer.status == 503  # WeChat retries in 5 s; the turn has not run
+    assert bot.rasa.messages == []
+    assert any("refused (503): shared state unavailable" in line for line in caplog.messages)
+    welcome = await bot.client.post(bot.client.message(OPENID, "event", Event="subscribe"), safe=True)
+    assert bot.client.open_reply(welcome)["Content"] == wechat.response_text("utter_wechat_welcome")
+    bye = await bot.client.post(bot.client.message(OPENID, "event", Event="unsubscribe"), safe=True)
+    assert bye == Answer(200, "success")
+
+
+async def test_redis_lost_during_a_turn_still_gets_the_reply_to_the_user(
+    start: Start, private_redis: RedisService, caplog: pytest.LogCaptureFixture
+) -> None:
+    def script(text: str) -> list[dict[str, Any]]:
+        private_redis.stop()
+        return [{"text": f"收到：{text}", "buttons": [{"title": "是", "payload": "/affirm"}]}]
+
+    bot = await start(script=script, redis_client=shared_state.async_client(private_redis.url))
+    caplog.set_level(logging.ERROR)
+    message = bot.client.text(OPENID, "重复扣款")
+    for _ in range(2):  # the retry reaches the same process, which still has the outcome
+        answer = await bot.client.post(message, safe=True)
+        assert bot.client.open_reply(answer)["Content"] == "收到：重复扣款\n\n回复 1：是"
+    await eventually(lambda: any("turn's outcome" in line for line in caplog.messages))
+    assert any("Could not save a WeChat menu" in line for line in caplog.messages)
+    assert bot.rasa.texts == ["重复扣款"]
 
 
 # --- rendering ------------------------------------------------------------------------

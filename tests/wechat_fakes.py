@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import os
-import socket
 import struct
 import time
 from collections.abc import Callable
@@ -26,11 +26,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml.ElementTree import fromstring
 from rasa.core.channels.channel import UserMessage
 
+from tests.server_env import free_port
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# WeChat's MsgIds are unique across its servers: all simulated clients (one per replica) share one sequence.
+_MSG_IDS = itertools.count(6_000_000_000_000_000_000)
 
 
 def sha1_signature(*parts: str) -> str:
@@ -64,7 +63,6 @@ class WeChatClient:
         self.key = base64.b64decode(aes_key + "=")
         self.appid = appid
         self.account = account
-        self._ids = iter(range(6_000_000_000_000_000_000, 7_000_000_000_000_000_000))
 
     def _cipher(self) -> Cipher:
         return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
@@ -88,7 +86,7 @@ class WeChatClient:
         return plain[20 : 20 + length].decode(), plain[20 + length :].decode()
 
     def text(self, openid: str, content: str, msg_id: int | None = None) -> str:
-        return self.message(openid, "text", Content=content, MsgId=str(msg_id or next(self._ids)))
+        return self.message(openid, "text", Content=content, MsgId=str(msg_id or next(_MSG_IDS)))
 
     def message(self, openid: str, kind: str, **fields: str) -> str:
         rest = "".join(f"<{name}>{cdata(value)}</{name}>" for name, value in fields.items())

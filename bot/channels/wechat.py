@@ -7,6 +7,10 @@ message API (客服消息) for anything slower or longer. Each OpenID is one
 conversation; text, voice recognition and numbered-menu choices go through
 the shared guard, so secrets are masked before Rasa sees them.
 
+One process keeps menus and in-flight turns in memory. With ``REDIS_URL``
+set, replicas share both through Redis (``bot/shared_state.py``), so a
+retry or a menu choice may reach any replica.
+
 An empty ``token`` disables the channel: its webhook answers 404.
 """
 
@@ -27,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+import redis
+import redis.asyncio
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -37,8 +43,10 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.utils import WeChatSigner
 
+from bot import shared_state
 from bot.channels.guard import Handler, guard_incoming
 from bot.responses import response_text
+from bot.shared_state import RedisMenuStore, RedisTurnLedger, TurnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,7 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com"
 MAX_TEXT_BYTES = 2047  # WeChat drops text messages of 2048 bytes (UTF-8) or more
 MENU_LINE = "回复 {number}：{title}"
 DEDUPE_SECONDS = 300  # WeChat retries within ~15 s; keep finished turns well past that
+MENU_TTL_SECONDS = 24 * 3600
 TOKEN_MARGIN_SECONDS = 300
 TOKEN_EXPIRED = frozenset({40001, 40014, 42001})
 RETRYABLE = frozenset({-1, 45009, 45011})  # system busy, API rate limits
@@ -128,7 +137,8 @@ def _signed(expected: str, *parts: str) -> bool:
 
 
 class MenuStore(Protocol):
-    """The payloads of the numbered menu last shown to each user (Redis-ready: async)."""
+    """The payloads of the numbered menu last shown to each user: in memory, or
+    ``RedisMenuStore`` (``bot/shared_state.py``) when replicas share them."""
 
     async def save(self, user: str, payloads: list[str]) -> None: ...
 
@@ -136,7 +146,7 @@ class MenuStore(Protocol):
 
 
 class InMemoryMenuStore:
-    def __init__(self, ttl_seconds: float = 24 * 3600, max_users: int = 100_000) -> None:
+    def __init__(self, ttl_seconds: float = MENU_TTL_SECONDS, max_users: int = 100_000) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_users = max_users
         self._menus: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
@@ -274,10 +284,11 @@ class CustomerServiceApi:
 
 @dataclass
 class Turn:
-    """One Rasa turn for one WeChat message, shared by WeChat's retries of it."""
+    """One Rasa turn for one WeChat message, shared by WeChat's retries of it in this process."""
 
-    task: asyncio.Task[list[str]]
+    task: asyncio.Task[TurnOutcome] = field(init=False)
     started: float = field(default_factory=time.monotonic)
+    # Set when a request gives up waiting: from then on the reply goes by 客服消息.
     by_customer_service: bool = False
 
 
@@ -298,12 +309,14 @@ class WeChatInput(InputChannel):
             )
             if credentials.get(key) not in (None, "")
         }
+        redis_url = shared_state.redis_url_from_env()
         return cls(
             token=credentials.get("token") or "",
             appid=credentials.get("appid") or "",
             aes_key=credentials.get("aes_key") or "",
             appsecret=credentials.get("appsecret") or "",
             api_base=credentials.get("api_base") or DEFAULT_API_BASE,
+            redis_client=shared_state.async_client(redis_url) if redis_url else None,
             **optional,
         )
 
@@ -317,7 +330,7 @@ class WeChatInput(InputChannel):
         freshness_seconds: float = 300,
         reply_budget_seconds: float = 4.5,
         max_body_bytes: int = 64 * 1024,
-        menus: MenuStore | None = None,
+        redis_client: redis.asyncio.Redis | None = None,
     ) -> None:
         self.token = token
         self.appid = appid
@@ -326,7 +339,13 @@ class WeChatInput(InputChannel):
         self.max_body_bytes = max_body_bytes
         self.crypto = WeChatCrypto(token, aes_key, appid) if token and aes_key else None
         self.api = CustomerServiceApi(api_base, appid, appsecret)
-        self.menus: MenuStore = menus or InMemoryMenuStore()
+        self.redis_client = redis_client
+        self.menus: MenuStore = InMemoryMenuStore()
+        # Without Redis, WeChat's retries all reach this process and ``_turns`` alone dedupes them.
+        self.ledger: RedisTurnLedger | None = None
+        if redis_client is not None:
+            self.menus = RedisMenuStore(redis_client, MENU_TTL_SECONDS)
+            self.ledger = RedisTurnLedger(redis_client, DEDUPE_SECONDS)
         self._turns: dict[str, Turn] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -353,6 +372,8 @@ class WeChatInput(InputChannel):
         @webhook.listener("after_server_stop")
         async def close(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
             await self.api.close()
+            if self.redis_client is not None:
+                await self.redis_client.close()
 
         return webhook
 
@@ -430,6 +451,8 @@ class WeChatInput(InputChannel):
         key = message.get("MsgId") or f"{openid}:{message.get('CreateTime', '')}"
         turn = self._turns.get(key)
         if turn is None:
+            if not await self._claim(key):
+                return self._reply(request, message, await self._reply_from_owner(key, started))
             turn = self._start(key, self._run_turn(handler, openid, text, key, kind))
         remaining = self.reply_budget_seconds - (time.monotonic() - started)
         try:
@@ -437,19 +460,59 @@ class WeChatInput(InputChannel):
         except asyncio.CancelledError:  # WeChat hung up: the reply still has to reach the user
             self._deliver_later(request.app, turn, openid, key)
             raise
-        if turn.task.done() and not turn.by_customer_service:
-            parts = turn.task.result()
-            if len(parts) <= 1:
-                return self._reply(request, message, parts[0] if parts else None)
+        if turn.task.done():
+            outcome = turn.task.result()
+            if not outcome.by_customer_service:
+                return self._reply(request, message, _passive_content(outcome))
         self._deliver_later(request.app, turn, openid, key)
         return self._reply(request, message, None)
+
+    async def _claim(self, key: str) -> bool:
+        """Whether this replica runs the turn for ``key`` (always, without Redis)."""
+        if self.ledger is None:
+            return True
+        try:
+            return await self.ledger.claim(key)
+        except redis.RedisError as error:
+            # Without the claim, running the turn here could run it twice (a retry on
+            # another replica cannot see it), and any answer, even ``success``,
+            # would make WeChat drop the message.
+            # A 5xx makes WeChat retry in 5 s, up to three times: the turn has not run,
+            # so that is safe, and a short outage (a Redis restart) costs the user
+            # nothing. A longer one ends with WeChat's own notice to the user that
+            # the account cannot answer right now.
+            raise Refused(503, f"shared state unavailable ({type(error).__name__})") from None
+
+    async def _reply_from_owner(self, key: str, started: float) -> str | None:
+        """Another replica runs this message's turn: its passive reply if ready within the
+        budget, else None (``success``), and the owner delivers it by 客服消息 as usual."""
+        assert self.ledger is not None
+        remaining = self.reply_budget_seconds - (time.monotonic() - started)
+        outcome = await self.ledger.wait_for_outcome(key, max(remaining, 0))
+        if outcome is None or outcome.by_customer_service:
+            return None
+        return _passive_content(outcome)
 
     def _start(self, key: str, work: Awaitable[list[str]]) -> Turn:
         now = time.monotonic()
         for old in [k for k, t in self._turns.items() if t.task.done() and now - t.started > DEDUPE_SECONDS]:
             del self._turns[old]
-        turn = self._turns[key] = Turn(asyncio.ensure_future(work))
+        turn = self._turns[key] = Turn()
+        turn.task = asyncio.ensure_future(self._settle(key, turn, work))
         return turn
+
+    async def _settle(self, key: str, turn: Turn, work: Awaitable[list[str]]) -> TurnOutcome:
+        """The turn's outcome, decided once, as it ends, and shared with other replicas.
+
+        No ``await`` between reading ``by_customer_service`` and returning: a request
+        that gives up waiting either sees the task done or changes the outcome.
+        Publishing runs beside, so a slow Redis cannot delay this process's reply.
+        """
+        parts = await work
+        outcome = TurnOutcome(tuple(parts), by_customer_service=turn.by_customer_service or len(parts) > 1)
+        if self.ledger is not None:
+            self._in_background(self.ledger.publish(key, outcome))
+        return outcome
 
     async def _run_turn(self, handler: Handler, openid: str, text: str, key: str, kind: str) -> list[str]:
         output = WeChatOutput()
@@ -479,12 +542,18 @@ class WeChatInput(InputChannel):
         if turn.by_customer_service:
             return
         turn.by_customer_service = True
-        task = asyncio.ensure_future(self._deliver(app, turn, openid, key))
+        self._in_background(self._deliver(app, turn, openid, key))
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _deliver(self, app: Sanic, turn: Turn, openid: str, key: str) -> None:
-        parts = await turn.task
+        outcome = await turn.task
+        if not outcome.by_customer_service:
+            return  # finished just before WeChat hung up: its retry gets the passive reply
+        parts = outcome.parts
         for number, part in enumerate(parts, start=1):
             try:
                 await self.api.send_text(openid, part)
@@ -499,6 +568,10 @@ class WeChatInput(InputChannel):
                     describe(error),
                 )
                 return
+
+
+def _passive_content(outcome: TurnOutcome) -> str | None:
+    return outcome.parts[0] if outcome.parts else None
 
 
 async def _case_id(app: Sanic, openid: str) -> str | None:

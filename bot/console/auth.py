@@ -1,4 +1,5 @@
-"""Staff accounts, sessions and login throttling, in the case store's database.
+"""Staff accounts, sessions and login throttling, in the case store's database
+(failed sign-ins in Redis instead when ``REDIS_URL`` is set, see ``bot/shared_state.py``).
 
 Passwords are hashed with scrypt (memory-hard, in the standard library).
 A session is a random token in a cookie; the database keeps only its SHA-256,
@@ -10,15 +11,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-import sqlite_utils
+import redis
 
+from bot import shared_state
 from bot.clock import now
+from bot.console.database import Database
 from bot.console.settings import Settings
+from bot.shared_state import RedisLoginThrottle
+
+logger = logging.getLogger(__name__)
 
 # 16 MiB of memory per hash (128 * r * n bytes), about 50 ms on one core.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -81,10 +89,55 @@ class LoginThrottled(Exception):
     pass
 
 
-class StaffAuth:
-    def __init__(self, db: sqlite_utils.Database, settings: Settings) -> None:
+class LoginThrottle(Protocol):
+    """Counts failed sign-ins per user and per IP: in the database, or in Redis for replicas."""
+
+    def is_throttled(self, username: str, ip: str) -> bool: ...
+
+    def record(self, username: str, ip: str, succeeded: bool) -> None: ...
+
+
+class DatabaseLoginThrottle:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+
+    def record(self, username: str, ip: str, succeeded: bool) -> None:
+        self._db.insert(
+            "login_attempts",
+            {"at": now().isoformat(), "username": username.casefold(), "ip": ip, "succeeded": int(succeeded)},
+        )
+
+    def is_throttled(self, username: str, ip: str) -> bool:
+        """Too many failures in the window from this IP, or for this user since their last success."""
+        since = (now() - self._settings.failed_login_window).isoformat()
+        by_user = self._db.execute(
+            "SELECT count(*) FROM login_attempts WHERE username = ? AND at >= ? AND succeeded = 0 "
+            "AND at > coalesce("
+            "(SELECT max(at) FROM login_attempts WHERE username = ? AND succeeded = 1), '')",
+            [username.casefold(), since, username.casefold()],
+        ).fetchone()[0]
+        by_ip = self._db.execute(
+            "SELECT count(*) FROM login_attempts WHERE ip = ? AND at >= ? AND succeeded = 0", [ip, since]
+        ).fetchone()[0]
+        return max(by_user, by_ip) >= self._settings.max_failed_logins
+
+
+def login_throttle(db: Database, settings: Settings) -> LoginThrottle:
+    """In Redis when ``REDIS_URL`` is set, so console replicas agree; else in the database."""
+    url = shared_state.redis_url_from_env()
+    if url is None:
+        return DatabaseLoginThrottle(db, settings)
+    return RedisLoginThrottle(
+        shared_state.sync_client(url), settings.max_failed_logins, settings.failed_login_window
+    )
+
+
+class StaffAuth:
+    def __init__(self, db: Database, settings: Settings, throttle: LoginThrottle | None = None) -> None:
+        self._db = db
+        self._settings = settings
+        self._throttle = throttle or login_throttle(db, settings)
 
     def add_user(self, username: str, password: str) -> None:
         if not USERNAME_PATTERN.match(username):
@@ -93,8 +146,9 @@ class StaffAuth:
             raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
         if self._db.execute("SELECT 1 FROM staff_users WHERE username = ?", [username]).fetchone():
             raise AccountError(f"user {username} already exists")
-        self._db["staff_users"].insert(
-            {"username": username, "password_hash": hash_password(password), "created_at": now().isoformat()}
+        self._db.insert(
+            "staff_users",
+            {"username": username, "password_hash": hash_password(password), "created_at": now().isoformat()},
         )
 
     def usernames(self) -> list[str]:
@@ -111,9 +165,10 @@ class StaffAuth:
             "SELECT password_hash FROM staff_users WHERE username = ?", [username]
         ).fetchone()
         valid = verify_password(password, row[0] if row else _DUMMY_HASH) and row is not None
-        self._db["login_attempts"].insert(
-            {"at": now().isoformat(), "username": username.casefold(), "ip": ip, "succeeded": int(valid)}
-        )
+        try:
+            self._throttle.record(username, ip, valid)
+        except redis.RedisError as error:  # the attempt is decided; only its count is lost
+            logger.error("Could not record a sign-in attempt in Redis: %s", type(error).__name__)
         if not valid:
             return None
         current = now()
@@ -124,30 +179,26 @@ class StaffAuth:
             csrf_token=secrets.token_urlsafe(32),
             expires_at=current + self._settings.session_lifetime,
         )
-        self._db["staff_sessions"].insert(
+        self._db.insert(
+            "staff_sessions",
             {
                 "id": _token_id(session.token),
                 "username": username,
                 "csrf_token": session.csrf_token,
                 "created_at": current.isoformat(),
                 "expires_at": session.expires_at.isoformat(),
-            }
+            },
         )
         return session
 
     def is_throttled(self, username: str, ip: str) -> bool:
-        """Too many failures in the window from this IP, or for this user since their last success."""
-        since = (now() - self._settings.failed_login_window).isoformat()
-        by_user = self._db.execute(
-            "SELECT count(*) FROM login_attempts WHERE username = ? AND at >= ? AND succeeded = 0 "
-            "AND at > coalesce("
-            "(SELECT max(at) FROM login_attempts WHERE username = ? AND succeeded = 1), '')",
-            [username.casefold(), since, username.casefold()],
-        ).fetchone()[0]
-        by_ip = self._db.execute(
-            "SELECT count(*) FROM login_attempts WHERE ip = ? AND at >= ? AND succeeded = 0", [ip, since]
-        ).fetchone()[0]
-        return max(by_user, by_ip) >= self._settings.max_failed_logins
+        try:
+            return self._throttle.is_throttled(username, ip)
+        except redis.RedisError as error:
+            # Failing closed: an outage of the shared counters must not open the sign-in
+            # form to unlimited guessing. Staff see "try again later" until Redis is back.
+            logger.error("Login throttle unavailable (Redis), refusing sign-ins: %s", type(error).__name__)
+            return True
 
     def session(self, token: str | None) -> StaffSession | None:
         if not token:

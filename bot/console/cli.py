@@ -115,7 +115,22 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO = sys.stdin, stdout
         print(f"Staff console: http://{args.host}:{args.port}/", file=stdout, flush=True)
         create_app(settings).run(host=args.host, port=args.port, access_log=False, motd=False)
         return 0
-    store = ConsoleStore(settings.case_db)
+    store, tracker = ConsoleStore(settings.case_db), TrackerReader(settings.tracker_db)
+    try:
+        return _command(args, settings, store, tracker, stdin, stdout)
+    finally:
+        store.close()
+        tracker.close()
+
+
+def _command(
+    args: argparse.Namespace,
+    settings: Settings,
+    store: ConsoleStore,
+    tracker: TrackerReader,
+    stdin: TextIO,
+    stdout: TextIO,
+) -> int:
     text = environment(html=False)
     if args.command == "users":
         auth = StaffAuth(store.db, settings)
@@ -139,7 +154,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO = sys.stdin, stdout
         if case is None:
             print(f"error: no case {args.case_id}", file=sys.stderr)
             return 1
-        transcript = TrackerReader(settings.tracker_db).transcript(case.sender_id)
+        transcript = tracker.transcript(case.sender_id)
         rendered = text.get_template("cli/case.txt").render(
             case=case, checklist_text=render_text(build_checklist(case)), transcript=transcript
         )
@@ -151,7 +166,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO = sys.stdin, stdout
         "exported",
         detail={"what": args.what, "format": args.format, "filter": case_filter.params()},
     )
-    chunks = export_chunks(store, TrackerReader(settings.tracker_db), case_filter, args.what, args.format)
+    chunks = export_chunks(store, tracker, case_filter, args.what, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as handle:
             handle.writelines(chunks)

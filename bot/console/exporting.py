@@ -25,9 +25,7 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; ch
 
 
 def case_records(store: ConsoleStore, case_filter: CaseFilter) -> Iterator[dict[str, Any]]:
-    tags: dict[str, list[str]] = {}
-    for case_id, tag in store.db.execute("SELECT case_id, tag FROM case_tags ORDER BY tag"):
-        tags.setdefault(case_id, []).append(tag)
+    tags = store.tags_by_case()
     for row in store.iter_cases(case_filter):
         record = {field: row.get(field) for field in CASE_FIELDS}
         record["steps_done"] = json.loads(row["steps_done"])

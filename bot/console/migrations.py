@@ -2,130 +2,118 @@
 
 Ordered, named migrations like ``bot.cases.MIGRATIONS``, recorded in the same
 ``_migrations`` table under names prefixed ``console_`` so the two lists
-never collide. The case store's migrations always run first (opening a
-``SQLiteCaseStore`` applies them), since some of these index its tables.
+never collide. The case store's migrations always run first (opening the
+case store applies them), since some of these index its tables. The SQL is
+the same on SQLite and PostgreSQL but for the ``id`` column and the search
+index.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
-from bot.cases import Migration
 from bot.clock import now
+from bot.console.database import Database, SQLiteDatabase
+
+ConsoleMigration = Callable[[Database], None]
 
 
-def _create_staff_users(db: sqlite_utils.Database) -> None:
-    db["staff_users"].create(
-        {"username": str, "password_hash": str, "created_at": str},
-        pk="username",
-        not_null={"password_hash", "created_at"},
+def _create_staff_users(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE staff_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
+        "created_at TEXT NOT NULL)"
     )
 
 
-def _create_staff_sessions(db: sqlite_utils.Database) -> None:
+def _create_staff_sessions(db: Database) -> None:
     # `id` is the SHA-256 of the cookie's token, so a copy of the database opens no session.
-    db["staff_sessions"].create(
-        {"id": str, "username": str, "csrf_token": str, "created_at": str, "expires_at": str},
-        pk="id",
-        not_null={"username", "csrf_token", "created_at", "expires_at"},
-        foreign_keys=[("username", "staff_users", "username")],
+    db.execute(
+        "CREATE TABLE staff_sessions (id TEXT PRIMARY KEY, "
+        "username TEXT NOT NULL REFERENCES staff_users(username), csrf_token TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, expires_at TEXT NOT NULL)"
     )
-    db["staff_sessions"].create_index(["expires_at"])
+    db.execute("CREATE INDEX idx_staff_sessions_expires_at ON staff_sessions (expires_at)")
 
 
-def _create_login_attempts(db: sqlite_utils.Database) -> None:
-    db["login_attempts"].create(
-        {"id": int, "at": str, "username": str, "ip": str, "succeeded": int},
-        pk="id",
-        not_null={"at", "username", "ip", "succeeded"},
+def _create_login_attempts(db: Database) -> None:
+    db.execute(
+        f"CREATE TABLE login_attempts ({db.dialect.id_column}, at TEXT NOT NULL, username TEXT NOT NULL, "
+        "ip TEXT NOT NULL, succeeded INTEGER NOT NULL)"
     )
-    db["login_attempts"].create_index(["username", "at"])
-    db["login_attempts"].create_index(["ip", "at"])
+    db.execute("CREATE INDEX idx_login_attempts_username_at ON login_attempts (username, at)")
+    db.execute("CREATE INDEX idx_login_attempts_ip_at ON login_attempts (ip, at)")
 
 
-def _create_audit_log(db: sqlite_utils.Database) -> None:
-    db["audit_log"].create(
-        {
-            "id": int,
-            "at": str,
-            "username": str,
-            "action": str,
-            "case_id": str,
-            "sender_id": str,
-            "detail": str,
-        },
-        pk="id",
-        not_null={"at", "username", "action", "detail"},
+def _create_audit_log(db: Database) -> None:
+    db.execute(
+        f"CREATE TABLE audit_log ({db.dialect.id_column}, at TEXT NOT NULL, username TEXT NOT NULL, "
+        "action TEXT NOT NULL, case_id TEXT, sender_id TEXT, detail TEXT NOT NULL)"
     )
-    db["audit_log"].create_index(["case_id", "id"])
+    db.execute("CREATE INDEX idx_audit_log_case_id_id ON audit_log (case_id, id)")
 
 
-def _create_case_notes(db: sqlite_utils.Database) -> None:
-    db["case_notes"].create(
-        {"id": int, "case_id": str, "at": str, "username": str, "text": str},
-        pk="id",
-        not_null={"case_id", "at", "username", "text"},
-        foreign_keys=[("case_id", "cases", "case_id")],
+def _create_case_notes(db: Database) -> None:
+    db.execute(
+        f"CREATE TABLE case_notes ({db.dialect.id_column}, "
+        "case_id TEXT NOT NULL REFERENCES cases(case_id), at TEXT NOT NULL, username TEXT NOT NULL, "
+        "text TEXT NOT NULL)"
     )
-    db["case_notes"].create_index(["case_id", "id"])
+    db.execute("CREATE INDEX idx_case_notes_case_id_id ON case_notes (case_id, id)")
 
 
-def _create_case_tags(db: sqlite_utils.Database) -> None:
-    db["case_tags"].create(
-        {"case_id": str, "tag": str, "added_by": str, "added_at": str},
-        pk=("case_id", "tag"),
-        not_null={"added_by", "added_at"},
-        foreign_keys=[("case_id", "cases", "case_id")],
+def _create_case_tags(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE case_tags (case_id TEXT REFERENCES cases(case_id), tag TEXT, "
+        "added_by TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (case_id, tag))"
     )
-    db["case_tags"].create_index(["tag", "case_id"])
+    db.execute("CREATE INDEX idx_case_tags_tag_case_id ON case_tags (tag, case_id)")
 
 
-def _create_conversation_reviews(db: sqlite_utils.Database) -> None:
+def _create_conversation_reviews(db: Database) -> None:
     # Reviewed up to `last_event_id`, so later messages in the conversation show as new.
-    db["conversation_reviews"].create(
-        {"sender_id": str, "reviewed_by": str, "reviewed_at": str, "last_event_id": int},
-        pk="sender_id",
-        not_null={"reviewed_by", "reviewed_at"},
+    db.execute(
+        "CREATE TABLE conversation_reviews (sender_id TEXT PRIMARY KEY, reviewed_by TEXT NOT NULL, "
+        "reviewed_at TEXT NOT NULL, last_event_id INTEGER)"
     )
 
 
-def _create_flagged_examples(db: sqlite_utils.Database) -> None:
-    db["flagged_examples"].create(
-        {
-            "id": int,
-            "sender_id": str,
-            "event_id": int,
-            "text": str,
-            "annotated": str,
-            "predicted_intent": str,
-            "confidence": float,
-            "intent": str,
-            "flagged_by": str,
-            "flagged_at": str,
-        },
-        pk="id",
-        not_null={"sender_id", "event_id", "text", "annotated", "intent", "flagged_by", "flagged_at"},
+def _create_flagged_examples(db: Database) -> None:
+    db.execute(
+        f"CREATE TABLE flagged_examples ({db.dialect.id_column}, sender_id TEXT NOT NULL, "
+        "event_id INTEGER NOT NULL, text TEXT NOT NULL, annotated TEXT NOT NULL, predicted_intent TEXT, "
+        "confidence FLOAT, intent TEXT NOT NULL, flagged_by TEXT NOT NULL, flagged_at TEXT NOT NULL)"
     )
-    db["flagged_examples"].create_index(["sender_id", "event_id"], unique=True)
+    db.execute(
+        "CREATE UNIQUE INDEX idx_flagged_examples_sender_id_event_id "
+        "ON flagged_examples (sender_id, event_id)"
+    )
 
 
-def _index_cases_for_queue(db: sqlite_utils.Database) -> None:
+def _index_cases_for_queue(db: Database) -> None:
     # The queue is ordered newest first with case_id breaking ties (keyset
     # pagination); each filter gets an index in that order so a page is a range scan.
-    db["cases"].create_index(["created_at", "case_id"])
+    db.execute("CREATE INDEX idx_cases_created_at_case_id ON cases (created_at, case_id)")
     for column in ("status", "kind", "bank", "channel"):
-        db["cases"].create_index([column, "created_at", "case_id"])
+        db.execute(
+            f"CREATE INDEX idx_cases_{column}_created_at_case_id ON cases ({column}, created_at, case_id)"
+        )
 
 
-def _enable_cases_fts(db: sqlite_utils.Database) -> None:
+def _enable_cases_fts(db: Database) -> None:
     # Trigram tokens match any part of a Chinese merchant name, a card tail or
     # a case id; the triggers keep the index current when the bot writes a case.
-    db["cases"].enable_fts(
-        ["case_id", "card_last4", "merchant"], create_triggers=True, tokenize="trigram", replace=True
-    )
+    # PostgreSQL has no such index without an extension (pg_trgm), which a
+    # managed server may not offer; its search is a case-insensitive LIKE scan,
+    # fast enough at the console's scale, so there is nothing to create there.
+    if isinstance(db, SQLiteDatabase):
+        sqlite_utils.Database(db.connection)["cases"].enable_fts(
+            ["case_id", "card_last4", "merchant"], create_triggers=True, tokenize="trigram", replace=True
+        )
 
 
-CONSOLE_MIGRATIONS: list[tuple[str, Migration]] = [
+CONSOLE_MIGRATIONS: list[tuple[str, ConsoleMigration]] = [
     ("console_0001_create_staff_users", _create_staff_users),
     ("console_0002_create_staff_sessions", _create_staff_sessions),
     ("console_0003_create_login_attempts", _create_login_attempts),
@@ -139,28 +127,28 @@ CONSOLE_MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-def migrate_console(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending console migrations; returns the names applied.
+def migrate_console(db: Database) -> list[str]:
+    """Apply pending console migrations in one transaction; returns the names applied.
 
-    Each runs in its own transaction with its record, except that
-    ``enable_fts`` commits on its own (``executescript``); it is written to be
-    re-run safely should the process stop in between.
+    The migration transaction makes processes that start together (console,
+    action servers) take turns, so the second sees the first one's work. On
+    SQLite ``enable_fts`` commits on its own (``executescript``), which
+    commits the migrations before it early; each is recorded with its work,
+    and ``enable_fts`` is written to be re-run safely should the process stop
+    before its record.
     """
-    applied = {row["name"] for row in db["_migrations"].rows}
+    pending = {name for name, _ in CONSOLE_MIGRATIONS} - {
+        row["name"] for row in db.query("SELECT name FROM _migrations")
+    }
+    if not pending:
+        return []
     newly_applied = []
-    for name, migration in CONSOLE_MIGRATIONS:
-        if name in applied:
-            continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone() is None:
-                migration(db)
-                db["_migrations"].insert({"name": name, "applied_at": now().isoformat()})
+    with db.migration_transaction() as tx:
+        # Read again under the lock: another process may have applied some while we waited.
+        applied = {row["name"] for row in tx.query("SELECT name FROM _migrations")}
+        for name, migration in CONSOLE_MIGRATIONS:
+            if name not in applied:
+                migration(tx)
+                tx.insert("_migrations", {"name": name, "applied_at": now().isoformat()})
                 newly_applied.append(name)
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        if db.conn.in_transaction:
-            db.execute("COMMIT")
     return newly_applied

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from bot.cases import DEFAULT_CASE_STORE_URL, sqlite_path_from_url
+from bot.cases import DEFAULT_CASE_STORE_URL
+from bot.console.database import location_from_url
 from bot.knowledge import PROJECT_ROOT
 
 DEFAULT_TRACKER_DB_URL = "sqlite:///var/tracker.db"
@@ -16,8 +17,9 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 @dataclass(frozen=True)
 class Settings:
-    case_db: Path
-    tracker_db: Path
+    # A SQLite file's path, or a postgresql:// URL.
+    case_db: Path | str
+    tracker_db: Path | str
     domain_path: Path = PROJECT_ROOT / "domain.yml"
     training_data: Path = PROJECT_ROOT / "data"
     # None: Secure cookies everywhere except when the console is reached as localhost.
@@ -31,8 +33,8 @@ class Settings:
     def from_env(cls) -> Settings:
         secure = os.environ.get("CONSOLE_SECURE_COOKIES", "").strip().lower()
         return cls(
-            case_db=Path(sqlite_path_from_url(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL))),
-            tracker_db=Path(sqlite_path_from_url(os.environ.get("TRACKER_DB_URL", DEFAULT_TRACKER_DB_URL))),
+            case_db=location_from_url(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL)),
+            tracker_db=location_from_url(os.environ.get("TRACKER_DB_URL", DEFAULT_TRACKER_DB_URL)),
             secure_cookies={"1": True, "true": True, "0": False, "false": False}.get(secure),
         )
 

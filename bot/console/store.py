@@ -1,9 +1,10 @@
 """The console's data layer over the case store's database.
 
 Reads cases for the queue, the case page, the dashboard and exports; writes
-only the console's own tables, except that status changes go through
-``SQLiteCaseStore.set_status`` (which logs them to ``case_events``). Every
-change a staff member makes is written to ``audit_log`` with who and when.
+only the console's own tables, except that status changes go through the case
+store's ``set_status`` (which logs them to ``case_events``). Every change a
+staff member makes is written to ``audit_log`` with who and when. The same
+code runs on SQLite and PostgreSQL through ``bot.console.database``.
 """
 
 from __future__ import annotations
@@ -13,21 +14,23 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from bot.cases import KINDS, STATUSES, Case, SQLiteCaseStore
 from bot.checklist import step_ids_for
 from bot.clock import now
+from bot.console.database import SQLITE, Database, Dialect, PostgresDatabase, SQLiteDatabase, is_postgres_url
 from bot.console.migrations import migrate_console
+
+if TYPE_CHECKING:
+    from bot.cases_postgres import PostgresCaseStore
 
 MAX_NOTE_LENGTH = 2000
 TAG_PATTERN = re.compile(r"^[\w\-·]{1,20}$")
+SEARCHED_COLUMNS = ("case_id", "card_last4", "merchant")
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class CaseFilter:
     def is_empty(self) -> bool:
         return not self.params()
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, dialect: Dialect) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         values: list[Any] = []
         if self.statuses:
@@ -108,7 +111,7 @@ class CaseFilter:
             clauses.append("case_id IN (SELECT case_id FROM case_tags WHERE tag = ?)")
             values.append(self.tag)
         if self.search:
-            clause, search_values = _search_clause(self.search)
+            clause, search_values = _search_clause(self.search, dialect)
             clauses.append(clause)
             values.extend(search_values)
         return (" AND ".join(clauses) or "1 = 1"), values
@@ -121,26 +124,34 @@ def _parse_date(text: str | None) -> date | None:
         return None
 
 
-def _search_clause(search: str) -> tuple[str, list[str]]:
-    """Every word must match the case id, the card's last 4 digits or the merchant.
+def _search_clause(search: str, dialect: Dialect) -> tuple[str, list[str]]:
+    """Every word must match the case id, the card's last 4 digits or the merchant, ignoring case.
 
-    Trigram full-text search matches words of three characters or more
-    anywhere in those columns; shorter words (a two-character merchant like
-    华联) fall back to LIKE over the same index table.
+    On SQLite, trigram full-text search matches words of three characters or
+    more anywhere in those columns; shorter words (a two-character merchant
+    like 华联) fall back to LIKE over the same index table. PostgreSQL has no
+    such index (see ``console_0010``), so every word is an ILIKE on the cases.
     """
     clauses, values = [], []
-    long_words = [word for word in search.split() if len(word) >= 3]
-    if long_words:
-        clauses.append("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)")
-        values.append(" AND ".join('"' + word.replace('"', '""') + '"' for word in long_words))
-    for word in (word for word in search.split() if len(word) < 3):
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
-        clauses.append(
-            "rowid IN (SELECT rowid FROM cases_fts WHERE case_id LIKE ? ESCAPE '\\' "
-            "OR card_last4 LIKE ? ESCAPE '\\' OR merchant LIKE ? ESCAPE '\\')"
-        )
-        values.extend([pattern] * 3)
+    words = search.split()
+    if dialect is SQLITE:
+        long_words = [word for word in words if len(word) >= 3]
+        words = [word for word in words if len(word) < 3]
+        if long_words:
+            clauses.append("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)")
+            values.append(" AND ".join('"' + word.replace('"', '""') + '"' for word in long_words))
+        # SQLite's LIKE ignores case, for ASCII.
+        word_clause = f"rowid IN (SELECT rowid FROM cases_fts WHERE {_any_searched_column('LIKE')})"
+    else:
+        word_clause = f"({_any_searched_column('ILIKE')})"
+    for word in words:
+        clauses.append(word_clause)
+        values.extend(["%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"] * len(SEARCHED_COLUMNS))
     return " AND ".join(clauses), values
+
+
+def _any_searched_column(like: str) -> str:
+    return " OR ".join(f"{column} {like} ? ESCAPE '\\'" for column in SEARCHED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -239,22 +250,32 @@ class FlaggedExample:
 
 
 class ConsoleStore:
-    """Opens the case store's database and applies the console's migrations."""
+    """Opens the case store and its database, and applies the console's migrations.
 
-    def __init__(self, path: str | Path) -> None:
-        self.cases = _open_case_store(path)
-        self.db: sqlite_utils.Database = self.cases.db
+    ``location`` is a SQLite file's path or a ``postgresql://`` URL.
+    """
+
+    def __init__(self, location: str | Path) -> None:
+        self.cases: SQLiteCaseStore | PostgresCaseStore
+        self.db: Database
+        if is_postgres_url(location):
+            from bot.cases_postgres import PostgresCaseStore  # SQLite deployments never load psycopg2
+
+            postgres_cases, postgres = PostgresCaseStore(str(location)), PostgresDatabase(str(location))
+            self.cases, self.db = postgres_cases, postgres
+            self._closers = [postgres_cases.close, postgres.close]
+        else:
+            sqlite_cases = _open_case_store(location)
+            # The case store's own connection: the console's writes queue behind the bot's.
+            sqlite = SQLiteDatabase(sqlite_cases.db.conn)
+            self.cases, self.db = sqlite_cases, sqlite
+            self._closers = [sqlite.close]
         migrate_console(self.db)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite_utils.Database]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def close(self) -> None:
+        """Give the database connections back; a process that opens many stores (tests) needs to."""
+        for close in self._closers:
+            close()
 
     # The queue
 
@@ -281,11 +302,15 @@ class ConsoleStore:
             older=last if (before is None and more) or before is not None else None,
         )
 
-    @staticmethod
     def page_query(
-        case_filter: CaseFilter, *, after: Cursor | None = None, before: Cursor | None = None, limit: int = 51
+        self,
+        case_filter: CaseFilter,
+        *,
+        after: Cursor | None = None,
+        before: Cursor | None = None,
+        limit: int = 51,
     ) -> tuple[str, list[Any]]:
-        where, values = case_filter.where()
+        where, values = case_filter.where(self.db.dialect)
         order = "DESC"
         if after is not None:
             where += " AND (created_at, case_id) < (?, ?)"
@@ -298,12 +323,12 @@ class ConsoleStore:
         return sql, [*values, limit]
 
     def count(self, case_filter: CaseFilter) -> int:
-        where, values = case_filter.where()
+        where, values = case_filter.where(self.db.dialect)
         return self.db.execute(f"SELECT count(*) FROM cases WHERE {where}", values).fetchone()[0]
 
     def iter_cases(self, case_filter: CaseFilter) -> Iterator[dict[str, Any]]:
         """Every matching case row, newest first, for exports."""
-        where, values = case_filter.where()
+        where, values = case_filter.where(self.db.dialect)
         yield from self.db.query(
             f"SELECT * FROM cases WHERE {where} ORDER BY created_at DESC, case_id DESC", values
         )
@@ -320,6 +345,12 @@ class ConsoleStore:
 
     def all_tags(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT DISTINCT tag FROM case_tags ORDER BY tag")]
+
+    def tags_by_case(self) -> dict[str, list[str]]:
+        tags: dict[str, list[str]] = {}
+        for case_id, tag in self.db.execute("SELECT case_id, tag FROM case_tags ORDER BY tag"):
+            tags.setdefault(case_id, []).append(tag)
+        return tags
 
     def cases_for_sender(self, sender_id: str) -> list[str]:
         return [
@@ -355,8 +386,8 @@ class ConsoleStore:
         handoff = next((item for item in self.waiting_handoffs() if item.handoff_id == handoff_id), None)
         if handoff is None:
             return None
-        with self._transaction() as db:
-            db["handoffs"].update(handoff_id, {"resolved_at": now().isoformat()})
+        with self.db.transaction() as db:
+            db.execute("UPDATE handoffs SET resolved_at = ? WHERE id = ?", [now().isoformat(), handoff_id])
             self._audit(
                 db, username, "handoff_resolved", handoff.case_id, handoff.sender_id, {"handoff": handoff_id}
             )
@@ -378,37 +409,37 @@ class ConsoleStore:
         if not text or len(text) > MAX_NOTE_LENGTH:
             raise ValueError("note must be 1 to 2000 characters")
         at = now()
-        with self._transaction() as db:
-            db["case_notes"].insert(
-                {"case_id": case_id, "at": at.isoformat(), "username": username, "text": text}
+        with self.db.transaction() as db:
+            note_id = db.insert(
+                "case_notes",
+                {"case_id": case_id, "at": at.isoformat(), "username": username, "text": text},
+                returning="id",
             )
-            note_id = db["case_notes"].last_pk
             self._audit(db, username, "note_added", case_id, None, {"note": note_id})
         return Note(note_id, at, username, text)
 
     def notes(self, case_id: str) -> list[Note]:
         return [
             Note(row["id"], datetime.fromisoformat(row["at"]), row["username"], row["text"])
-            for row in self.db["case_notes"].rows_where("case_id = ?", [case_id], order_by="id")
+            for row in self.db.query("SELECT * FROM case_notes WHERE case_id = ? ORDER BY id", [case_id])
         ]
 
     def add_tag(self, case_id: str, tag: str, username: str) -> str:
         tag = tag.strip()
         if not TAG_PATTERN.match(tag):
             raise ValueError("a tag is 1 to 20 letters, digits, - or _")
-        with self._transaction() as db:
-            exists = db.execute(
-                "SELECT 1 FROM case_tags WHERE case_id = ? AND tag = ?", [case_id, tag]
-            ).fetchone()
-            if not exists:
-                db["case_tags"].insert(
-                    {"case_id": case_id, "tag": tag, "added_by": username, "added_at": now().isoformat()}
-                )
+        with self.db.transaction() as db:
+            added = db.execute(
+                "INSERT INTO case_tags (case_id, tag, added_by, added_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (case_id, tag) DO NOTHING",
+                [case_id, tag, username, now().isoformat()],
+            ).rowcount
+            if added:
                 self._audit(db, username, "tag_added", case_id, None, {"tag": tag})
         return tag
 
     def remove_tag(self, case_id: str, tag: str, username: str) -> None:
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             removed = db.execute(
                 "DELETE FROM case_tags WHERE case_id = ? AND tag = ?", [case_id, tag]
             ).rowcount
@@ -417,7 +448,8 @@ class ConsoleStore:
 
     def tags(self, case_id: str) -> list[str]:
         return [
-            row["tag"] for row in self.db["case_tags"].rows_where("case_id = ?", [case_id], order_by="tag")
+            row[0]
+            for row in self.db.execute("SELECT tag FROM case_tags WHERE case_id = ? ORDER BY tag", [case_id])
         ]
 
     # Reviews of conversations
@@ -426,15 +458,13 @@ class ConsoleStore:
         self, sender_id: str, username: str, last_event_id: int | None, case_id: str | None = None
     ) -> Review:
         review = Review(sender_id, username, now(), last_event_id)
-        with self._transaction() as db:
-            db["conversation_reviews"].upsert(
-                {
-                    "sender_id": sender_id,
-                    "reviewed_by": username,
-                    "reviewed_at": review.reviewed_at.isoformat(),
-                    "last_event_id": last_event_id,
-                },
-                pk="sender_id",
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT INTO conversation_reviews (sender_id, reviewed_by, reviewed_at, last_event_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (sender_id) DO UPDATE SET "
+                "reviewed_by = excluded.reviewed_by, reviewed_at = excluded.reviewed_at, "
+                "last_event_id = excluded.last_event_id",
+                [sender_id, username, review.reviewed_at.isoformat(), last_event_id],
             )
             self._audit(
                 db, username, "conversation_reviewed", case_id, sender_id, {"last_event_id": last_event_id}
@@ -442,13 +472,13 @@ class ConsoleStore:
         return review
 
     def review(self, sender_id: str) -> Review | None:
-        rows = list(self.db["conversation_reviews"].rows_where("sender_id = ?", [sender_id]))
-        if not rows:
+        row = self.db.execute(
+            "SELECT reviewed_by, reviewed_at, last_event_id FROM conversation_reviews WHERE sender_id = ?",
+            [sender_id],
+        ).fetchone()
+        if row is None:
             return None
-        row = rows[0]
-        return Review(
-            sender_id, row["reviewed_by"], datetime.fromisoformat(row["reviewed_at"]), row["last_event_id"]
-        )
+        return Review(sender_id, row[0], datetime.fromisoformat(row[1]), row[2])
 
     # Teaching the bot
 
@@ -466,7 +496,7 @@ class ConsoleStore:
         case_id: str | None = None,
     ) -> FlaggedExample:
         """Record the right intent (and entities) for a user message; flagging it again replaces it."""
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             db.execute(
                 "INSERT INTO flagged_examples (sender_id, event_id, text, annotated, predicted_intent, "
                 "confidence, intent, flagged_by, flagged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -483,7 +513,7 @@ class ConsoleStore:
         return next(example for example in self.flagged_examples() if example.event_id == event_id)
 
     def flagged_examples(self, sender_id: str | None = None) -> list[FlaggedExample]:
-        where, values = ("sender_id = ?", [sender_id]) if sender_id else (None, [])
+        where, values = ("WHERE sender_id = ?", [sender_id]) if sender_id else ("", [])
         return [
             FlaggedExample(
                 example_id=row["id"],
@@ -497,24 +527,19 @@ class ConsoleStore:
                 flagged_by=row["flagged_by"],
                 flagged_at=datetime.fromisoformat(row["flagged_at"]),
             )
-            for row in self.db["flagged_examples"].rows_where(
-                where, values, order_by="flagged_at DESC, id DESC"
+            for row in self.db.query(
+                f"SELECT * FROM flagged_examples {where} ORDER BY flagged_at DESC, id DESC", values
             )
         ]
 
     def delete_flag(self, example_id: int, username: str) -> None:
-        with self._transaction() as db:
-            rows = list(db["flagged_examples"].rows_where("id = ?", [example_id]))
-            if rows:
-                db["flagged_examples"].delete(example_id)
-                self._audit(
-                    db,
-                    username,
-                    "example_unflagged",
-                    None,
-                    rows[0]["sender_id"],
-                    {"event_id": rows[0]["event_id"]},
-                )
+        with self.db.transaction() as db:
+            deleted = db.execute(
+                "DELETE FROM flagged_examples WHERE id = ? RETURNING sender_id, event_id", [example_id]
+            ).fetchone()
+            if deleted:
+                sender_id, event_id = deleted
+                self._audit(db, username, "example_unflagged", None, sender_id, {"event_id": event_id})
 
     # The audit log
 
@@ -526,19 +551,20 @@ class ConsoleStore:
         sender_id: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             self._audit(db, username, action, case_id, sender_id, detail or {})
 
     @staticmethod
     def _audit(
-        db: sqlite_utils.Database,
+        db: Database,
         username: str,
         action: str,
         case_id: str | None,
         sender_id: str | None,
         detail: dict[str, Any],
     ) -> None:
-        db["audit_log"].insert(
+        db.insert(
+            "audit_log",
             {
                 "at": now().isoformat(),
                 "username": username,
@@ -546,7 +572,7 @@ class ConsoleStore:
                 "case_id": case_id,
                 "sender_id": sender_id,
                 "detail": json.dumps(detail, ensure_ascii=False),
-            }
+            },
         )
 
     def audit_log(
@@ -565,6 +591,7 @@ class ConsoleStore:
         if before_id is not None:
             clauses.append("id < ?")
             values.append(before_id)
+        where = " AND ".join(clauses) or "1 = 1"
         return [
             AuditEntry(
                 entry_id=row["id"],
@@ -575,8 +602,8 @@ class ConsoleStore:
                 sender_id=row["sender_id"],
                 detail=json.loads(row["detail"]),
             )
-            for row in self.db["audit_log"].rows_where(
-                " AND ".join(clauses) or None, values, order_by="id DESC", limit=limit
+            for row in self.db.query(
+                f"SELECT * FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?", [*values, limit]
             )
         ]
 
@@ -587,7 +614,8 @@ class ConsoleStore:
         last = case_filter.until or now().date()
         first = case_filter.since or last - timedelta(days=days - 1)
         ranged = replace(case_filter, since=first, until=last)
-        where, values = ranged.where()
+        where, values = ranged.where(self.db.dialect)
+        # created_at is ISO 8601 in China time, so its first ten characters are the day there.
         counts = dict(
             self.db.execute(
                 f"SELECT substr(created_at, 1, 10) AS day, count(*) FROM cases WHERE {where} GROUP BY day",
@@ -602,10 +630,10 @@ class ConsoleStore:
 
     def steps_reached(self, case_filter: CaseFilter) -> list[int]:
         """How many cases finished at least 0, 1, 2, … of their steps: the funnel."""
-        where, values = case_filter.where()
+        where, values = case_filter.where(self.db.dialect)
         done_counts = dict(
             self.db.execute(
-                "SELECT json_array_length(steps_done) AS done, count(*) "
+                f"SELECT {self.db.dialect.json_array_length('steps_done')} AS done, count(*) "
                 f"FROM cases WHERE {where} GROUP BY done",
                 values,
             ).fetchall()
@@ -618,7 +646,7 @@ class ConsoleStore:
         ]
 
     def status_counts(self, case_filter: CaseFilter) -> dict[str, int]:
-        where, values = case_filter.where()
+        where, values = case_filter.where(self.db.dialect)
         counts = dict(
             self.db.execute(
                 f"SELECT status, count(*) FROM cases WHERE {where} GROUP BY status", values

@@ -5,21 +5,31 @@ timestamp, intent_name, action_name, data). A transcript is the user and bot
 events in order: each user turn carries what the NLU made of it, each bot
 turn the action that produced it (the last ``action`` event before it).
 Text is masked again on the way out, in case it was stored before the
-channel masked secrets.
+channel masked secrets. The table is the same whether Rasa keeps it in SQLite
+or PostgreSQL; ``bot.console.database`` covers the few SQL differences.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.clock import CHINA
+from bot.console.database import (
+    POSTGRESQL,
+    SQLITE,
+    Database,
+    Dialect,
+    MissingTable,
+    PostgresDatabase,
+    SQLiteDatabase,
+    is_postgres_url,
+)
 from bot.masking import mask_secrets
 
 LOW_CONFIDENCE = 0.6
@@ -28,6 +38,8 @@ FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = frozenset({"action_default_fallback", "utter_default"})
 # Actions that run on every turn and tell staff nothing.
 QUIET_ACTIONS = frozenset({"action_listen", "action_session_start"})
+# Events that show a fallback: the NLU's (a user event) or the core's (an action event).
+FALLBACKS = "count(*) FILTER (WHERE intent_name = ? OR action_name = 'action_default_fallback')"
 
 
 @dataclass(frozen=True)
@@ -83,37 +95,50 @@ class ConversationSummary:
 
 
 class TrackerReader:
-    """Reads the tracker database; a missing database reads as no conversations."""
+    """Reads the tracker database, never writes it; no database or no table yet reads as no conversations.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    ``location`` is a SQLite file's path or a ``postgresql://`` URL.
+    """
+
+    def __init__(self, location: str | Path) -> None:
+        self.location = location
+        self._postgres: PostgresDatabase | None = None
+        self.dialect: Dialect = SQLITE
+        if is_postgres_url(location):
+            self._postgres, self.dialect = PostgresDatabase(str(location), read_only=True), POSTGRESQL
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            self._postgres.close()
 
     @property
     def available(self) -> bool:
-        return self.path.is_file()
+        return self._postgres is not None or Path(self.location).is_file()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection | None]:
+    def _connect(self) -> Iterator[Database | None]:
+        if self._postgres is not None:
+            yield self._postgres
+            return
+        # A connection per read: Rasa creates the file on its first start, which may come after ours.
         if not self.available:
             yield None
             return
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA query_only = ON")
-            yield connection
+        database = SQLiteDatabase.open_read_only(Path(self.location))
+        try:
+            yield database
+        finally:
+            database.connection.close()
 
-    def _rows(self, sql: str, values: list[Any]) -> list[sqlite3.Row]:
-        with self._connect() as connection:
-            if connection is None:
+    def _rows(self, sql: str, values: list[Any]) -> list[dict[str, Any]]:
+        with self._connect() as database:
+            if database is None:
                 return []
             try:
-                return connection.execute(sql, values).fetchall()
-            except sqlite3.OperationalError as error:
+                return list(database.query(sql, values))
+            except MissingTable:
                 # Rasa creates `events` on its first start; until then there is nothing to read.
-                if "no such table" in str(error):
-                    return []
-                raise
+                return []
 
     def transcript(self, sender_id: str) -> list[Turn]:
         rows = self._rows(
@@ -124,8 +149,8 @@ class TrackerReader:
         return list(_turns(rows))
 
     def last_event_id(self, sender_id: str) -> int | None:
-        rows = self._rows("SELECT max(id) FROM events WHERE sender_id = ?", [sender_id])
-        return rows[0][0] if rows else None
+        rows = self._rows("SELECT max(id) AS last FROM events WHERE sender_id = ?", [sender_id])
+        return rows[0]["last"] if rows else None
 
     def user_turn(self, sender_id: str, event_id: int) -> Turn | None:
         rows = self._rows(
@@ -137,22 +162,28 @@ class TrackerReader:
 
     def conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
         rows = self._rows(
-            "SELECT sender_id, min(timestamp), max(timestamp), sum(type_name = 'user'), "
-            "sum(intent_name = ?) + sum(action_name = 'action_default_fallback') "
+            "SELECT sender_id, min(timestamp) AS started, max(timestamp) AS last, "
+            f"count(*) FILTER (WHERE type_name = 'user') AS user_turns, {FALLBACKS} AS fallbacks "
             "FROM events GROUP BY sender_id ORDER BY max(timestamp) DESC LIMIT ? OFFSET ?",
             [FALLBACK_INTENT, limit, offset],
         )
         return [
-            ConversationSummary(row[0], _time(row[1]), _time(row[2]), row[3] or 0, row[4] or 0)
+            ConversationSummary(
+                row["sender_id"],
+                _time(row["started"]),
+                _time(row["last"]),
+                row["user_turns"],
+                row["fallbacks"],
+            )
             for row in rows
         ]
 
     def needs_review(self, *, limit: int = 50) -> list[tuple[str, Turn]]:
         """Recent user messages the NLU fell back on or was unsure about."""
+        confidence = self.dialect.json_number("data", "parse_data", "intent", "confidence")
         rows = self._rows(
             "SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
-            "WHERE type_name = 'user' AND (intent_name = ? OR "
-            "CAST(json_extract(data, '$.parse_data.intent.confidence') AS REAL) < ?) "
+            f"WHERE type_name = 'user' AND (intent_name = ? OR {confidence} < ?) "
             "ORDER BY id DESC LIMIT ?",
             [FALLBACK_INTENT, LOW_CONFIDENCE, limit],
         )
@@ -165,19 +196,19 @@ class TrackerReader:
             "GROUP BY intent_name ORDER BY n DESC, intent_name LIMIT ?",
             [limit],
         )
-        return [(row[0], row[1]) for row in rows]
+        return [(row["intent_name"], row["n"]) for row in rows]
 
     def fallbacks_per_day(self, first: date, last: date) -> list[tuple[date, int, int]]:
         """(day, user messages, fallbacks) for each day, China time."""
         start = datetime.combine(first, datetime.min.time(), CHINA).timestamp()
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), CHINA).timestamp()
         rows = self._rows(
-            "SELECT date(timestamp, 'unixepoch', '+8 hours') AS day, sum(type_name = 'user'), "
-            "sum(intent_name = ?) + sum(action_name = 'action_default_fallback') "
+            f"SELECT {self.dialect.china_day('timestamp')} AS day, "
+            f"count(*) FILTER (WHERE type_name = 'user') AS user_turns, {FALLBACKS} AS fallbacks "
             "FROM events WHERE timestamp >= ? AND timestamp < ? GROUP BY day",
             [FALLBACK_INTENT, start, end],
         )
-        by_day = {row[0]: (row[1] or 0, row[2] or 0) for row in rows}
+        by_day = {row["day"]: (row["user_turns"], row["fallbacks"]) for row in rows}
         days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
         return [(day, *by_day.get(day.isoformat(), (0, 0))) for day in days]
 
@@ -190,7 +221,7 @@ def _masked(text: Any) -> str:
     return mask_secrets(text).text if isinstance(text, str) and text else ""
 
 
-def _turns(rows: list[sqlite3.Row]) -> Iterator[Turn]:
+def _turns(rows: list[dict[str, Any]]) -> Iterator[Turn]:
     last_action: str | None = None
     for row in rows:
         kind = row["type_name"]

@@ -41,8 +41,8 @@ class Chat:
         self.sent: list[str] = []
         page.on("dialog", self._on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        # socket.io starts on HTTP long-polling and upgrades to a WebSocket:
-        # record what the page sends over either.
+        # The widget's socket.io runs over a WebSocket only; record what the
+        # page sends over it and over any HTTP request.
         page.on("websocket", lambda socket: socket.on("framesent", self._record))
         page.on("request", lambda request: self._record(request.post_data or ""))
         self.input = page.locator("#wushua-input")

@@ -1,5 +1,10 @@
-"""Fixtures for the staff console: a case store and a tracker database in a tmp dir,
-and the real Sanic app serving them on a free port in a background thread."""
+"""Fixtures for the staff console: a case store and a tracker database, and the
+real Sanic app serving them on a free port in a background thread.
+
+The databases are SQLite files in a tmp dir; tests marked ``on_both_backends``
+(``console_support``) run a second time on a fresh PostgreSQL database, as in
+cluster mode.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from sanic import Sanic
 
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
+from bot.console.transcripts import TrackerReader
 
 # Several apps (one per test) share the name "wushua_console".
 Sanic.test_mode = True
@@ -24,13 +30,34 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(case_db=tmp_path / "cases.db", tracker_db=tmp_path / "tracker.db")
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless a test is parametrized with ``on_both_backends``."""
+    return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture
-def store(settings: Settings) -> ConsoleStore:
-    return ConsoleStore(settings.case_db)
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "sqlite":
+        return Settings(case_db=tmp_path / "cases.db", tracker_db=tmp_path / "tracker.db")
+    # Looked up here, so that only PostgreSQL tests start the server (or skip without one).
+    # Rasa's `events` table shares the fresh database: one database per test keeps
+    # the shared server's work down, and no table names collide.
+    url = request.getfixturevalue("postgres_url")
+    return Settings(case_db=url, tracker_db=url)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[ConsoleStore]:
+    console_store = ConsoleStore(settings.case_db)
+    yield console_store
+    console_store.close()
+
+
+@pytest.fixture
+def tracker(settings: Settings) -> Iterator[TrackerReader]:
+    reader = TrackerReader(settings.tracker_db)
+    yield reader
+    reader.close()
 
 
 @pytest.fixture
@@ -47,3 +74,5 @@ def console(settings: Settings) -> Iterator[Console]:
         yield Console(f"http://127.0.0.1:{sock.getsockname()[1]}", settings, app.ctx.store, app)
     finally:
         thread.stop()
+        app.ctx.store.close()
+        app.ctx.tracker.close()

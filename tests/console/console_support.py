@@ -13,6 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,12 +29,20 @@ from bot.console.store import ConsoleStore
 PASSWORD = "correct horse battery"
 MIS_SWIPE_TEXT = "我在华联超市刷卡被重复扣款了3000元"
 
+# Runs a test on SQLite files and on PostgreSQL databases (the `backend` fixture in conftest.py).
+on_both_backends = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
 
 def unavailable(reason: str) -> None:
     """Skip on a developer's machine; fail under CI, where nothing may skip silently."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def database_url(location: Path | str) -> str:
+    """The URL that names a Settings location in CASE_STORE_URL or TRACKER_DB_URL."""
+    return location if isinstance(location, str) else f"sqlite:///{location}"
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:

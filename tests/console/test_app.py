@@ -12,7 +12,7 @@ from html import unescape
 
 import pytest
 import requests
-from console_support import PASSWORD, Console, at, open_mis_swipe
+from console_support import PASSWORD, Console, at, on_both_backends, open_mis_swipe
 from tracker_events import entity, reply, session, user, write_events
 
 from bot.cases import Facts
@@ -72,6 +72,7 @@ def test_every_post_needs_the_sessions_csrf_token(console: Console) -> None:
     assert console.store.audit_log(case_id=case.case_id) == []
 
 
+@on_both_backends
 def test_signing_in_and_out(console: Console) -> None:
     console.signed_in()  # creates alice
     browser = console.session()
@@ -214,15 +215,16 @@ def test_card_numbers_in_transcripts_show_masked(console: Console) -> None:
         assert "6222021234567890" not in body and "尾号7890" in body
 
 
+@on_both_backends
 def test_the_queue_filters_searches_and_pins_handoffs(console: Console) -> None:
     store = console.store
     hualian, _ = open_mis_swipe(store, console.settings)
     fraud = store.cases.open_case("s2", "wechat", "unauthorized", Facts(bank="招商银行", card_last4="8888"))
     store.set_status(fraud.case_id, "with_bank", "alice")
     handoff = store.cases.request_handoff("s3", "wechat", None)
-    store.db["handoffs"].update(
-        handoff.handoff_id,
-        {"requested_at": (handoff.requested_at - timedelta(hours=2, minutes=5)).isoformat()},
+    store.db.execute(
+        "UPDATE handoffs SET requested_at = ? WHERE id = ?",
+        [(handoff.requested_at - timedelta(hours=2, minutes=5)).isoformat(), handoff.handoff_id],
     )
     staff = console.signed_in()
     page = staff.get("/").text
@@ -261,6 +263,7 @@ def test_queue_pages_link_forward_and_back(console: Console) -> None:
     assert second.count('<td><a href="/cases/') == 5 and "较早" not in second and "较新" in second
 
 
+@on_both_backends
 def test_the_case_page_shows_facts_steps_checklist_and_annotated_transcript(console: Console) -> None:
     case, user_ids = open_mis_swipe(console.store, console.settings)
     console.store.cases.mark_steps_done(case.case_id, ["contact_merchant"])
@@ -274,6 +277,7 @@ def test_the_case_page_shows_facts_steps_checklist_and_annotated_transcript(cons
     assert console.signed_in().get("/cases/WS-19990101-0001").status_code == 404
 
 
+@on_both_backends
 def test_changing_the_status_is_logged_with_who_and_when(console: Console) -> None:
     case, _ = open_mis_swipe(console.store, console.settings)
     staff = console.signed_in()
@@ -291,6 +295,7 @@ def test_changing_the_status_is_logged_with_who_and_when(console: Console) -> No
     assert staff.submit("/cases/WS-19990101-0001/status", {"status": "closed"}).status_code == 404
 
 
+@on_both_backends
 def test_notes_tags_and_review(console: Console) -> None:
     case, _ = open_mis_swipe(console.store, console.settings)
     staff = console.signed_in()

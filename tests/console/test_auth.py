@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from console_support import PASSWORD
+from console_support import PASSWORD, on_both_backends
 
 from bot.console.auth import AccountError, LoginThrottled, StaffAuth, hash_password, verify_password
 from bot.console.settings import Settings
@@ -27,6 +27,7 @@ def test_passwords_are_salted_scrypt_hashes() -> None:
     assert not verify_password("s3cret-pass", "md5$abc") and not verify_password("x", "garbage")
 
 
+@on_both_backends
 def test_accounts_need_a_plain_name_a_long_password_and_no_twin(auth: StaffAuth, store: ConsoleStore) -> None:
     with pytest.raises(AccountError):
         auth.add_user("alice", PASSWORD)
@@ -40,6 +41,7 @@ def test_accounts_need_a_plain_name_a_long_password_and_no_twin(auth: StaffAuth,
     assert PASSWORD not in stored
 
 
+@on_both_backends
 def test_a_session_is_found_by_its_token_and_stored_only_as_a_hash(
     auth: StaffAuth, store: ConsoleStore
 ) -> None:
@@ -53,6 +55,7 @@ def test_a_session_is_found_by_its_token_and_stored_only_as_a_hash(
     assert auth.session(session.token) is None
 
 
+@on_both_backends
 def test_sessions_expire(store: ConsoleStore, settings: Settings) -> None:
     auth = StaffAuth(store.db, replace(settings, session_lifetime=timedelta(seconds=-1)))
     auth.add_user("alice", PASSWORD)
@@ -60,6 +63,7 @@ def test_sessions_expire(store: ConsoleStore, settings: Settings) -> None:
     assert session is not None and auth.session(session.token) is None
 
 
+@on_both_backends
 def test_failures_are_throttled_per_username(auth: StaffAuth) -> None:
     for _ in range(5):
         assert auth.login("alice", "wrong", f"10.0.0.{_}") is None
@@ -68,6 +72,7 @@ def test_failures_are_throttled_per_username(auth: StaffAuth) -> None:
     assert auth.login("bob", "wrong", "10.0.1.1") is None  # another name is not locked out
 
 
+@on_both_backends
 def test_failures_are_throttled_per_ip(auth: StaffAuth) -> None:
     for name in ("a", "b", "c", "d", "e"):
         auth.login(name, "wrong", "10.9.9.9")
@@ -76,6 +81,7 @@ def test_failures_are_throttled_per_ip(auth: StaffAuth) -> None:
     assert auth.login("alice", PASSWORD, "10.9.9.10") is not None
 
 
+@on_both_backends
 def test_a_success_clears_the_users_count_and_old_failures_expire(
     auth: StaffAuth, store: ConsoleStore
 ) -> None:

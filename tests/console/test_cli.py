@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from console_support import PASSWORD, open_mis_swipe
+from console_support import PASSWORD, database_url, on_both_backends, open_mis_swipe
 
 from bot.cases import Facts
 from bot.console.auth import StaffAuth
@@ -26,8 +26,8 @@ from bot.knowledge import PROJECT_ROOT
 
 @pytest.fixture(autouse=True)
 def data_locations(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    monkeypatch.setenv("CASE_STORE_URL", f"sqlite:///{settings.case_db}")
-    monkeypatch.setenv("TRACKER_DB_URL", f"sqlite:///{settings.tracker_db}")
+    monkeypatch.setenv("CASE_STORE_URL", database_url(settings.case_db))
+    monkeypatch.setenv("TRACKER_DB_URL", database_url(settings.tracker_db))
 
 
 def run(*argv: str, stdin: str = "") -> tuple[int, str]:
@@ -36,6 +36,7 @@ def run(*argv: str, stdin: str = "") -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@on_both_backends
 def test_users_add_reads_the_password_and_refuses_a_twin(store: ConsoleStore, settings: Settings) -> None:
     assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n") == (
         0,
@@ -57,6 +58,7 @@ def test_users_add_prompts_twice_without_stdin(monkeypatch: pytest.MonkeyPatch, 
     assert run("users", "add", "carol")[0] == 0
 
 
+@on_both_backends
 def test_cases_list_filters_like_the_queue(store: ConsoleStore, settings: Settings) -> None:
     case, _ = open_mis_swipe(store, settings)
     other = store.cases.open_case("s2", "wechat", "unauthorized", Facts(bank="招商银行"))
@@ -71,6 +73,7 @@ def test_cases_list_filters_like_the_queue(store: ConsoleStore, settings: Settin
     assert "显示最新的 1 件" in limited
 
 
+@on_both_backends
 def test_cases_show_prints_facts_checklist_and_the_annotated_transcript(
     store: ConsoleStore, settings: Settings
 ) -> None:
@@ -86,6 +89,7 @@ def test_cases_show_prints_facts_checklist_and_the_annotated_transcript(
     assert run("cases", "show", "WS-19990101-0001")[0] == 1
 
 
+@on_both_backends
 def test_export_writes_csv_or_json_for_the_filter(
     store: ConsoleStore, settings: Settings, tmp_path: Path
 ) -> None:

@@ -1,4 +1,8 @@
-"""The console's data layer: migrations, the queue's filters and search, handoffs and audited changes."""
+"""The console's data layer: migrations, the queue's filters and search, handoffs and audited changes.
+
+Tests marked ``on_both_backends`` run on SQLite and on PostgreSQL; the rest
+check SQLite's own machinery (the full-text index, the migration race).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ import sqlite3
 from datetime import date, timedelta
 
 import pytest
-from console_support import at
+from console_support import at, on_both_backends
 
-from bot.cases import Facts, SQLiteCaseStore
+from bot.cases import Facts, SQLiteCaseStore, open_store
 from bot.console.migrations import CONSOLE_MIGRATIONS
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
@@ -44,18 +48,24 @@ def matching(store: ConsoleStore, **params: list[str]) -> set[str]:
     return {row.case_id for row in store.queue(CaseFilter.from_params(params), limit=100).rows}
 
 
-def test_console_migrations_are_named_recorded_once_and_after_the_case_stores(settings: Settings) -> None:
-    store = ConsoleStore(settings.case_db)
-    names = [row["name"] for row in store.db.query("SELECT name FROM _migrations ORDER BY rowid")]
+@on_both_backends
+def test_console_migrations_are_named_recorded_once_and_after_the_case_stores(
+    store: ConsoleStore, settings: Settings
+) -> None:
+    names = [row["name"] for row in store.db.query("SELECT name FROM _migrations ORDER BY applied_at, name")]
     console_names = [name for name, _ in CONSOLE_MIGRATIONS]
     assert names[-len(console_names) :] == console_names
     assert all(name.startswith("console_") for name in console_names)
     assert {"0001_create_cases", "0002_create_case_events", "0003_create_handoffs"} <= set(names)
-    for table in ("staff_users", "staff_sessions", "login_attempts", "audit_log", "case_notes", "case_tags",
-                  "conversation_reviews", "flagged_examples", "cases_fts"):  # fmt: skip
-        assert store.db[table].exists(), table
+    tables = ["staff_users", "staff_sessions", "login_attempts", "audit_log", "case_notes", "case_tags",
+              "conversation_reviews", "flagged_examples"]  # fmt: skip
+    if store.db.dialect.name == "sqlite":
+        tables.append("cases_fts")
+    for table in tables:
+        assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
     again = ConsoleStore(settings.case_db)
     assert again.db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == len(names)
+    again.close()
 
 
 @pytest.mark.parametrize(
@@ -80,11 +90,13 @@ def test_console_migrations_are_named_recorded_once_and_after_the_case_stores(se
         ({"kind": ["no-such-kind"], "status": ["nonsense"]}, {"hualian", "walmart", "fraud", "shop", "old"}),
     ],
 )
+@on_both_backends
 def test_each_filter_picks_its_cases(store: ConsoleStore, params: dict, expected: set[str]) -> None:
     ids = seed(store)
     assert matching(store, **params) == {ids[name] for name in expected}
 
 
+@on_both_backends
 def test_search_by_case_id_in_any_case_and_with_no_match(store: ConsoleStore) -> None:
     ids = seed(store)
     assert matching(store, q=[ids["shop"].lower()]) == {ids["shop"]}
@@ -98,8 +110,9 @@ def test_search_uses_the_full_text_index(store: ConsoleStore) -> None:
     assert "cases_fts VIRTUAL TABLE INDEX" in plan
 
 
+@on_both_backends
 def test_cases_the_bot_writes_are_searchable_at_once(settings: Settings, store: ConsoleStore) -> None:
-    bot = SQLiteCaseStore(settings.case_db)  # the action server's own connection
+    bot = open_store(str(settings.case_db))  # the action server's own connection
     case = bot.open_case("s9", "rest", "misswipe", Facts(merchant="喜茶"))
     assert matching(store, q=["喜茶"]) == {case.case_id}
     bot.update_facts(case.case_id, Facts(merchant="盒马鲜生"))
@@ -118,6 +131,7 @@ def test_filter_survives_a_round_trip_through_query_parameters() -> None:
     assert CaseFilter.from_params({"since": ["yesterday"], "q": ["  "]}) == CaseFilter()
 
 
+@on_both_backends
 def test_pages_walk_forward_and_back_without_gaps_or_repeats(store: ConsoleStore) -> None:
     for number in range(7):
         store.cases.open_case(f"sender-{number}", "rest", "misswipe", Facts())
@@ -136,12 +150,14 @@ def test_pages_walk_forward_and_back_without_gaps_or_repeats(store: ConsoleStore
     assert Cursor.decode("garbage") is None
 
 
+@on_both_backends
 def test_handoffs_wait_longest_first_and_resolving_one_is_audited(store: ConsoleStore) -> None:
     case = store.cases.open_case("s1", "rest", "misswipe", Facts())
     newer = store.cases.request_handoff("s1", "rest", case.case_id)
     older = store.cases.request_handoff("s2", "wechat", None)
-    store.db["handoffs"].update(
-        older.handoff_id, {"requested_at": (older.requested_at - timedelta(hours=3)).isoformat()}
+    store.db.execute(
+        "UPDATE handoffs SET requested_at = ? WHERE id = ?",
+        [(older.requested_at - timedelta(hours=3)).isoformat(), older.handoff_id],
     )
     waiting = store.waiting_handoffs()
     assert [handoff.handoff_id for handoff in waiting] == [older.handoff_id, newer.handoff_id]
@@ -154,6 +170,7 @@ def test_handoffs_wait_longest_first_and_resolving_one_is_audited(store: Console
     assert (entry.username, entry.action) == ("bob", "handoff_resolved")
 
 
+@on_both_backends
 def test_status_change_goes_through_the_case_store_and_the_audit_log(store: ConsoleStore) -> None:
     case = store.cases.open_case("s1", "rest", "misswipe", Facts())
     store.set_status(case.case_id, "with_bank", "alice")
@@ -170,6 +187,7 @@ def test_status_change_goes_through_the_case_store_and_the_audit_log(store: Cons
         store.set_status(case.case_id, "lost", "alice")
 
 
+@on_both_backends
 def test_notes_tags_and_reviews_are_kept_and_audited(store: ConsoleStore) -> None:
     case = store.cases.open_case("s1", "rest", "misswipe", Facts())
     store.add_note(case.case_id, "  已电话联系用户  ", "alice")
@@ -194,6 +212,7 @@ def test_notes_tags_and_reviews_are_kept_and_audited(store: ConsoleStore) -> Non
     ]
 
 
+@on_both_backends
 def test_flagging_a_message_again_replaces_its_annotation(store: ConsoleStore) -> None:
     common = {"sender_id": "s1", "event_id": 7, "text": "在华联被扣两次", "predicted_intent": "nlu_fallback",
               "confidence": 0.4}  # fmt: skip
@@ -216,6 +235,7 @@ def test_flagging_a_message_again_replaces_its_annotation(store: ConsoleStore) -
     ]
 
 
+@on_both_backends
 def test_dashboard_figures(store: ConsoleStore) -> None:
     ids = seed(store)
     store.cases.mark_steps_done(ids["hualian"], ["contact_merchant", "gather_evidence"])
@@ -229,7 +249,8 @@ def test_dashboard_figures(store: ConsoleStore) -> None:
     assert store.steps_reached(CaseFilter(kind="misswipe")) == [2, 2, 1, 0, 0, 0, 0]
     assert store.status_counts(CaseFilter())["resolved"] == 1
     assert sum(store.status_counts(CaseFilter(bank="中国工商银行")).values()) == 2
-    assert json.loads(store.db["cases"].get(ids["hualian"])["steps_done"]) == [
+    steps_done = store.db.execute("SELECT steps_done FROM cases WHERE case_id = ?", [ids["hualian"]])
+    assert json.loads(steps_done.fetchone()[0]) == [
         "contact_merchant",
         "gather_evidence",
     ]
@@ -250,7 +271,7 @@ def test_opening_retries_when_the_action_server_is_migrating_the_same_new_databa
 
     monkeypatch.setattr(console_store, "SQLiteCaseStore", racing)
     monkeypatch.setattr(console_store.time, "sleep", lambda seconds: None)
-    assert ConsoleStore(settings.case_db).db["cases"].exists() and len(calls) == 2
+    assert ConsoleStore(settings.case_db).count(CaseFilter()) == 0 and len(calls) == 2
 
     def broken(path: object) -> SQLiteCaseStore:
         raise sqlite3.OperationalError("disk I/O error")

@@ -7,9 +7,11 @@ import os
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg2.errors
 import pytest
-from console_support import at, open_mis_swipe
+from console_support import at, on_both_backends, open_mis_swipe
 from tracker_events import reply, session, user, write_events
 
 from bot.console.settings import Settings
@@ -17,9 +19,12 @@ from bot.console.store import ConsoleStore
 from bot.console.transcripts import TrackerReader
 
 
-def test_turns_carry_the_nlu_and_the_action_that_spoke(store: ConsoleStore, settings: Settings) -> None:
+@on_both_backends
+def test_turns_carry_the_nlu_and_the_action_that_spoke(
+    store: ConsoleStore, settings: Settings, tracker: TrackerReader
+) -> None:
     case, user_ids = open_mis_swipe(store, settings)
-    turns = TrackerReader(settings.tracker_db).transcript(case.sender_id)
+    turns = tracker.transcript(case.sender_id)
     assert [turn.speaker for turn in turns] == ["session", "user", "bot", "user", "bot", "user", "bot"]
     report, ask_bank, gibberish, sorry, unsure, answer = turns[1:]
     assert report.event_id == user_ids[0]
@@ -41,7 +46,8 @@ def test_turns_carry_the_nlu_and_the_action_that_spoke(store: ConsoleStore, sett
     assert report.at == at(date(2026, 11, 25), 9).replace(second=3)
 
 
-def test_card_numbers_stored_before_masking_show_masked(settings: Settings) -> None:
+@on_both_backends
+def test_card_numbers_stored_before_masking_show_masked(settings: Settings, tracker: TrackerReader) -> None:
     text = "卡号6222021234567890，验证码是123456"
     write_events(
         settings.tracker_db,
@@ -49,20 +55,22 @@ def test_card_numbers_stored_before_masking_show_masked(settings: Settings) -> N
         [user(text, "inform"), reply("utter_warn", f"您发的{text}")],
         at(date(2026, 11, 1)),
     )
-    user_turn, bot_turn = TrackerReader(settings.tracker_db).transcript("old")
+    user_turn, bot_turn = tracker.transcript("old")
     assert "6222021234567890" not in user_turn.text and "[卡号已隐藏，尾号7890]" in user_turn.text
     assert "123456" not in user_turn.text and "123456" not in bot_turn.text
 
 
-def test_the_tracker_database_is_opened_read_only(settings: Settings) -> None:
+@on_both_backends
+def test_the_tracker_database_is_opened_read_only(settings: Settings, tracker: TrackerReader) -> None:
     write_events(settings.tracker_db, "s1", [user("你好", "greet")], at(date(2026, 11, 1)))
-    reader = TrackerReader(settings.tracker_db)
     with (
-        reader._connect() as connection,
-        pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"),
+        tracker._connect() as connection,
+        pytest.raises(
+            (sqlite3.OperationalError, psycopg2.errors.ReadOnlySqlTransaction), match=r"readonly|read-only"
+        ),
     ):
         connection.execute("DELETE FROM events")
-    assert len(reader.transcript("s1")) == 1
+    assert len(tracker.transcript("s1")) == 1
 
 
 def test_a_missing_or_empty_tracker_database_reads_as_no_conversations(tmp_path: Path) -> None:
@@ -74,12 +82,24 @@ def test_a_missing_or_empty_tracker_database_reads_as_no_conversations(tmp_path:
     assert empty.transcript("s1") == [] and empty.top_intents() == [] and empty.last_event_id("s1") is None
 
 
-def test_conversation_summaries_and_statistics(store: ConsoleStore, settings: Settings) -> None:
+@on_both_backends
+def test_a_tracker_database_rasa_has_not_written_yet_reads_as_no_conversations(
+    tracker: TrackerReader,
+) -> None:
+    # SQLite: no file yet. PostgreSQL: the database is there, its `events` table is not.
+    assert tracker.transcript("s1") == [] and tracker.conversations() == [] and tracker.needs_review() == []
+    assert tracker.top_intents() == [] and tracker.last_event_id("s1") is None
+
+
+@on_both_backends
+def test_conversation_summaries_and_statistics(
+    store: ConsoleStore, settings: Settings, tracker: TrackerReader
+) -> None:
     open_mis_swipe(store, settings)
     write_events(
         settings.tracker_db, "later", [*session(), user("你好", "greet", 0.99)], at(date(2026, 11, 25), 11)
     )
-    reader = TrackerReader(settings.tracker_db)
+    reader = tracker
     summaries = reader.conversations()
     assert [(item.sender_id, item.user_turns, item.fallbacks) for item in summaries] == [
         ("later", 1, 0),
@@ -98,13 +118,15 @@ def test_conversation_summaries_and_statistics(store: ConsoleStore, settings: Se
     assert reader.user_turn("someone-else", reader.needs_review()[0][1].event_id) is None
 
 
-def test_reads_a_database_written_by_rasas_own_sql_tracker_store(tmp_path: Path) -> None:
+@on_both_backends
+def test_reads_a_database_written_by_rasas_own_sql_tracker_store(
+    settings: Settings, tracker: TrackerReader
+) -> None:
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    path = tmp_path / "tracker.db"
     text = "我在华联超市被扣了两次 <script>"
     events = [
         ActionExecuted("action_session_start"),
@@ -145,10 +167,19 @@ def test_reads_a_database_written_by_rasas_own_sql_tracker_store(tmp_path: Path)
         ),
         ActionExecuted("action_listen"),
     ]
-    store = SQLTrackerStore(dialect="sqlite", db=str(path))
-    asyncio.run(store.save(DialogueStateTracker.from_events("rasa-user", events)))
+    if isinstance(settings.tracker_db, str):
+        # As endpoints.yml configures it in cluster mode.
+        url = urlsplit(settings.tracker_db)
+        rasa_store = SQLTrackerStore(
+            dialect="postgresql", host=url.hostname, port=url.port, db=url.path.lstrip("/"),
+            username=url.username, password=url.password,
+        )  # fmt: skip
+    else:
+        rasa_store = SQLTrackerStore(dialect="sqlite", db=str(settings.tracker_db))
+    asyncio.run(rasa_store.save(DialogueStateTracker.from_events("rasa-user", events)))
+    rasa_store.engine.dispose()
 
-    turns = TrackerReader(path).transcript("rasa-user")
+    turns = tracker.transcript("rasa-user")
     assert [turn.speaker for turn in turns] == ["session", "user", "bot"]
     assert turns[1].text == text and turns[1].intent == "report_misswipe" and turns[1].low_confidence
     assert turns[1].entities[0].text == "华联超市"

@@ -1,8 +1,9 @@
-"""Rasa SQL tracker store rows, written straight into a SQLite ``events`` table.
+"""Rasa SQL tracker store rows, written straight into an ``events`` table in SQLite or PostgreSQL.
 
-The table is Rasa 3.6's (``SQLTrackerStore.SQLEvent``); the event JSON has the
-shape Rasa serialises. ``test_transcripts.py`` checks the reader against a
-database written by Rasa's own ``SQLTrackerStore`` too.
+The table is Rasa 3.6's (``SQLTrackerStore.SQLEvent``, as SQLAlchemy creates
+it on each database); the event JSON has the shape Rasa serialises.
+``test_transcripts.py`` checks the reader against databases written by Rasa's
+own ``SQLTrackerStore`` too.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import CHINA
+from bot.console.database import PostgresDatabase, SQLiteDatabase, is_postgres_url
 
-EVENTS_TABLE = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER NOT NULL, sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL,
-    timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT, PRIMARY KEY (id)
-);
-CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id);
-"""
+EVENTS_COLUMNS = (
+    "sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL, timestamp FLOAT, "
+    "intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT"
+)
+EVENTS_TABLE = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS events (id INTEGER NOT NULL PRIMARY KEY, {EVENTS_COLUMNS})",
+    "postgresql": f"CREATE TABLE IF NOT EXISTS events (id SERIAL NOT NULL PRIMARY KEY, {EVENTS_COLUMNS})",
+}
+EVENTS_INDEX = "CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id)"
 
 
 def action(name: str) -> dict[str, Any]:
@@ -74,32 +78,41 @@ def reply(
     return [action(action_name), bot, action("action_listen")]
 
 
-def write_events(path: Path, sender_id: str, events: Iterable[Any], start: datetime) -> list[int]:
+def write_events(location: Path | str, sender_id: str, events: Iterable[Any], start: datetime) -> list[int]:
     """Append a conversation's events (lists are flattened), one second apart.
 
-    Returns the ids of the user events.
+    ``location`` is a SQLite file or a PostgreSQL URL. Returns the ids of the user events.
     """
     flat: list[dict[str, Any]] = []
     for item in events:
         flat.extend(item if isinstance(item, list) else [item])
-    user_ids = []
-    with sqlite3.connect(path) as connection:
-        connection.executescript(EVENTS_TABLE)
-        timestamp = start.astimezone(CHINA).timestamp()
-        for offset, event in enumerate(flat):
-            body = {**event, "timestamp": timestamp + offset}
-            cursor = connection.execute(
-                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    sender_id,
-                    event["event"],
-                    body["timestamp"],
-                    event["parse_data"]["intent"]["name"] if event["event"] == "user" else None,
-                    event.get("name") if event["event"] == "action" else None,
-                    json.dumps(body, ensure_ascii=False),
-                ],
-            )
-            if event["event"] == "user":
-                user_ids.append(cursor.lastrowid)
+    database = _open(location)
+    try:
+        with database.transaction() as db:
+            db.execute(EVENTS_TABLE[db.dialect.name])
+            db.execute(EVENTS_INDEX)
+            timestamp = start.astimezone(CHINA).timestamp()
+            user_ids = []
+            for offset, event in enumerate(flat):
+                body = {**event, "timestamp": timestamp + offset}
+                kind = event["event"]
+                row = {
+                    "sender_id": sender_id,
+                    "type_name": kind,
+                    "timestamp": body["timestamp"],
+                    "intent_name": event["parse_data"]["intent"]["name"] if kind == "user" else None,
+                    "action_name": event.get("name") if kind == "action" else None,
+                    "data": json.dumps(body, ensure_ascii=False),
+                }
+                event_id = db.insert("events", row, returning="id")
+                if kind == "user":
+                    user_ids.append(event_id)
+    finally:
+        database.close()
     return user_ids
+
+
+def _open(location: Path | str) -> SQLiteDatabase | PostgresDatabase:
+    if is_postgres_url(location):
+        return PostgresDatabase(str(location))
+    return SQLiteDatabase(sqlite3.connect(location, isolation_level=None))

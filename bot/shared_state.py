@@ -1,0 +1,216 @@
+"""Per-user state that replicas share through Redis when ``REDIS_URL`` is set.
+
+A single process keeps this state to itself: the WeChat channel in memory,
+the console in its ``login_attempts`` table. Behind a load balancer, WeChat's
+retry of a message, a user's next menu choice or a staff member's next
+sign-in may reach another replica, so with ``REDIS_URL`` set (for example
+``redis://127.0.0.1:6379/0``) these live in Redis and every replica agrees:
+
+- the WeChat numbered menu last shown to each OpenID (``RedisMenuStore``),
+- which replica runs the Rasa turn for a WeChat message, and how its reply
+  reaches the user (``RedisTurnLedger``),
+- failed console sign-ins per user and per IP (``RedisLoginThrottle``).
+
+With ``REDIS_URL`` unset nothing here is used and no Redis is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+import redis.asyncio
+
+logger = logging.getLogger(__name__)
+
+REDIS_URL_VARIABLE = "REDIS_URL"
+# Short, so an unreachable Redis is noticed well inside WeChat's 5-second reply window.
+CONNECT_TIMEOUT_SECONDS = 1.0
+COMMAND_TIMEOUT_SECONDS = 1.0
+KEY_PREFIX = "wushua:"
+
+
+def redis_url_from_env() -> str | None:
+    return os.environ.get(REDIS_URL_VARIABLE, "").strip() or None
+
+
+def async_client(url: str) -> redis.asyncio.Redis:
+    """For the Sanic channels; connects lazily, on the serving event loop."""
+    return redis.asyncio.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        decode_responses=True,
+    )
+
+
+def sync_client(url: str) -> redis.Redis:
+    """For the console, whose account code is synchronous (like its database calls)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        decode_responses=True,
+    )
+
+
+class RedisMenuStore:
+    """The WeChat channel's ``MenuStore``: a JSON list of payloads per OpenID, with a TTL.
+
+    Redis errors are logged and read as "no menu": a lost menu costs the user
+    one number that Rasa sees as typed, where an exception would cost the
+    whole message.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis, ttl_seconds: float) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+
+    @staticmethod
+    def _key(user: str) -> str:
+        return f"{KEY_PREFIX}wechat:menu:{user}"
+
+    async def save(self, user: str, payloads: list[str]) -> None:
+        try:
+            if payloads:
+                value = json.dumps(payloads, ensure_ascii=False)
+                await self.client.set(self._key(user), value, px=int(self.ttl_seconds * 1000))
+            else:
+                await self.client.delete(self._key(user))
+        except redis.RedisError as error:
+            logger.error("Could not save a WeChat menu in Redis: %s", type(error).__name__)
+
+    async def load(self, user: str) -> list[str]:
+        try:
+            stored = await self.client.get(self._key(user))
+        except redis.RedisError as error:
+            logger.error("Could not load a WeChat menu from Redis: %s", type(error).__name__)
+            return []
+        return list(json.loads(stored)) if stored else []
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """How one WeChat message's reply reaches the user.
+
+    Passively (in the HTTP answer to WeChat, by whichever replica WeChat is
+    waiting on) when it fits one message and was ready in time; otherwise by
+    customer-service messages (客服消息), sent only by the replica that ran the turn.
+    """
+
+    parts: tuple[str, ...]
+    by_customer_service: bool
+
+
+class RedisTurnLedger:
+    """Which replica runs the Rasa turn for a WeChat message, and that turn's outcome.
+
+    WeChat retries a message it got no answer to within 5 s, up to three times,
+    and a load balancer may send each retry to another replica. The first
+    replica to ``claim`` the message runs the turn and ``publish``es its
+    outcome; the others ``wait_for_outcome`` and answer from it. Should the owner
+    die mid-turn, nobody runs the message until the claim expires: a lost reply
+    is the lesser harm than a Rasa turn (a case created, a step ticked) run twice.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis, ttl_seconds: float, poll_seconds: float = 0.05) -> None:
+        self.client = client
+        self.ttl_milliseconds = int(ttl_seconds * 1000)
+        self.poll_seconds = poll_seconds
+        # Stored as the claim's value, so an operator can tell which process ran a turn.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    @staticmethod
+    def _claim_key(message_key: str) -> str:
+        return f"{KEY_PREFIX}wechat:turn:{message_key}"
+
+    @staticmethod
+    def _outcome_key(message_key: str) -> str:
+        return f"{KEY_PREFIX}wechat:outcome:{message_key}"
+
+    async def claim(self, message_key: str) -> bool:
+        """True for the one caller that is to run the turn. Raises ``redis.RedisError``."""
+        claimed = await self.client.set(
+            self._claim_key(message_key), self.owner, nx=True, px=self.ttl_milliseconds
+        )
+        return bool(claimed)
+
+    async def publish(self, message_key: str, outcome: TurnOutcome) -> None:
+        """Logs instead of raising: the owner still answers from its own copy, and a
+        replica waiting in vain answers ``success``, which loses no delivery it owed."""
+        value = json.dumps(
+            {"parts": list(outcome.parts), "by_customer_service": outcome.by_customer_service},
+            ensure_ascii=False,
+        )
+        try:
+            await self.client.set(self._outcome_key(message_key), value, px=self.ttl_milliseconds)
+        except redis.RedisError as error:
+            logger.error("Could not publish a WeChat turn's outcome to Redis: %s", type(error).__name__)
+
+    async def wait_for_outcome(self, message_key: str, timeout_seconds: float) -> TurnOutcome | None:
+        """The published outcome, or None if none came within ``timeout_seconds`` or Redis failed.
+
+        Polls: retries that reach another replica are rare, each waits at most
+        one reply budget, and polling needs no connection of its own (pub/sub would).
+        """
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                stored = await self.client.get(self._outcome_key(message_key))
+            except redis.RedisError as error:
+                logger.error("Could not read a WeChat turn's outcome from Redis: %s", type(error).__name__)
+                return None
+            if stored:
+                data = json.loads(stored)
+                return TurnOutcome(tuple(data["parts"]), bool(data["by_customer_service"]))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(self.poll_seconds, remaining))
+
+
+class RedisLoginThrottle:
+    """The console's ``LoginThrottle`` in Redis: failure counters per user and per IP.
+
+    A counter starts its window at its first failure and is gone when the window
+    ends (INCR, then EXPIRE NX, in one transaction, so no counter is left without
+    an expiry). A successful sign-in clears the user's counter, not the IP's.
+    Names and addresses are hashed into the keys, so no user input becomes a key.
+    """
+
+    def __init__(self, client: redis.Redis, max_failures: int, window: timedelta) -> None:
+        self.client = client
+        self.max_failures = max_failures
+        self.window_milliseconds = int(window.total_seconds() * 1000)
+
+    @staticmethod
+    def _key(kind: str, value: str) -> str:
+        return f"{KEY_PREFIX}console:failed_logins:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+    def _keys(self, username: str, ip: str) -> tuple[str, str]:
+        return self._key("user", username.casefold()), self._key("ip", ip)
+
+    def is_throttled(self, username: str, ip: str) -> bool:
+        """Raises ``redis.RedisError`` when Redis cannot say."""
+        counts = self.client.mget(self._keys(username, ip))
+        return max(int(count or 0) for count in counts) >= self.max_failures
+
+    def record(self, username: str, ip: str, succeeded: bool) -> None:
+        by_user, by_ip = self._keys(username, ip)
+        if succeeded:
+            self.client.delete(by_user)
+            return
+        with self.client.pipeline(transaction=True) as pipeline:
+            for key in (by_user, by_ip):
+                pipeline.incr(key)
+                pipeline.pexpire(key, self.window_milliseconds, nx=True)
+            pipeline.execute()

@@ -1,0 +1,402 @@
+"""The cluster loses a Rasa replica and an action server mid-run and nobody's conversation suffers (issue 7).
+
+`make test-cluster` (part of `make test`) starts the cluster of
+``scripts/cluster.py`` — PostgreSQL, Redis, two Rasa and two action-server
+replicas behind nginx — and holds 100 conversations at once through the
+balancer: 70 over REST (every fifth opens with a greeting sent twice at once,
+a double tap that usually reaches both replicas together) and 30 over
+socket.io, cycling through the scripts of ``bench/conversations.yml``. When a
+fifth of the messages are acknowledged it SIGKILLs one Rasa replica and one
+action server and restarts them; after the restarted replicas answer, a few
+more conversations check that the balancer uses them again.
+
+The checks then read PostgreSQL directly — Rasa's ``events`` table and the
+``cases`` table — and the counts are printed (and written to
+``var/cluster-test/report.json``, next to every process's log).
+
+Not in the normal pytest run (the ``cluster`` marker is deselected in
+pyproject.toml): it takes minutes and needs PostgreSQL, Redis and nginx.
+``test_tracker_checks.py`` shows, in the normal run, that the tracker checks
+catch what they look for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg2
+import pytest
+from cluster_clients import (
+    REQUEST_TIMEOUT_SECONDS,
+    ConversationRun,
+    Progress,
+    RestUser,
+    run_conversations,
+    run_rest_conversation,
+)
+from psycopg2.extras import RealDictCursor
+from tracker_checks import (
+    TrackerEvent,
+    acknowledged_missing_from_tracker,
+    overlapping_turns,
+    unexplained_copies,
+)
+
+from bench.load import Conversation, Turn, load_conversations
+from bot.cases import Case, case_from_row
+from bot.checklist import build_checklist
+from scripts.cluster import Cluster, Replica
+
+pytestmark = pytest.mark.cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKDIR = ROOT / "var" / "cluster-test"
+REST_CONVERSATIONS = 70
+SOCKETIO_CONVERSATIONS = 30
+DOUBLE_GREETING_EVERY = 5
+KILL_WHEN_ACKNOWLEDGED = 0.2  # of all messages the load will send
+AFTER_RESTART_CONVERSATIONS = 12
+MIN_SHARE_PER_REPLICA = 0.1
+
+
+@dataclass(frozen=True)
+class Request:
+    """One line of the balancer's access log."""
+
+    finished: float
+    seconds: float
+    status: int
+    method: str
+    uri: str
+    request_id: str  # "<sender>/<message position>/<attempt>" from the REST client, else empty
+    upstream: str  # the replica that answered: the last address nginx tried
+
+    @property
+    def started(self) -> float:
+        return self.finished - self.seconds
+
+
+@dataclass
+class Fault:
+    replica: str
+    killed_at: float = 0.0
+    ready_at: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class FaultRun:
+    conversations: list[ConversationRun]
+    after_restart: list[ConversationRun]
+    events: dict[str, list[TrackerEvent]]
+    cases: dict[str, Case]
+    requests: list[Request]
+    rasa_upstreams: dict[str, str]  # "127.0.0.1:port" → replica name
+    faults: list[Fault]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def everyone(self) -> list[ConversationRun]:
+        return [*self.conversations, *self.after_restart]
+
+
+@pytest.fixture(scope="module")
+def fault_run() -> FaultRun:
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    scripts = load_conversations("wushua")
+    started = time.monotonic()
+    # The cluster stops first on the way out, so a failed run does not wait for a restart.
+    with ThreadPoolExecutor() as pool, Cluster(WORKDIR, rasa_replicas=2, action_replicas=2) as cluster:
+        ready = time.monotonic()
+        victims = [cluster.rasa[0], cluster.actions[0]]
+        conversations, faults, restarts = asyncio.run(_load_with_faults(cluster, scripts, victims, pool))
+        loaded = time.monotonic()
+        for fault, restart in zip(faults, restarts, strict=True):
+            _wait_for_restart(fault, restart)
+        after_restart = asyncio.run(_greetings(cluster.url, AFTER_RESTART_CONVERSATIONS))
+        senders = [run.sender for run in [*conversations, *after_restart]]
+        run = FaultRun(
+            conversations=conversations,
+            after_restart=after_restart,
+            events=_tracker_events(cluster.tracker_db_url, senders),
+            cases=_cases(cluster.case_store_url, senders),
+            requests=_access_log(cluster.nginx_dir / "access.log"),
+            rasa_upstreams={f"127.0.0.1:{replica.port}": replica.name for replica in cluster.rasa},
+            faults=faults,
+        )
+    run.seconds = {
+        "cluster_start": round(ready - started, 1),
+        "load": round(loaded - ready, 1),
+        "total": round(time.monotonic() - started, 1),
+    }
+    report = _report(run)
+    (WORKDIR / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print("\ncluster fault test:", json.dumps(report, ensure_ascii=False, indent=2))
+    return run
+
+
+async def _load_with_faults(
+    cluster: Cluster, scripts: list[Conversation], victims: list[Replica], pool: ThreadPoolExecutor
+) -> tuple[list[ConversationRun], list[Fault], list[Future]]:
+    progress = Progress()
+    greetings = len(range(0, REST_CONVERSATIONS, DOUBLE_GREETING_EVERY)) * 2
+    planned = greetings + sum(
+        len(scripts[index % len(scripts)].turns)
+        for count in (REST_CONVERSATIONS, SOCKETIO_CONVERSATIONS)
+        for index in range(count)
+    )
+    load = asyncio.ensure_future(
+        run_conversations(
+            cluster.url,
+            scripts,
+            progress,
+            rest=REST_CONVERSATIONS,
+            socketio_clients=SOCKETIO_CONVERSATIONS,
+            double_greeting_every=DOUBLE_GREETING_EVERY,
+        )
+    )
+    while progress.acknowledged < planned * KILL_WHEN_ACKNOWLEDGED and not load.done():
+        await asyncio.sleep(0.2)
+    faults, restarts = [], []
+    for victim in victims:
+        fault = Fault(victim.name, killed_at=time.time())
+        cluster.kill(victim)
+        faults.append(fault)
+        restarts.append(pool.submit(_restart, cluster, victim))
+    return await load, faults, restarts
+
+
+def _restart(cluster: Cluster, replica: Replica) -> float:
+    """Start the killed replica again; the time it answered."""
+    cluster.restart(replica)
+    return time.time()
+
+
+def _wait_for_restart(fault: Fault, restart: Future) -> None:
+    try:
+        fault.ready_at = restart.result()
+    except RuntimeError as error:
+        fault.error = str(error)[-2000:]
+
+
+async def _greetings(base_url: str, count: int) -> list[ConversationRun]:
+    """One-message conversations once the restarted replicas are back: the balancer must use them."""
+    greeting = Conversation("greeting after the restart", (Turn("你好"),))
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        user = RestUser(session, base_url, Progress())
+        return [await run_rest_conversation(user, greeting) for _ in range(count)]
+
+
+def _tracker_events(url: str, senders: list[str]) -> dict[str, list[TrackerEvent]]:
+    events: dict[str, list[TrackerEvent]] = {sender: [] for sender in senders}
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sender_id, type_name, timestamp, action_name, data FROM events"
+            " WHERE sender_id = ANY(%s) ORDER BY id",
+            [senders],
+        )
+        for sender, type_name, timestamp, action_name, data in cursor:
+            text = json.loads(data).get("text") if type_name == "user" else None
+            events[sender].append(TrackerEvent(type_name, timestamp, action_name, text))
+    return events
+
+
+def _cases(url: str, senders: list[str]) -> dict[str, Case]:
+    with psycopg2.connect(url) as connection, connection.cursor(cursor_factory=RealDictCursor) as cursor:
+        cursor.execute("SELECT * FROM cases WHERE sender_id = ANY(%s)", [senders])
+        return {row["case_id"]: case_from_row(row) for row in cursor}
+
+
+def _access_log(path: Path) -> list[Request]:
+    requests = []
+    for line in path.read_text().splitlines():
+        finished, seconds, status, method, uri, request_id, upstreams = line.split(" ", 6)
+        # $upstream_addr lists every replica tried, e.g. "127.0.0.1:1, 127.0.0.1:2".
+        answered_by = upstreams.split(",")[-1].strip()
+        requests.append(
+            Request(
+                float(finished), float(seconds), int(status), method, uri, request_id.strip('"-'), answered_by
+            )
+        )
+    return requests
+
+
+def _double_taps_on_both_replicas(run: FaultRun) -> int:
+    """Double-tapped greetings whose two first attempts overlapped in time on different replicas."""
+    by_request_id = {request.request_id: request for request in run.requests if request.request_id}
+    count = 0
+    for conversation in run.conversations:
+        if not conversation.double_greeting:
+            continue
+        first, second = (
+            by_request_id.get(f"{message.request_id}/1") for message in conversation.messages[:2]
+        )
+        if first and second and first.upstream != second.upstream:
+            count += first.started < second.finished and second.started < first.finished
+    return count
+
+
+def _user_texts(run: FaultRun, sender: str) -> list[str]:
+    return [event.text or "" for event in run.events[sender] if event.type_name == "user"]
+
+
+def test_every_conversation_completes(fault_run: FaultRun) -> None:
+    unfinished = {
+        run.sender: [(message.text, message.failures) for message in run.messages if not message.acknowledged]
+        for run in fault_run.everyone
+        if not run.completed
+    }
+    assert not unfinished
+
+
+def test_every_acknowledged_message_is_in_the_tracker(fault_run: FaultRun) -> None:
+    missing = {
+        run.sender: lost
+        for run in fault_run.everyone
+        if (lost := acknowledged_missing_from_tracker(run, _user_texts(fault_run, run.sender)))
+    }
+    assert not missing
+
+
+def test_only_retried_messages_are_stored_twice(fault_run: FaultRun) -> None:
+    unexplained = {
+        run.sender: copies
+        for run in fault_run.everyone
+        if (copies := unexplained_copies(run, _user_texts(fault_run, run.sender)))
+    }
+    assert not unexplained
+
+
+def test_no_conversation_was_processed_twice_at_once(fault_run: FaultRun) -> None:
+    overlaps = {
+        sender: problems
+        for sender, events in fault_run.events.items()
+        if (problems := overlapping_turns(events))
+    }
+    assert not overlaps
+
+
+def test_double_taps_were_in_flight_on_both_replicas_at_once(fault_run: FaultRun) -> None:
+    """Otherwise the lock store was never put to the test."""
+    assert _double_taps_on_both_replicas(fault_run) >= 1
+
+
+def test_each_case_id_belongs_to_one_conversation(fault_run: FaultRun) -> None:
+    owners: dict[str, set[str]] = {}
+    for run in fault_run.everyone:
+        for told in run.told_cases():
+            owners.setdefault(told.case_id, set()).add(run.sender)
+    shared = {case_id: senders for case_id, senders in owners.items() if len(senders) > 1}
+    several = {
+        run.sender: ids
+        for run in fault_run.everyone
+        if len(ids := {told.case_id for told in run.told_cases()}) > 1
+    }
+    assert owners, "no conversation was told a case id"
+    assert not shared
+    assert not several
+
+
+def test_every_confirmed_case_exists_with_its_facts(fault_run: FaultRun) -> None:
+    problems = []
+    for run in fault_run.everyone:
+        for told in run.told_cases():
+            case = fault_run.cases.get(told.case_id)
+            if case is None or case.sender_id != run.sender:
+                problems.append(f"{told.case_id} told to {run.sender} is not its case in the store")
+                continue
+            stored = build_checklist(case)
+            stored_facts = set(stored.facts_line.split("｜"))
+            if stored.kind_label != told.kind_label or not set(told.facts) <= stored_facts:
+                problems.append(f"{told.case_id}: told {told.kind_label} {told.facts}, stored {stored}")
+    assert not problems
+
+
+def test_replies_round_robin_across_replicas(fault_run: FaultRun) -> None:
+    served = Counter(
+        fault_run.rasa_upstreams.get(request.upstream, request.upstream)
+        for request in fault_run.requests
+        if request.uri == "/webhooks/rest/webhook" and request.status == 200
+    )
+    total = sum(served.values())
+    assert all(served[name] >= MIN_SHARE_PER_REPLICA * total for name in fault_run.rasa_upstreams.values())
+
+
+def test_killed_replicas_came_back_and_serve_again(fault_run: FaultRun) -> None:
+    assert [(fault.replica, fault.error) for fault in fault_run.faults] == [
+        ("rasa-1", None),
+        ("actions-1", None),
+    ]
+    rasa_fault = fault_run.faults[0]
+    back = [
+        request
+        for request in fault_run.requests
+        if request.started > rasa_fault.ready_at
+        and fault_run.rasa_upstreams.get(request.upstream) == "rasa-1"
+    ]
+    assert back, "the balancer sent nothing to the restarted Rasa replica"
+
+
+def _report(run: FaultRun) -> dict[str, Any]:
+    messages = [message for conversation in run.everyone for message in conversation.messages]
+    failures: Counter[str] = Counter()
+    for conversation in run.everyone:
+        for message in conversation.messages:
+            failures.update(f"{conversation.transport} {failure}" for failure in message.failures)
+    told = {told.case_id for conversation in run.everyone for told in conversation.told_cases()}
+    served = Counter(
+        run.rasa_upstreams.get(request.upstream, request.upstream)
+        for request in run.requests
+        if request.uri == "/webhooks/rest/webhook" or request.uri.startswith("/socket.io/")
+    )
+    return {
+        "conversations": {
+            "rest": sum(conversation.transport == "rest" for conversation in run.conversations),
+            "socketio": sum(conversation.transport == "socketio" for conversation in run.conversations),
+            "after_restart": len(run.after_restart),
+            "completed": sum(conversation.completed for conversation in run.everyone),
+        },
+        "messages": {
+            "sent": len(messages),
+            "acknowledged": sum(message.acknowledged for message in messages),
+            "rest_200": sum(
+                message.acknowledged
+                for conversation in run.everyone
+                if conversation.transport == "rest"
+                for message in conversation.messages
+            ),
+            "attempts": sum(message.attempts for message in messages),
+            "retried": sum(message.retried for message in messages),
+            "off_script": sum(message.off_script for message in messages),
+            "failures": dict(sorted(failures.items())),
+        },
+        "double_taps_in_flight_on_both_replicas": _double_taps_on_both_replicas(run),
+        "tracker": {
+            "events": sum(len(events) for events in run.events.values()),
+            "user_messages": sum(
+                event.type_name == "user" for events in run.events.values() for event in events
+            ),
+        },
+        "cases": {"told_to_users": len(told), "in_store_for_these_conversations": len(run.cases)},
+        "balancer_requests_per_replica": dict(sorted(served.items())),
+        "faults": [
+            {
+                "replica": fault.replica,
+                "signal": "SIGKILL",
+                "back_after_seconds": round(fault.ready_at - fault.killed_at, 1) if fault.ready_at else None,
+                "error": fault.error,
+            }
+            for fault in run.faults
+        ],
+        "seconds": run.seconds,
+    }

@@ -1,0 +1,235 @@
+"""Shared state in a real Redis: two clients stand for two replicas, and must agree.
+
+The WeChat channel's use of it (two ``WeChatInput`` replicas) is tested in
+``test_wechat.py``; here are the stores themselves and the console's login throttle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot import shared_state
+from bot.console.auth import DatabaseLoginThrottle, LoginThrottled, StaffAuth, login_throttle
+from bot.console.settings import Settings
+from bot.console.store import ConsoleStore
+from bot.shared_state import RedisLoginThrottle, RedisMenuStore, RedisTurnLedger, TurnOutcome
+from scripts.redis_service import RedisService
+
+pytest_plugins = ["tests.redis_fixtures"]
+
+PASSWORD = "correct horse battery"
+
+Clients = tuple[redis.asyncio.Redis, redis.asyncio.Redis]
+
+
+@pytest.fixture
+async def two_clients(redis_url: str) -> AsyncIterator[Clients]:
+    first, second = shared_state.async_client(redis_url), shared_state.async_client(redis_url)
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+# --- the numbered menu ----------------------------------------------------------------------
+
+
+async def test_a_menu_saved_by_one_replica_is_read_by_another(two_clients: Clients) -> None:
+    here, there = (RedisMenuStore(client, ttl_seconds=60) for client in two_clients)
+    await here.save("oAlice", ["/affirm", "/merchant_agreed", "工商银行"])
+    assert await there.load("oAlice") == ["/affirm", "/merchant_agreed", "工商银行"]
+    assert await there.load("oBob") == []
+    await there.save("oAlice", [])
+    assert await here.load("oAlice") == []
+
+
+async def test_a_menu_expires_after_its_ttl(two_clients: Clients) -> None:
+    store = RedisMenuStore(two_clients[0], ttl_seconds=0.2)
+    await store.save("oAlice", ["/affirm"])
+    assert await store.load("oAlice") == ["/affirm"]
+    await asyncio.sleep(0.3)
+    assert await store.load("oAlice") == []
+
+
+async def test_without_redis_a_menu_is_forgotten_and_logged(
+    unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = shared_state.async_client(unreachable_redis_url)
+    store = RedisMenuStore(client, ttl_seconds=60)
+    caplog.set_level(logging.ERROR)
+    await store.save("oAlice", ["/affirm"])
+    assert await store.load("oAlice") == []
+    assert len([line for line in caplog.messages if "WeChat menu" in line]) == 2
+    await client.close()
+
+
+# --- which replica runs a turn --------------------------------------------------------------
+
+
+async def test_exactly_one_of_many_concurrent_claims_wins(two_clients: Clients) -> None:
+    ledgers = [RedisTurnLedger(client, ttl_seconds=60) for client in two_clients]
+    claims = await asyncio.gather(*(ledgers[n % 2].claim("6000000000000000001") for n in range(10)))
+    assert sorted(claims) == [False] * 9 + [True]
+    assert await ledgers[0].claim("6000000000000000002")
+
+
+async def test_a_claim_expires_with_its_ttl(two_clients: Clients) -> None:
+    here, there = (RedisTurnLedger(client, ttl_seconds=0.2) for client in two_clients)
+    assert await here.claim("m1")
+    assert not await there.claim("m1")
+    await asyncio.sleep(0.3)
+    assert await there.claim("m1")
+
+
+async def test_a_waiting_replica_gets_the_outcome_when_it_is_published(two_clients: Clients) -> None:
+    owner, follower = (RedisTurnLedger(client, ttl_seconds=60) for client in two_clients)
+    outcome = TurnOutcome(("收到：重复扣款",), by_customer_service=False)
+
+    async def publish_later() -> None:
+        await asyncio.sleep(0.2)
+        await owner.publish("m1", outcome)
+
+    started = time.monotonic()
+    waited, _ = await asyncio.gather(follower.wait_for_outcome("m1", timeout_seconds=3), publish_later())
+    assert waited == outcome
+    assert 0.15 < time.monotonic() - started < 1
+    slow = TurnOutcome(("第一段", "第二段"), by_customer_service=True)
+    await owner.publish("m2", slow)
+    assert await follower.wait_for_outcome("m2", timeout_seconds=0) == slow
+
+
+async def test_waiting_for_an_outcome_that_never_comes_ends_with_the_timeout(two_clients: Clients) -> None:
+    follower = RedisTurnLedger(two_clients[1], ttl_seconds=60)
+    started = time.monotonic()
+    assert await follower.wait_for_outcome("m1", timeout_seconds=0.3) is None
+    assert 0.3 <= time.monotonic() - started < 0.8
+
+
+async def test_without_redis_a_claim_raises_and_the_rest_degrade(
+    unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = shared_state.async_client(unreachable_redis_url)
+    ledger = RedisTurnLedger(client, ttl_seconds=60)
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(redis.ConnectionError):
+        await ledger.claim("m1")
+    await ledger.publish("m1", TurnOutcome(("x",), by_customer_service=False))
+    assert await ledger.wait_for_outcome("m1", timeout_seconds=5) is None
+    assert len([line for line in caplog.messages if "turn's outcome" in line]) == 2
+    await client.close()
+
+
+# --- console sign-ins -----------------------------------------------------------------------
+
+
+def replica_auth(tmp_path: Path, name: str, url: str) -> StaffAuth:
+    """A console replica with its own database, so only Redis can make replicas agree."""
+    settings = Settings(case_db=tmp_path / f"{name}.db", tracker_db=tmp_path / "tracker.db")
+    throttle = RedisLoginThrottle(
+        shared_state.sync_client(url), settings.max_failed_logins, settings.failed_login_window
+    )
+    auth = StaffAuth(ConsoleStore(settings.case_db).db, settings, throttle)
+    auth.add_user("alice", PASSWORD)
+    return auth
+
+
+def test_failures_on_one_console_replica_throttle_the_other(tmp_path: Path, redis_url: str) -> None:
+    first, second = replica_auth(tmp_path, "a", redis_url), replica_auth(tmp_path, "b", redis_url)
+    for attempt in range(5):
+        replica = (first, second)[attempt % 2]
+        assert replica.login("alice", "wrong", f"10.0.0.{attempt}") is None
+    for replica in (first, second):
+        with pytest.raises(LoginThrottled):
+            replica.login("ALICE", PASSWORD, "10.0.1.1")  # by name: case and IP do not matter
+    assert second.login("bob", "wrong", "10.0.1.1") is None  # another name is not locked out
+
+
+def test_failures_from_one_ip_are_counted_across_replicas_and_names(tmp_path: Path, redis_url: str) -> None:
+    first, second = replica_auth(tmp_path, "a", redis_url), replica_auth(tmp_path, "b", redis_url)
+    for number, name in enumerate(("a", "b", "c", "d", "e")):
+        (first, second)[number % 2].login(name, "wrong", "10.9.9.9")
+    with pytest.raises(LoginThrottled):
+        second.login("alice", PASSWORD, "10.9.9.9")
+    assert first.login("alice", PASSWORD, "10.9.9.10") is not None
+
+
+def test_a_success_clears_the_users_count_everywhere_but_not_the_ips(tmp_path: Path, redis_url: str) -> None:
+    first, second = replica_auth(tmp_path, "a", redis_url), replica_auth(tmp_path, "b", redis_url)
+    for _ in range(4):
+        first.login("alice", "wrong", "10.0.0.1")
+    assert second.login("alice", PASSWORD, "10.0.0.2") is not None
+    for attempt in range(4):
+        first.login("alice", "wrong", f"10.0.2.{attempt}")
+    assert not second.is_throttled("alice", "10.0.3.1")
+    first.login("alice", "wrong", "10.0.2.9")
+    assert second.is_throttled("alice", "10.0.3.1")
+    # 10.0.0.1 failed four times; the success came from another address.
+    first.login("nobody", "wrong", "10.0.0.1")
+    assert second.is_throttled("carol", "10.0.0.1")
+
+
+def test_failures_are_forgotten_when_the_window_ends(redis_url: str) -> None:
+    # Counted directly: five scrypt checks can outlast a window short enough for a test.
+    throttle = RedisLoginThrottle(shared_state.sync_client(redis_url), 5, timedelta(milliseconds=300))
+    for _ in range(5):
+        throttle.record("alice", "10.0.0.1", succeeded=False)
+    assert throttle.is_throttled("alice", "10.0.0.2") and throttle.is_throttled("bob", "10.0.0.1")
+    time.sleep(0.4)
+    assert not throttle.is_throttled("alice", "10.0.0.1")
+
+
+def test_no_user_input_becomes_a_redis_key(tmp_path: Path, redis_url: str) -> None:
+    auth = replica_auth(tmp_path, "a", redis_url)
+    auth.login("alice*\r\nFLUSHALL", "wrong", "10.0.0.1")
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        keys = client.keys("*")
+        assert len(keys) == 2
+        assert not any("alice" in key or "10.0.0.1" in key for key in keys)
+        assert all(0 < client.pttl(key) <= 15 * 60 * 1000 for key in keys)
+
+
+def test_without_redis_sign_ins_are_refused_as_throttled_and_logged(
+    tmp_path: Path, unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = replica_auth(tmp_path, "a", unreachable_redis_url)
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(LoginThrottled):
+        auth.login("alice", PASSWORD, "10.0.0.1")
+    assert any("Login throttle unavailable" in line for line in caplog.messages)
+
+
+def test_redis_going_away_after_the_check_still_lets_a_right_password_in(
+    tmp_path: Path, private_redis: RedisService, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = replica_auth(tmp_path, "a", private_redis.url)
+    check = auth.is_throttled
+
+    def check_then_lose_redis(username: str, ip: str) -> bool:
+        throttled = check(username, ip)
+        private_redis.stop()
+        return throttled
+
+    auth.is_throttled = check_then_lose_redis  # type: ignore[method-assign]
+    caplog.set_level(logging.ERROR)
+    assert auth.login("alice", PASSWORD, "10.0.0.1") is not None
+    assert any("Could not record a sign-in attempt" in line for line in caplog.messages)
+
+
+def test_the_throttle_is_in_redis_only_when_redis_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    settings = Settings(case_db=tmp_path / "cases.db", tracker_db=tmp_path / "tracker.db")
+    db = ConsoleStore(settings.case_db).db
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert isinstance(login_throttle(db, settings), DatabaseLoginThrottle)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    throttle = login_throttle(db, settings)
+    assert isinstance(throttle, RedisLoginThrottle)
+    assert (throttle.max_failures, throttle.window_milliseconds) == (5, 15 * 60 * 1000)
