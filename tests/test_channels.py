@@ -1,8 +1,16 @@
 from __future__ import annotations
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from bot.channels.guard import MASKED_METADATA_KEY, guard_incoming
+import requests
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sanic import Sanic
+from server_env import ServerThread
+
+from bot.channels.guard import MASKED_METADATA_KEY, Handler, guard_incoming
 from bot.channels.rest import MaskedRestInput, request_problem
 from bot.channels.socketio import MaskedSocketIOInput
 from bot.channels.widget import WidgetInput, static_file
@@ -84,3 +92,39 @@ def test_socketio_session_ids_come_from_the_client_or_are_made_fresh() -> None:
     assert len(session_id_from(None)) == 32
     assert len(session_id_from({"session_id": "x" * 500})) == 32
     assert len(session_id_from({"session_id": 42})) == 32
+
+
+@contextmanager
+def rest_webhook(handler: Handler) -> Iterator[str]:
+    """Our REST channel in front of ``handler`` (standing in for Rasa), served from a thread."""
+    app = Sanic(f"rest_{uuid.uuid4().hex}")
+    app.blueprint(MaskedRestInput().blueprint(handler), url_prefix="/webhooks/rest")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    thread = ServerThread(app, sock)
+    thread.start()
+    assert thread.ready.wait(timeout=30), "REST channel did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/rest/webhook"
+    finally:
+        thread.stop()
+
+
+def test_a_turn_that_fails_inside_rasa_answers_500_not_200() -> None:
+    turns = 0
+
+    async def failing_then_answering(message: UserMessage) -> None:
+        nonlocal turns
+        turns += 1
+        await message.output_channel.send_text_message(message.sender_id, f"回复{turns}")
+        if turns == 1:
+            raise ConnectionError("tracker store unreachable")
+
+    with rest_webhook(failing_then_answering) as url:
+        failed = requests.post(url, json={"sender": "a", "message": "你好"}, timeout=30)
+        assert failed.status_code == 500
+        assert "没有处理成功" in failed.json()["error"]
+        # The failure belongs to that request only: the retry is answered normally.
+        retried = requests.post(url, json={"sender": "a", "message": "你好"}, timeout=30)
+        assert retried.status_code == 200
+        assert [message["text"] for message in retried.json()] == ["回复2"]

@@ -3,13 +3,18 @@
 A drop-in for Rasa's ``rest`` channel (same name, same URL
 ``/webhooks/rest/webhook``). Malformed requests get a 400 instead of reaching
 Rasa; the text is masked before anything, Rasa's own error log included,
-can see it.
+can see it. A turn that fails inside Rasa (the tracker store or the lock store
+unreachable, say) answers 500 instead of Rasa's 200 with whatever was
+collected, so a client can rely on a 200 meaning the message was stored, and
+retry otherwise.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -19,6 +24,11 @@ from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, 
 from bot.masking import mask_secrets
 
 MAX_SENDER_CHARS = 128
+TURN_FAILED_MESSAGE = "抱歉，系统暂时出了点问题，您的消息没有处理成功，请稍后再发一次。"
+
+# Set inside Rasa's handler, read by the response middleware: both run in the
+# request's task, and Rasa's own webhook swallows the exception in between.
+_turn_failed: ContextVar[bool] = ContextVar("rest_turn_failed", default=False)
 
 
 def request_problem(body: Any) -> str | None:
@@ -38,13 +48,24 @@ def request_problem(body: Any) -> str | None:
     return None
 
 
+def reporting_failures(on_new_message: Handler) -> Handler:
+    async def handler(message: UserMessage) -> Any:
+        try:
+            return await on_new_message(message)
+        except Exception:
+            _turn_failed.set(True)
+            raise
+
+    return handler
+
+
 class MaskedRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        webhook = super().blueprint(guard_incoming(on_new_message))
+        webhook = super().blueprint(reporting_failures(guard_incoming(on_new_message)))
 
         @webhook.middleware("request")
         async def reject_malformed(request: Request) -> HTTPResponse | None:
@@ -56,6 +77,12 @@ class MaskedRestInput(RestInput):
                 return response.json({"error": "body must be valid JSON"}, status=400)
             problem = request_problem(body)
             return response.json({"error": problem}, status=400) if problem else None
+
+        @webhook.middleware("response")
+        async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:
+            if _turn_failed.get():
+                return response.json({"error": TURN_FAILED_MESSAGE}, status=500)
+            return None
 
         return webhook
 

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import Console, ServerThread
+from console_support import Console
 from sanic import Sanic
+from server_env import ServerThread
 
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore

@@ -6,11 +6,8 @@ other conftest shares.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import socket
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -133,34 +130,3 @@ class ConsoleSession(requests.Session):
     def submit(self, path: str, data: dict[str, str] | None = None, **kwargs: object) -> requests.Response:
         """POST a form the way the page does, with the session's CSRF token."""
         return self.post(path, data={"csrf_token": self.csrf_token(), **(data or {})}, **kwargs)
-
-
-class ServerThread(threading.Thread):
-    def __init__(self, app: Sanic, sock: socket.socket) -> None:
-        super().__init__(daemon=True)
-        self.app, self.sock = app, sock
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-
-    def run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(
-            self.app.create_server(sock=self.sock, return_asyncio_server=True, access_log=False)
-        )
-        self.loop.run_until_complete(server.startup())
-        self.loop.run_until_complete(server.before_start())
-        self.loop.run_until_complete(server.after_start())
-        self.ready.set()
-        self.loop.run_forever()
-        server.close()
-        self.loop.run_until_complete(server.wait_closed())
-        # Keep-alive connections still have a task each; end them before the loop closes.
-        pending = asyncio.all_tasks(self.loop)
-        for task in pending:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        self.loop.close()
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.join(timeout=10)
