@@ -278,21 +278,7 @@ class SQLiteCaseStore:
                 case_id = existing["case_id"]
             else:
                 case_id = self._next_case_id(db, timestamp.date())
-                db["cases"].insert(
-                    {
-                        "case_id": case_id,
-                        "kind": kind,
-                        "role": ROLES[kind],
-                        "sender_id": sender_id,
-                        "channel": channel,
-                        "status": "open",
-                        **facts_to_row(facts),
-                        "steps_done": "[]",
-                        "handoff_requested": 0,
-                        "created_at": timestamp.isoformat(),
-                        "updated_at": timestamp.isoformat(),
-                    }
-                )
+                db["cases"].insert(new_case_row(case_id, kind, sender_id, channel, facts, timestamp))
                 self._log(db, case_id, "created", {"kind": kind, "channel": channel})
         return self._require(case_id)
 
@@ -427,6 +413,24 @@ def store_from_env() -> CaseStore:
 
 
 # Row ↔ dataclass mapping, shared by both stores: the columns are the same.
+def new_case_row(
+    case_id: str, kind: str, sender_id: str, channel: str, facts: Facts, timestamp: datetime
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "kind": kind,
+        "role": ROLES[kind],
+        "sender_id": sender_id,
+        "channel": channel,
+        "status": "open",
+        **facts_to_row(facts),
+        "steps_done": "[]",
+        "handoff_requested": 0,
+        "created_at": timestamp.isoformat(),
+        "updated_at": timestamp.isoformat(),
+    }
+
+
 def facts_to_row(facts: Facts) -> dict[str, Any]:
     row = asdict(facts)
     row["txn_date"] = facts.txn_date.isoformat() if facts.txn_date else None

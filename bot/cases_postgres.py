@@ -57,6 +57,7 @@ from bot.cases import (
     case_from_row,
     facts_from_row,
     facts_to_row,
+    new_case_row,
 )
 from bot.clock import now
 
@@ -187,23 +188,9 @@ class PostgresCaseStore:
                 )
                 self._log(cur, row["case_id"], "facts_updated", facts_to_row(facts))
                 return case_from_row(row)
-            row = self._insert(
-                cur,
-                "cases",
-                {
-                    "case_id": self._next_case_id(cur, timestamp.date()),
-                    "kind": kind,
-                    "role": ROLES[kind],
-                    "sender_id": sender_id,
-                    "channel": channel,
-                    "status": "open",
-                    **facts_to_row(facts),
-                    "steps_done": "[]",
-                    "handoff_requested": 0,
-                    "created_at": timestamp.isoformat(),
-                    "updated_at": timestamp.isoformat(),
-                },
-            )
+            case_id = self._next_case_id(cur, timestamp.date())
+            new_row = new_case_row(case_id, kind, sender_id, channel, facts, timestamp)
+            row = self._insert(cur, "cases", new_row)
             self._log(cur, row["case_id"], "created", {"kind": kind, "channel": channel})
             return case_from_row(row)
 
