@@ -480,7 +480,7 @@
   function connect() {
     // Websocket only: a websocket stays on the Rasa replica that accepted it,
     // while long-polling requests would be spread over the replicas by a load
-    // balancer without sticky sessions (cluster mode, docs/cluster.md).
+    // balancer without sticky sessions (cluster mode, see the README).
     socket = window.io(config.socketOrigin, { path: config.socketPath, transports: ["websocket"] });
     // After every (re)connect: Rasa maps the socket to our conversation again.
     socket.on("connect", () => socket.emit("session_request", { session_id: sessionId }));
