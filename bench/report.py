@@ -87,6 +87,14 @@ def ratios(summary: dict) -> dict[str, float]:
     return result
 
 
+def cluster_throughput_ratio(cluster: dict) -> float | None:
+    """Turns per second with 2 Rasa replicas over 1, from the cluster runs; None without both."""
+    by_replicas = {run["rasa_replicas"]: run["turns_per_second"] for run in cluster.get("runs", [])}
+    if not by_replicas.get(1) or 2 not in by_replicas:
+        return None
+    return round(by_replicas[2] / by_replicas[1], 3)
+
+
 def measures(summary: dict) -> dict[str, float]:
     """The run's figures by name: what targets and regressions are judged on."""
     found: dict[str, float] = {}
@@ -110,6 +118,8 @@ def measures(summary: dict) -> dict[str, float]:
         found.update({f"held-out F1 {intent}": f1 for intent, f1 in heldout["per_intent_f1"].items()})
     if understanding.get("stories"):
         found["story conversation accuracy"] = understanding["stories"]["conversation_accuracy"]
+    if "throughput_ratio" in summary.get("cluster", {}):
+        found["cluster throughput 2 ÷ 1 replicas"] = summary["cluster"]["throughput_ratio"]
     return found
 
 
@@ -160,6 +170,11 @@ def _ratio(ours: float, stock: float | None, what: str = "") -> str:
 
 def _users(count: int) -> str:
     return f"{count} user" if count == 1 else f"{count} users"
+
+
+def _replicas(run: dict) -> str:
+    actions = run["action_replicas"]
+    return f"{run['rasa_replicas']} Rasa + {actions} action replica{'' if actions == 1 else 's'}"
 
 
 def summary_table(summary: dict) -> str:
@@ -217,6 +232,17 @@ def summary_table(summary: dict) -> str:
         rows.append(
             ("test stories", f"{stories['conversations_correct']}/{stories['conversations']}", "–", "")
         )
+    cluster = summary.get("cluster", {})
+    for run in cluster.get("runs", []):
+        rows.append((
+            f"cluster of {_replicas(run)}, {_users(cluster['users'])}",
+            f"{run['turns_per_second']:.1f} turns/s, p50 / p95 {run['p50_ms']:,.0f} / "
+            f"{run['p95_ms']:,.0f} ms, errors {run['errors']}, off script {run['off_script']}",
+            "–",
+            "",
+        ))  # fmt: skip
+    if "throughput_ratio" in cluster:
+        rows.append(("cluster throughput, 2 ÷ 1 replicas", f"{cluster['throughput_ratio']:.2f}×", "–", ""))
     return _table(("measure", "误刷助手", "stock bot", "ours ÷ stock"), rows)
 
 
@@ -265,6 +291,7 @@ def markdown(summary: dict, images: list[str], history: str) -> str:
             lines += [f"**{name}**:", "", "```", failure, "```", ""]
     lines += _understanding(summary.get("understanding", {}), images)
     lines += _load(summary, images)
+    lines += _cluster(summary)
     training = summary.get("training", {})
     if "full_seconds" in training:
         lines += [
@@ -404,6 +431,46 @@ def _load(summary: dict, images: list[str]) -> list[str]:
     return lines
 
 
+def _cluster(summary: dict) -> list[str]:
+    cluster = summary.get("cluster", {})
+    if not cluster.get("runs"):
+        return []
+    ratio = cluster.get("throughput_ratio")
+    verdict = (
+        f"throughput with 2 replicas is {ratio:.2f}× that with 1"
+        if ratio is not None
+        else "one of the two runs failed, so there is no ratio this time"
+    )
+    rows = [
+        (str(run["rasa_replicas"]), str(run["action_replicas"]), str(run["turns"]),
+         f"{run['turns_per_second']:.2f}", _ms(run["p50_ms"]), _ms(run["p95_ms"]),
+         str(run["errors"]), str(run["off_script"]), f"{run['rasa_ready_seconds']:.0f} s")
+        for run in cluster["runs"]
+    ]  # fmt: skip
+    header = ("Rasa replicas", "action replicas", "turns", "turns/s", "p50", "p95", "errors", "off script")
+    lines = [
+        "",
+        "## Cluster: 1 replica against 2",
+        "",
+        f"Our bot behind nginx, with PostgreSQL and Redis (`scripts/cluster.py`): "
+        f"{_users(cluster['users'])} for {cluster['seconds']:g} s on the same {cluster['conversations']} "
+        "conversation scripts, after a one-conversation warm-up, first with 1 Rasa and 1 action-server "
+        "replica, then with 2 and 2. Both ran on this machine in this one run, sharing its "
+        f"{summary['machine']['cores']} cores, so only the ratio compares: {verdict}.",
+        "",
+        _table((*header, "Rasa ready in"), rows),
+    ]
+    samples = [
+        *(f"- {_replicas(run)}: {sample}" for run in cluster["runs"] for sample in run["error_samples"]),
+        *(
+            f"- {_replicas(run)}, off script: {sample}"
+            for run in cluster["runs"]
+            for sample in run["off_script_samples"]
+        ),
+    ]
+    return [*lines, "", *samples] if samples else lines
+
+
 def append_history(summary: dict, note: str, path: Path = HISTORY) -> None:
     """Add this run's row to the history table; the note says what changed since the last run."""
     found = measures(summary)
@@ -422,6 +489,7 @@ def append_history(summary: dict, note: str, path: Path = HISTORY) -> None:
         shown("full training s", ".0f"),
         shown("no-change retrain s", ".0f"),
         *(shown(f"held-out {metric}", ".3f") for metric in BAR),
+        shown("cluster throughput 2 ÷ 1 replicas", ".2f"),
     ]
     path.write_text(
         path.read_text(encoding="utf-8").rstrip("\n") + "\n| " + " | ".join(row) + " |\n", encoding="utf-8"

@@ -3,15 +3,18 @@
 A full run, in order: held-out NLU scores and test stories (and 5-fold
 cross-validation with ``--cv``); the stock bot from ``rasa init``; our bot and
 then the stock bot under 1, 10 and 50 simulated users; a full and a no-change
-training. It writes report.md, summary.json (saved after every step, so a
-failed step loses nothing before it), charts and the servers' logs to
-``bench/results/<timestamp>/``, prints the summary table, flags regressions
-against the previous run of the same mode and adds a row to bench/history.md.
+training; our bot as a cluster (``scripts/cluster.py``: nginx, PostgreSQL,
+Redis) with 1 Rasa and 1 action-server replica, then 2 and 2, under the most
+users, for the throughput ratio of 2 replicas to 1. It writes report.md,
+summary.json (saved after every step, so a failed step loses nothing before
+it), charts and the servers' logs to ``bench/results/<timestamp>/``, prints
+the summary table, flags regressions against the previous run of the same
+mode and adds a row to bench/history.md.
 ``--skip`` leaves phases out (a partial run, which the history leaves out).
 
 The smoke run starts our servers and holds one short conversation: no
-baseline, training, understanding or cross-validation (each of those loads
-the model again, which takes minutes on a small machine).
+baseline, training, understanding, cluster or cross-validation (each of those
+loads the model again, which takes minutes on a small machine).
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import charts, load, probe, report, servers, training, understanding
+from scripts.cluster import Cluster
 
 RESULTS = Path(__file__).with_name("results")
 MODEL = servers.ROOT / "models" / "wushua.tar.gz"
-PHASES = ("understanding", "load", "baseline", "training")
+PHASES = ("understanding", "load", "baseline", "training", "cluster")
 SMOKE_TURNS = 4
+CLUSTER_REPLICAS = (1, 2)  # Rasa replicas, and as many action servers, in the cluster runs
 
 
 def _machine() -> dict:
@@ -68,6 +73,12 @@ def _say(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
+def warm_up(url: str, scripts: list[load.Conversation], seconds: float, max_turns: int | None) -> None:
+    """One user through the first conversation, so that no measured turn pays for a cold start."""
+    turns = min(len(scripts[0].turns), max_turns or len(scripts[0].turns))
+    asyncio.run(load.run_level(url, scripts[:1], 1, seconds, max_turns=turns))
+
+
 def load_bot(
     bot: servers.Bot,
     scripts: list[load.Conversation],
@@ -76,8 +87,7 @@ def load_bot(
     max_turns: int | None,
 ) -> dict:
     """Warm the bot up with one conversation, then each level of users in turn."""
-    warm_up = min(len(scripts[0].turns), max_turns or len(scripts[0].turns))
-    asyncio.run(load.run_level(bot.rasa.url, scripts[:1], 1, seconds, max_turns=warm_up))
+    warm_up(bot.rasa.url, scripts, seconds, max_turns)
     levels = []
     for count in users:
         recorded = len(probe.read(bot.probe_file))
@@ -103,6 +113,29 @@ def load_bot(
     }
 
 
+def load_cluster(
+    replicas: int, workdir: Path, scripts: list[load.Conversation], users: int, seconds: float
+) -> dict:
+    """Our bot as a cluster of ``replicas`` Rasa and as many action servers: warmed up, then ``users``."""
+    with Cluster(
+        workdir, rasa_replicas=replicas, action_replicas=replicas, model=MODEL, with_console=False
+    ) as cluster:
+        warm_up(cluster.url, scripts, seconds, None)
+        level = asyncio.run(load.run_level(cluster.url, scripts, users, seconds))
+        rasa_ready_seconds = max(replica.ready_seconds[-1] for replica in cluster.rasa)
+    result = {
+        "rasa_replicas": replicas,
+        "action_replicas": replicas,
+        "rasa_ready_seconds": rasa_ready_seconds,
+        **level.summary(),
+    }
+    _say(
+        f"cluster of {replicas}: {users} user(s), {result['turns']} turns, {result['turns_per_second']} "
+        f"turns/s, p50 {result['p50_ms']} ms, errors {result['errors']}, off script {result['off_script']}"
+    )
+    return result
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -111,6 +144,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cv", action="store_true", help="add 5-fold cross-validation (5 NLU trainings)")
     parser.add_argument("--users", type=int, nargs="+", default=[1, 10, 50], help="users at each level")
     parser.add_argument("--seconds", type=float, default=60, help="length of each level of load")
+    parser.add_argument(
+        "--cluster-users", type=int, help="users in the cluster runs (default: most of --users)"
+    )
     parser.add_argument("--skip", nargs="+", choices=PHASES, default=[], help="phases to leave out")
     parser.add_argument("--note", default="", help="what changed since the last run (bench/history.md)")
     parser.add_argument("--out", type=Path, help="results directory (default bench/results/<timestamp>)")
@@ -150,6 +186,11 @@ def _keep_logs(work: Path, out: Path) -> None:
         shutil.copyfile(log, kept)
 
 
+def _skipped(args: argparse.Namespace) -> set[str]:
+    """The phases this run leaves out: all but the load phase in a smoke run, else what ``--skip`` says."""
+    return set(PHASES) - {"load"} if args.smoke else set(args.skip)
+
+
 def _measure(summary: dict, work: Path, out: Path, args: argparse.Namespace, skip: set[str]) -> None:
     users, max_turns = ([1], SMOKE_TURNS) if args.smoke else (args.users, None)
     if "understanding" not in skip:
@@ -180,6 +221,27 @@ def _measure(summary: dict, work: Path, out: Path, args: argparse.Namespace, ski
     if "training" not in skip:
         with _step(summary, out, "training: full, then again with no change"):
             summary["training"].update(training.training_times(work / "training"))
+    if "cluster" not in skip:
+        _measure_cluster(summary, work, out, args)
+
+
+def _measure_cluster(summary: dict, work: Path, out: Path, args: argparse.Namespace) -> None:
+    """The same users, seconds and scripts through a cluster of 1 replica, then 2; the throughput ratio."""
+    # As root, PostgreSQL runs as the `postgres` user, which must reach its data directory in here.
+    work.chmod(0o755)
+    scripts = load.load_conversations("wushua")
+    users = args.cluster_users or max(args.users)
+    found: dict = {"users": users, "seconds": args.seconds, "conversations": len(scripts), "runs": []}
+    summary["cluster"] = found
+    for replicas in CLUSTER_REPLICAS:
+        with _step(summary, out, f"cluster of {replicas} Rasa and {replicas} action replica(s) under load"):
+            found["runs"].append(
+                load_cluster(replicas, work / f"cluster-{replicas}", scripts, users, args.seconds)
+            )
+    ratio = report.cluster_throughput_ratio(found)
+    if ratio is not None:
+        found["throughput_ratio"] = ratio
+    _save(summary, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"{MODEL} is missing: `make run` or `make test` train it")
         return 2
     started = datetime.now().astimezone()
-    skip = set(PHASES) - {"load"} if args.smoke else set(args.skip)
+    skip = _skipped(args)
     # Runs are compared with runs of the same mode only, and only full runs enter the history.
     mode = "smoke" if args.smoke else "partial" if skip else "full"
     out = args.out or RESULTS / (started.strftime("%Y%m%d-%H%M%S") + ("" if mode == "full" else f"-{mode}"))

@@ -4,11 +4,12 @@ The smoke run (``python -m bench.run --smoke``) starts our Rasa and action
 servers, holds one short conversation and writes its report; it needs the
 trained model, like the other end-to-end tests. The report test renders a
 made-up full run, so the parts the smoke run skips (baseline, training,
-understanding, regressions, history) cannot rot either.
+understanding, cluster, regressions, history) cannot rot either.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import subprocess
@@ -19,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import charts, report
-from bench.load import load_conversations
+from bench import charts, report, run
+from bench.load import Conversation, load_conversations
 from bench.understanding import confusion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,9 +149,23 @@ def full_run() -> dict:
             },
         },
         "training": {"stock_init_seconds": 120.0, "full_seconds": 250.0, "no_change_retrain_seconds": 25.0},
+        "cluster": {
+            "users": 50,
+            "seconds": 60.0,
+            "conversations": 6,
+            "runs": [_cluster_run(1, 4.0, 6000), _cluster_run(2, 5.0, 4800, errors=1)],
+        },
     }
     summary["ratios"] = report.ratios(summary)
+    summary["cluster"]["throughput_ratio"] = report.cluster_throughput_ratio(summary["cluster"])
     return summary
+
+
+def _cluster_run(replicas: int, turns_per_second: float, p50: float, errors: int = 0) -> dict:
+    level = _level(50, turns_per_second, p50, errors)
+    for measured_in_the_servers in ("breakdown", "cpu_ms_per_turn", "peak_rss_mb"):
+        del level[measured_in_the_servers]
+    return {"rasa_replicas": replicas, "action_replicas": replicas, "rasa_ready_seconds": 95.0, **level}
 
 
 def test_a_full_run_is_judged_against_the_targets(full_run: dict) -> None:
@@ -208,14 +223,71 @@ def test_a_full_report_has_every_section_chart_and_history_row(full_run: dict, t
     assert row.startswith(
         "| 2026-11-26 10:00 | `abc1234` | TED max_history 4 → 3 | 0.25 | 6.67 | 0 | 1,400 | 250 |"
     )
+    assert row.endswith("| 1.25 |")
+    header = next(
+        line for line in history.read_text(encoding="utf-8").splitlines() if line.startswith("| run ")
+    )
+    assert row.count("|") == header.count("|")
     text = report.markdown(full_run, images, history.read_text(encoding="utf-8"))
     for heading in ("## Summary", "## Targets", "## Regressions", "## Understanding", "## Speed under load",
-                    "### Where a turn's time goes", "## Training", "## History"):  # fmt: skip
+                    "### Where a turn's time goes", "## Cluster: 1 replica against 2", "## Training",
+                    "## History"):  # fmt: skip
         assert heading in text
     assert "| turns/s, 50 users | 8.0 | 32.0 | 0.25× |" in text
     assert "| throughput ratio | ≥ 1.0× the stock bot, most users | 0.25 | **missed** |" in text
     assert "- **throughput ratio: 0.3 → 0.25**" in text
     assert "5-fold cross-validation" in text and "![intent confusion matrix](confusion.png)" in text
+    assert "| 1 | 1 | 100 | 4.00 | 6,000 ms | 12,000 ms | 0 | 0 | 95 s |" in text
+    assert "| 2 | 2 | 100 | 5.00 | 4,800 ms | 9,600 ms | 1 | 0 | 95 s |" in text
+    assert "so only the ratio compares: throughput with 2 replicas is 1.25× that with 1." in text
+    assert "- 2 Rasa + 2 action replicas: 500 on '你好': boom" in text
+    assert "| cluster throughput, 2 ÷ 1 replicas | 1.25× | – |  |" in text
+    assert (
+        "| cluster of 1 Rasa + 1 action replica, 50 users | 4.0 turns/s, p50 / p95 6,000 / 12,000 ms, "
+        "errors 0, off script 0 | – |  |"
+    ) in text
+
+
+def test_a_cluster_run_without_both_replica_counts_has_no_ratio(full_run: dict) -> None:
+    only_one = {key: value for key, value in full_run["cluster"].items() if key != "throughput_ratio"}
+    only_one["runs"] = only_one["runs"][:1]
+    assert report.cluster_throughput_ratio(only_one) is None
+    text = report.markdown({**full_run, "cluster": only_one, "regressions": []}, [], "")
+    assert "one of the two runs failed, so there is no ratio this time" in text
+    assert "cluster throughput 2 ÷ 1 replicas" not in report.measures({**full_run, "cluster": only_one})
+
+
+def test_the_cluster_phase_runs_in_a_full_run_and_can_be_skipped() -> None:
+    assert "cluster" in run.PHASES
+    assert run._skipped(run._arguments([])) == set()
+    assert run._skipped(run._arguments(["--skip", "cluster"])) == {"cluster"}
+    assert "cluster" in run._skipped(run._arguments(["--smoke"]))
+
+
+def test_the_cluster_phase_loads_1_then_2_replicas_with_the_most_users(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = []
+
+    def fake_cluster(
+        replicas: int, workdir: Path, scripts: list[Conversation], users: int, seconds: float
+    ) -> dict:
+        calls.append((replicas, workdir.name, users, seconds))
+        return _cluster_run(replicas, 2.0 * replicas + 1, 1000)
+
+    monkeypatch.setattr(run, "load_cluster", fake_cluster)
+    args = run._arguments(["--users", "1", "20", "--seconds", "30"])
+    summary: dict = {"failures": {}}
+    run._measure(summary, tmp_path, tmp_path, args, set(run.PHASES) - {"cluster"})
+    assert calls == [(1, "cluster-1", 20, 30.0), (2, "cluster-2", 20, 30.0)]
+    assert summary["cluster"]["throughput_ratio"] == round(5 / 3, 3)
+    saved = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert saved["cluster"]["users"] == 20 and len(saved["cluster"]["runs"]) == 2
+    assert saved["cluster"]["throughput_ratio"] == summary["cluster"]["throughput_ratio"]
+    explicit = argparse.Namespace(**{**vars(args), "cluster_users": 7})
+    calls.clear()
+    run._measure({"failures": {}}, tmp_path, tmp_path, explicit, set(run.PHASES) - {"cluster"})
+    assert [users for _, _, users, _ in calls] == [7, 7]
 
 
 def test_the_confusion_matrix_puts_each_error_off_the_diagonal() -> None:
