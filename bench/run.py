@@ -227,8 +227,6 @@ def _measure(summary: dict, work: Path, out: Path, args: argparse.Namespace, ski
 
 def _measure_cluster(summary: dict, work: Path, out: Path, args: argparse.Namespace) -> None:
     """The same users, seconds and scripts through a cluster of 1 replica, then 2; the throughput ratio."""
-    # As root, PostgreSQL runs as the `postgres` user, which must reach its data directory in here.
-    work.chmod(0o755)
     scripts = load.load_conversations("wushua")
     users = args.cluster_users or max(args.users)
     found: dict = {"users": users, "seconds": args.seconds, "conversations": len(scripts), "runs": []}

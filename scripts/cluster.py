@@ -47,7 +47,7 @@ from urllib.request import urlopen
 import jinja2
 import psycopg2
 
-from scripts.pg_service import PostgresService
+from scripts.pg_service import PostgresService, data_dir_under
 from scripts.redis_service import RedisService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,7 +197,7 @@ class Cluster:
         self.port = port or next(ports)
         self.action_port = next(ports)
         self.model = Path(model).absolute()
-        self.postgres = PostgresService(self.workdir / "postgres", next(ports))
+        self.postgres = PostgresService(data_dir_under(self.workdir), next(ports))
         self.redis = RedisService(self.workdir / "redis", next(ports))
         self.tracker_db_url = self.postgres.url_for(TRACKER_DATABASE)
         self.case_store_url = self.postgres.url_for(CASE_DATABASE)
@@ -297,8 +297,6 @@ class Cluster:
 
     def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # Root runs PostgreSQL as the `postgres` user, which must reach its data directory.
-        self.workdir.chmod(0o755)
         self.postgres.start()
         self.postgres.create_database(TRACKER_DATABASE)
         self.postgres.create_database(CASE_DATABASE)

@@ -21,12 +21,14 @@ says which directory to use instead of letting initdb fail obscurely.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,6 +223,25 @@ class PostgresService:
 
 def _running_as_root() -> bool:
     return os.geteuid() == 0
+
+
+def data_dir_under(folder: Path) -> Path:
+    """Where to keep PostgreSQL's data for something living in ``folder``.
+
+    ``folder/postgres`` when the server's OS user can enter ``folder``; else
+    (a checkout under /root, pytest's 0700 temporary folders) a folder under
+    the system's temporary directory, named after ``folder`` so the same
+    ``folder`` finds the same data again.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if not _running_as_root():
+        return folder / "postgres"
+    folder.chmod(0o755)
+    enterable = subprocess.run(["runuser", "-u", SERVER_OS_USER, "--", "test", "-x", str(folder)], cwd="/")
+    if enterable.returncode == 0:
+        return folder / "postgres"
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"wushua-postgres-{digest}"
 
 
 def main(argv: list[str] | None = None) -> int:
