@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from scripts.rasa_env import free_port, rasa_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RASA = str(BIN / "rasa")
@@ -28,25 +29,9 @@ STARTUP_TIMEOUT = 900  # loading the model traces DIET and TED; slow on a busy 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def rasa_env(**overrides: str) -> dict[str, str]:
     """The environment `make` gives Rasa, for any Rasa command the benchmark runs."""
-    return {
-        # credentials.yml reads these; an empty token disables the WeChat channel.
-        **{name: "" for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECHAT_APPSECRET")},
-        "WECHAT_API_BASE": "https://api.weixin.qq.com",
-        **os.environ,
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONHASHSEED": "0",
-        "RASA_TELEMETRY_ENABLED": "false",
-        **overrides,
-    }
+    return rasa_environment(**{"PYTHONHASHSEED": "0", **overrides})
 
 
 def run_rasa(args: list[str], cwd: Path, log: Path, cache: Path, **env: str) -> float:

@@ -32,7 +32,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -48,6 +47,7 @@ import jinja2
 import psycopg2
 
 from scripts.pg_service import PostgresService, data_dir_under
+from scripts.rasa_env import free_port, rasa_environment
 from scripts.redis_service import RedisService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,12 +76,6 @@ def find_nginx() -> Path:
     if found is None:
         raise NginxNotInstalled("nginx not found: install the Debian package 'nginx' (apt-get install nginx)")
     return Path(found)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -265,27 +259,20 @@ class Cluster:
 
     def _environment(self) -> dict[str, str]:
         """What every replica reads: endpoints.cluster.yml's variables and the stores' URLs."""
-        return {
-            # credentials.yml reads these; an empty token disables the WeChat channel.
-            **{name: "" for name in ("WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_AES_KEY", "WECHAT_APPSECRET")},
-            "WECHAT_API_BASE": "https://api.weixin.qq.com",
-            **os.environ,
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-            "TRACKER_DB_URL": self.tracker_db_url,
-            "CASE_STORE_URL": self.case_store_url,
-            "REDIS_URL": self.redis.url,
-            "LOCK_STORE_HOST": "127.0.0.1",
-            "LOCK_STORE_PORT": str(self.redis.port),
-            "LOCK_STORE_DB": LOCK_STORE_DB,
-            "LOCK_STORE_PASSWORD": "",
+        return rasa_environment(
+            ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.action_port}/webhook",
+            TRACKER_DB_URL=self.tracker_db_url,
+            CASE_STORE_URL=self.case_store_url,
+            REDIS_URL=self.redis.url,
+            LOCK_STORE_HOST="127.0.0.1",
+            LOCK_STORE_PORT=str(self.redis.port),
+            LOCK_STORE_DB=LOCK_STORE_DB,
+            LOCK_STORE_PASSWORD="",
             # Replicas sign checklist links for each other.
-            "WUSHUA_LINK_SECRET": os.environ.get("WUSHUA_LINK_SECRET") or uuid.uuid4().hex,
+            WUSHUA_LINK_SECRET=os.environ.get("WUSHUA_LINK_SECRET") or uuid.uuid4().hex,
             # rasa-sdk's listen address; Rasa and the console take theirs as options.
-            "SANIC_HOST": "127.0.0.1",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "RASA_TELEMETRY_ENABLED": "false",
-        }
+            SANIC_HOST="127.0.0.1",
+        )
 
     def start(self) -> None:
         """Start everything; returns when every replica answers. On failure, stops what it started."""

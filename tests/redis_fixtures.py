@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from server_env import free_port
 
 from scripts.redis_service import RedisNotInstalled, RedisService
-from tests.server_env import free_port
 
 
 def start_redis(data_dir: Path) -> RedisService:

@@ -18,30 +18,16 @@ from pathlib import Path
 import requests
 from sanic import Sanic
 
-# credentials.yml names these; Rasa refuses to start when one is unset.
-WECHAT_DEFAULTS = {
-    "WECHAT_TOKEN": "",
-    "WECHAT_APPID": "",
-    "WECHAT_AES_KEY": "",
-    "WECHAT_APPSECRET": "",
-    "WECHAT_API_BASE": "https://api.weixin.qq.com",
-}
+from scripts.rasa_env import free_port, rasa_environment
+
+__all__ = ["ServerThread", "bot_server_env", "free_port", "wait_for"]
 
 
 def bot_server_env(case_db: Path) -> dict[str, str]:
-    return {
-        **WECHAT_DEFAULTS,
-        **os.environ,
-        "CASE_STORE_URL": f"sqlite:///{case_db}",
-        "WUSHUA_LINK_SECRET": os.environ.get("WUSHUA_LINK_SECRET") or uuid.uuid4().hex,
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return rasa_environment(
+        CASE_STORE_URL=f"sqlite:///{case_db}",
+        WUSHUA_LINK_SECRET=os.environ.get("WUSHUA_LINK_SECRET") or uuid.uuid4().hex,
+    )
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path, timeout_seconds: float) -> None:

@@ -25,8 +25,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml.ElementTree import fromstring
 from rasa.core.channels.channel import UserMessage
-
-from tests.server_env import free_port
+from server_env import free_port
 
 # WeChat's MsgIds are unique across its servers: all simulated clients (one per replica) share one sequence.
 _MSG_IDS = itertools.count(6_000_000_000_000_000_000)

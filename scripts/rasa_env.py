@@ -1,0 +1,34 @@
+"""What every Rasa process the project starts (tests, benchmark, cluster) needs: its environment, a port."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+# credentials.yml names these; Rasa refuses to start when one is unset, and an
+# empty token disables the WeChat channel. The Makefile exports the same defaults.
+WECHAT_DEFAULTS = {
+    "WECHAT_TOKEN": "",
+    "WECHAT_APPID": "",
+    "WECHAT_AES_KEY": "",
+    "WECHAT_APPSECRET": "",
+    "WECHAT_API_BASE": "https://api.weixin.qq.com",
+}
+
+
+def rasa_environment(**overrides: str) -> dict[str, str]:
+    """The caller's environment with the WeChat defaults under it and ``overrides`` over it."""
+    return {
+        **WECHAT_DEFAULTS,
+        **os.environ,
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
+        **overrides,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
