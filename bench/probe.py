@@ -77,18 +77,19 @@ def _recorded_turn(method: Callable[..., Awaitable[Any]], out: TextIO) -> Callab
 
 def install(out: TextIO) -> None:
     """Wrap the methods a turn goes through; every handled message is written to ``out``."""
+    from rasa.core.actions.action import RemoteAction
     from rasa.core.agent import Agent
     from rasa.core.processor import MessageProcessor
     from rasa.core.tracker_store import FailSafeTrackerStore
-    from rasa.utils.endpoints import EndpointConfig
 
     Agent.handle_message = _recorded_turn(Agent.handle_message, out)  # lock wait included
     MessageProcessor._parse_message_with_graph = _timed("nlu", MessageProcessor._parse_message_with_graph)
     MessageProcessor._predict_next_with_tracker = _timed(
         "policies", MessageProcessor._predict_next_with_tracker
     )
-    # Only the action endpoint is configured, so every request is an action call.
-    EndpointConfig.request = _timed_async("actions", EndpointConfig.request)
+    # Custom actions and form validation both call the action server through
+    # RemoteAction.run (not EndpointConfig.request, which our server replaces).
+    RemoteAction.run = _timed_async("actions", RemoteAction.run)
     # The agent wraps whichever store is configured in this one.
     FailSafeTrackerStore.retrieve = _timed_async("tracker_store", FailSafeTrackerStore.retrieve)
     FailSafeTrackerStore.save = _timed_async("tracker_store", FailSafeTrackerStore.save)

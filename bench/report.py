@@ -23,8 +23,9 @@ Measured inside the Rasa server, which runs through `bench/probe.py`: `rasa`
 with timers around Rasa's own methods. NLU is
 `MessageProcessor._parse_message_with_graph`; policies
 `_predict_next_with_tracker`, once per predicted action; the action server
-every `EndpointConfig.request`, the HTTP call including the action's own work;
-the tracker store its `retrieve` and `save`. The turn is
+every `RemoteAction.run` (custom actions and form validation): building the
+request from the tracker, the HTTP call including the action's own work, and
+reading the answer; the tracker store its `retrieve` and `save`. The turn is
 `Agent.handle_message`, lock included, and *other* is what the parts leave of
 it (slot extraction, events, responses). *HTTP* is the client's latency minus
 the turn: Sanic, the channel's masking, JSON and, under load, the wait for the

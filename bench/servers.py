@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from scripts.rasa_env import free_port, rasa_environment
+from scripts.rasa_env import free_port, local_endpoints, rasa_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -168,10 +168,13 @@ def _stop(server: Server) -> None:
             server.process.wait()
 
 
-def _endpoints(workdir: Path, action_url: str | None) -> Path:
+def _endpoints(project: Path, workdir: Path, action_url: str | None) -> Path:
+    """Our endpoints.yml (its tracker store) for our bot; Rasa's own SQL tracker store for the stock bot."""
+    path, tracker_db = workdir / "endpoints.yml", workdir / "tracker.db"
+    if project == ROOT:
+        return local_endpoints(path, action_url, tracker_db)
     lines = [f'action_endpoint:\n  url: "{action_url}"\n'] if action_url else []
-    lines.append(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n")
-    path = workdir / "endpoints.yml"
+    lines.append(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n")
     path.write_text("".join(lines))
     return path
 
@@ -200,7 +203,7 @@ def running_bot(
         if with_actions:
             actions = _start("actions", [RASA, "run", "actions"], project, env, workdir / "actions.log")
             stack.callback(_stop, actions)
-        endpoints = _endpoints(workdir, f"{actions.url}/webhook" if actions else None)
+        endpoints = _endpoints(project, workdir, f"{actions.url}/webhook" if actions else None)
         command = [sys.executable, "-m", "bench.probe", "run", "--model", str(model)]
         command += [
             "--credentials",

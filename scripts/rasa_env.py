@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # credentials.yml names these; Rasa refuses to start when one is unset, and an
 # empty token disables the WeChat channel. The Makefile exports the same defaults.
@@ -32,3 +37,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def local_endpoints(path: Path, action_url: str | None, tracker_db: Path) -> Path:
+    """endpoints.yml as `make run` has it, pointed at ``action_url`` and a tracker DB of the caller's.
+
+    The tracker store's type and keys come from the project's endpoints.yml, so
+    tests and the benchmark run the store `make run` runs.
+    """
+    project = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints = {"tracker_store": {**project["tracker_store"], "db": str(tracker_db)}}
+    if action_url:
+        endpoints["action_endpoint"] = {"url": action_url}
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    return path

@@ -1,4 +1,4 @@
-"""Rasa's action-response check, with the validator built once (bot/channels/action_responses.py)."""
+"""Rasa's action-response check, with the validator built once (bot/serving/action_responses.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
 import bot.channels  # noqa: F401  (installs the check, as Rasa's channel loading does)
-from bot.channels.action_responses import validate_action_result
+from bot.serving.action_responses import validate_action_result
 
 
 def remote_action() -> RemoteAction:

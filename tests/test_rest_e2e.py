@@ -20,6 +20,8 @@ import pytest
 import requests
 from server_env import bot_server_env, free_port, wait_for
 
+from scripts.rasa_env import local_endpoints
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "wushua.tar.gz"
 RASA = str(Path(sys.executable).parent / "rasa")
@@ -56,10 +58,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     workdir = tmp_path_factory.mktemp("servers")
     action_port, rasa_port = free_port(), free_port()
     case_db, tracker_db = workdir / "cases.db", workdir / "tracker.db"
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n"
+    endpoints = local_endpoints(
+        workdir / "endpoints.yml", f"http://127.0.0.1:{action_port}/webhook", tracker_db
     )
     env = bot_server_env(case_db)
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"

@@ -1,5 +1,5 @@
 """Rasa input channels. Each masks secrets before Rasa sees the text."""
 
-from bot.channels import action_responses
+from bot import serving
 
-action_responses.install()
+serving.install()

@@ -22,6 +22,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming
 from bot.masking import mask_secrets
+from bot.serving import action_endpoint
 
 MAX_SENDER_CHARS = 128
 TURN_FAILED_MESSAGE = "抱歉，系统暂时出了点问题，您的消息没有处理成功，请稍后再发一次。"
@@ -77,6 +78,10 @@ class MaskedRestInput(RestInput):
                 return response.json({"error": "body must be valid JSON"}, status=400)
             problem = request_problem(body)
             return response.json({"error": problem}, status=400) if problem else None
+
+        @webhook.listener("after_server_stop")
+        async def close_action_server_connections(*_: Any) -> None:
+            await action_endpoint.close_sessions()
 
         @webhook.middleware("response")
         async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:

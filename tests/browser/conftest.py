@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 from server_env import bot_server_env, free_port, wait_for
 
+from scripts.rasa_env import local_endpoints
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "wushua.tar.gz"
 SOCKET_IO = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
@@ -135,11 +137,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         missing(f"{SOCKET_IO} is missing: run `npm ci`")
     workdir = tmp_path_factory.mktemp("widget-servers")
     action_port, rasa_port = free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
-    )
+    action_url = f"http://127.0.0.1:{action_port}/webhook"
+    endpoints = local_endpoints(workdir / "endpoints.yml", action_url, workdir / "tracker.db")
     env = bot_server_env(workdir / "cases.db")
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
