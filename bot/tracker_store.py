@@ -36,7 +36,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-DEFAULT_MAX_CONVERSATIONS = 1000
+DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
 
 
 @dataclass(frozen=True)
