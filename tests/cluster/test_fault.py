@@ -70,7 +70,7 @@ SOCKETIO_CONVERSATIONS = 30
 DOUBLE_GREETING_EVERY = 5
 KILL_WHEN_ACKNOWLEDGED = 0.2  # of all messages the load will send
 AFTER_RESTART_CONVERSATIONS = 12
-MIN_SHARE_PER_REPLICA = 0.1
+MIN_SHARE_WHILE_BOTH_UP = 0.3  # of the REST requests answered before the kill; round robin gives half
 
 
 @dataclass(frozen=True)
@@ -341,13 +341,23 @@ def test_every_confirmed_case_exists_with_its_facts(fault_run: FaultRun) -> None
 
 
 def test_replies_round_robin_across_replicas(fault_run: FaultRun) -> None:
+    """While both replicas were up, that is before the kill.
+
+    Over the whole run the killed replica's share depends on when the kill
+    came and how long its restart took: a CI run failed a tenth overall with
+    48 of 486 REST replies, although the two had served 43 and 42 before the
+    kill.
+    """
+    killed_at = fault_run.faults[0].killed_at
     served = Counter(
         fault_run.rasa_upstreams.get(request.upstream, request.upstream)
         for request in fault_run.requests
-        if request.uri == "/webhooks/rest/webhook" and request.status == 200
+        if request.uri == "/webhooks/rest/webhook" and request.status == 200 and request.finished < killed_at
     )
     total = sum(served.values())
-    assert all(served[name] >= MIN_SHARE_PER_REPLICA * total for name in fault_run.rasa_upstreams.values())
+    assert total >= 20, served
+    replicas = fault_run.rasa_upstreams.values()
+    assert all(served[name] >= MIN_SHARE_WHILE_BOTH_UP * total for name in replicas), served
 
 
 def test_killed_replicas_came_back_and_serve_again(fault_run: FaultRun) -> None:
