@@ -8,10 +8,11 @@ Rasa. The tracker store, the other fix, is chosen in endpoints.yml
 (``bot/tracker_store.py``).
 """
 
-from bot.serving import action_endpoint, action_responses, tf_inference
+from bot.serving import action_endpoint, action_responses, graph_runner, tf_inference
 
 
 def install() -> None:
     action_responses.install()
     action_endpoint.install()
     tf_inference.install()
+    graph_runner.install()
