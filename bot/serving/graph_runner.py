@@ -25,7 +25,6 @@ test stories and random conversations.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
@@ -40,8 +39,6 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
-
-logger = logging.getLogger(__name__)
 
 CERTAIN = 1.0
 
