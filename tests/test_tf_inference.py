@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasa.core.processor
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.utils.tensorflow.models import RasaModel
 
 from bot.serving import tf_inference
@@ -35,6 +37,10 @@ def recorded_inputs() -> Iterator[dict[str, list[tuple[RasaModel, tuple[np.ndarr
         recorded.setdefault(type(model).__name__, []).append((model, batch_in))
         return rasas_predict(model, batch_in)
 
+    installed_runner = rasa.core.processor.DaskGraphRunner
+    # Rasa's own runner runs TED for every prediction; ours (bot/serving/graph_runner.py), installed
+    # once any test imports the channels, leaves TED out where a rule is certain.
+    rasa.core.processor.DaskGraphRunner = DaskGraphRunner  # type: ignore[misc]
     RasaModel._rasa_predict = recording
     try:
         agent = Agent.load(str(MODEL))
@@ -46,6 +52,7 @@ def recorded_inputs() -> Iterator[dict[str, list[tuple[RasaModel, tuple[np.ndarr
         asyncio.run(talk())
     finally:
         RasaModel._rasa_predict = installed
+        rasa.core.processor.DaskGraphRunner = installed_runner  # type: ignore[misc]
     yield recorded
 
 
