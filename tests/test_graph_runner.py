@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from model_outputs import same_outputs
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import ExecutionContext
@@ -56,7 +57,7 @@ class Runners:
         self._running = "sequential"
         ours = self.sequential.run(inputs={"__tracker__": tracker}, targets=[target])[target]
         assert ours == stock, f"different predictions after {[e.as_story_string() for e in tracker.events]}"
-        assert _same_data(stock.diagnostic_data, ours.diagnostic_data)
+        assert same_outputs(stock.diagnostic_data, ours.diagnostic_data)
         key = f"{stock.policy_name} {'certain' if stock.max_confidence >= 1.0 else 'uncertain'}"
         self.winners[key] = self.winners.get(key, 0) + 1
         if key == "RulePolicy certain" and not _after_a_rejection(tracker):
@@ -67,16 +68,6 @@ class Runners:
 def _after_a_rejection(tracker: DialogueStateTracker) -> bool:
     actions = [e for e in tracker.events if isinstance(e, (ActionExecuted, ActionExecutionRejected))]
     return bool(actions) and isinstance(actions[-1], ActionExecutionRejected)
-
-
-def _same_data(expected: Any, got: Any) -> bool:
-    if isinstance(expected, dict):
-        return (
-            isinstance(got, dict)
-            and expected.keys() == got.keys()
-            and all(_same_data(expected[k], got[k]) for k in expected)
-        )
-    return np.array_equal(np.asarray(expected), np.asarray(got))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasa.core.processor
+from model_outputs import same_outputs
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.utils.tensorflow.models import RasaModel
 
@@ -56,18 +57,6 @@ def recorded_inputs() -> Iterator[dict[str, list[tuple[RasaModel, tuple[np.ndarr
     yield recorded
 
 
-def same(expected: object, got: object) -> bool:
-    if isinstance(expected, dict):
-        return (
-            isinstance(got, dict)
-            and expected.keys() == got.keys()
-            and all(same(expected[k], got[k]) for k in expected)
-        )
-    if expected is None:
-        return got is None
-    return np.array_equal(np.asarray(expected), np.asarray(got))
-
-
 @pytest.mark.parametrize("model_name", ["DIET", "TED"])
 def test_the_traced_graph_gives_rasas_outputs_exactly(recorded_inputs: dict, model_name: str) -> None:
     calls = recorded_inputs[model_name]
@@ -76,7 +65,7 @@ def test_the_traced_graph_gives_rasas_outputs_exactly(recorded_inputs: dict, mod
         expected = rasas_predict(model, batch_in)
         got = tf_inference.predict(model, batch_in)
         assert tf_inference._traced_graph(model) is not None  # the fast path ran, not Rasa's
-        assert same(expected, got)
+        assert same_outputs(expected, got)
 
 
 def test_inputs_that_do_not_fit_the_graph_are_refused(recorded_inputs: dict) -> None:
