@@ -71,7 +71,7 @@ $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
 	$(BIN)/python scripts/build_spacy_model.py models/spacy_zh
 
 # Retrain only when the training data, config, domain or NLU pipeline changed.
-$(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_components.py bot/tf_training.py
+$(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_components.py
 	$(BIN)/rasa train --fixed-model-name wushua --out models --quiet
 	touch $@
 

@@ -1,27 +1,25 @@
-"""Rasa's models trace their training step once instead of twice.
+"""Rasa's models trace their full training step once instead of twice.
 
 Keras runs ``fit`` through a ``tf.function``. When the first call of a
-``tf.function`` creates variables, TensorFlow traces it a second time for
-every later call, and for DIET one trace of the training step (forward pass,
-two gradients, Adam) costs 20 to 30 s of CPU. In Rasa 3.6 the layers, the
-Adam slots and the CRF's variables are all created inside that first call,
-so every ``rasa train`` traced DIET's and TED's training step twice, and
-every model load (Rasa fits one example to build the weights before it reads
-them) did the same.
+``tf.function`` creates variables, TensorFlow keeps that trace only to
+initialise them and traces the function again for every real call. In Rasa
+3.6 DIET's and TED's layers, the CRF's variables and Adam's slots are all
+created in that first call, so every ``rasa train`` and every model load
+(Rasa fits one example to build the weights before it reads them) traced the
+whole training step, forward pass, two gradients and Adam, twice: for DIET
+20 to 30 s of CPU each time.
 
-Before Keras' ``fit``, this creates those variables outside the traced step:
-an eager forward pass over the first batch builds the layers it runs
-through, which for DIET is every layer its training step uses. TED's ``batch_loss`` builds some
-layers inside a ``tf.cond`` on which features a batch has (a one-example
-batch, as at load time, lacks some), so for TED a forward-only trace follows
-and builds the branches the batch did not take. Adam is then built over all
-trainable variables, exactly as its ``apply_gradients`` would build it. The
-step itself, the data and the number of steps are Rasa's. What differs is
-where the variables are created, and so the random draws of their initial
-values: a model trained with this is not bit-identical to one trained
-without it (bench/history.md has the accuracy measured after the change).
-A variable missed here would not go unnoticed: Adam refuses to update a
-variable it was not built with, and training stops with a ``KeyError``.
+Here the variable-creating trace stops after the forward pass: by then the
+layers have created their variables, and Adam, whose slots start at zero,
+is built over them as its ``apply_gradients`` would build it. The trace that
+runs is Rasa's own ``train_step``, unchanged. The forward pass is traced
+exactly as before, so the variables are created by the same operations at
+the same places in the graph and draw the same initial values: the trained
+model is the one Rasa trains without this (``tests/test_tf_training.py``
+compares the weights). The cut-short trace never runs a batch: TensorFlow
+lifts the variables' initialisers out of it and calls the second trace
+(``_initialize_uninitialized_variables`` in ``polymorphic_function.py``);
+the test counts Adam's steps to prove it.
 
 Installed by ``bot/nlu/rasa_components.py``, which Rasa imports wherever our
 pipeline is trained, tested or loaded.
@@ -33,34 +31,34 @@ from typing import Any
 
 import tensorflow as tf
 from keras.optimizers.optimizer import Optimizer
-from rasa.core.policies.ted_policy import TED
 from rasa.utils.tensorflow.models import RasaModel
 
-_keras_fit = tf.keras.Model.fit
+_rasa_train_step = RasaModel.train_step
 
 
-def build_variables(model: RasaModel, batch: tuple[Any, ...]) -> None:
-    """Create every variable ``model``'s training step would create on ``batch``, outside a trace."""
-    model._training = True  # as in RasaModel.train_step: dropout and the training-only layers
-    try:
-        model.batch_loss(batch)  # eagerly: the layers this batch runs through, without a trace
-        if isinstance(model, TED):
-            # Traced, forward only: the layers inside branches this batch did not take.
-            tf.function(model.batch_loss).get_concrete_function(batch)
-    finally:
-        model._training = None
-    model.optimizer.build(model.trainable_variables)
-
-
-def fit(self: RasaModel, x: Any = None, *args: Any, **kwargs: Any) -> Any:
-    """Keras' ``fit``, with the variables built first where Keras would trace a step that creates them."""
+def _creates_variables(model: RasaModel) -> bool:
+    """True in the trace that creates the variables: traced, and Adam not yet built."""
+    optimizer = model.optimizer
     # Only Keras' current optimizers have ``build``; ``_built`` appears once it has run.
-    unbuilt = isinstance(self.optimizer, Optimizer) and not getattr(self.optimizer, "_built", False)
-    if isinstance(x, tf.keras.utils.Sequence) and len(x) and unbuilt and not self.run_eagerly:
-        batch, _targets = x[0]
-        build_variables(self, batch)
-    return _keras_fit(self, x, *args, **kwargs)
+    return (
+        isinstance(optimizer, Optimizer)
+        and not getattr(optimizer, "_built", False)
+        and not tf.executing_eagerly()
+    )
+
+
+def train_step(self: RasaModel, batch_in: Any) -> dict[str, Any]:
+    """Rasa's ``train_step``; in the variable-creating trace, only as far as the variables."""
+    if not _creates_variables(self):
+        return _rasa_train_step(self, batch_in)
+    self._training = True  # as in Rasa's train_step: dropout and the training-only layers
+    try:
+        self.batch_loss(batch_in)
+    finally:
+        self._training = None
+    self.optimizer.build(self.trainable_variables)
+    return self._get_metric_results()
 
 
 def install() -> None:
-    RasaModel.fit = fit
+    RasaModel.train_step = train_step
