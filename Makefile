@@ -116,7 +116,7 @@ test: lint unit validate evaluate test-stories test-cluster
 # Not part of `make test`: minutes of load and trainings, and speed is not a
 # pass/fail matter (a smoke run in the unit tests keeps the harness working).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS='--note "what changed"'.
-bench: $(RASA_MODEL)
+bench: $(RASA_MODEL) services
 	$(BIN)/python -m bench.run --cv $(BENCH_ARGS)
 
 clean:

@@ -58,6 +58,18 @@ WATCHED = {
     "story conversation accuracy": (True, 0.0),
 }
 
+# The history table's figures after its run, commit and note columns: (measure, format).
+HISTORY_COLUMNS: list[tuple[str, str]] = [
+    ("throughput ratio", ".2f"),
+    ("single-user p50 ratio", ".2f"),
+    ("errors", "d"),
+    ("Rasa peak RSS MiB", ",.0f"),
+    ("full training s", ".0f"),
+    ("no-change retrain s", ".0f"),
+    *((f"held-out {metric}", ".3f") for metric in BAR),
+    ("cluster throughput 2 ÷ 1 replicas", ".2f"),
+]
+
 
 @dataclass(frozen=True)
 class Target:
@@ -147,11 +159,12 @@ def previous_summary(results: Path, current: Path, mode: str) -> dict | None:
 
 def regressions(summary: dict, previous: dict | None) -> list[str]:
     """What got worse than in ``previous`` by more than the measure's tolerance."""
-    if not previous:
-        return []
-    before = measures(previous)
-    found = []
-    for name, value in measures(summary).items():
+    return _worse(measures(summary), measures(previous)) if previous else []
+
+
+def _worse(found: dict[str, float], before: dict[str, float]) -> list[str]:
+    worse_found = []
+    for name, value in found.items():
         rule = next((rule for prefix, rule in WATCHED.items() if name.startswith(prefix)), None)
         if rule is None or name not in before:
             continue
@@ -162,8 +175,49 @@ def regressions(summary: dict, previous: dict | None) -> list[str]:
             else value > before[name] * (1 + tolerance)
         )
         if worse:
-            found.append(f"{name}: {before[name]:g} → {value:g}")
-    return found
+            worse_found.append(f"{name}: {before[name]:g} → {value:g}")
+    return worse_found
+
+
+def last_history_row(history: str) -> tuple[str, dict[str, float]] | None:
+    """The newest full run in bench/history.md: its date and the measures its row keeps."""
+    if "\n## Runs" not in history:
+        return None
+    table = history.split("\n## Runs", 1)[1].splitlines()
+    rows = [line for line in table if line.startswith("| ") and not line.startswith("| run ")]
+    if not rows:
+        return None
+    cells = [cell.strip() for cell in rows[-1].strip().strip("|").split("|")]
+    if len(cells) < 3 + len(HISTORY_COLUMNS):  # run, commit, note, then the figures
+        return None
+    # Counted from the end: a note may hold a "|" of its own.
+    figures = cells[-len(HISTORY_COLUMNS) :]
+    found = {
+        name: float(figure.replace(",", ""))
+        for (name, _), figure in zip(HISTORY_COLUMNS, figures, strict=True)
+        if figure not in ("–", "")
+    }
+    return cells[0], found
+
+
+def regressions_against_history(summary: dict, history: str) -> tuple[str, list[str]] | None:
+    """Regressions against the history's newest row, for a full run with no earlier results folder.
+
+    The results are git-ignored, so on a fresh clone the committed history is
+    the only earlier run there is. Its figures are rounded, so this run's are
+    rounded the same way before they are compared.
+    """
+    last = last_history_row(history)
+    if last is None:
+        return None
+    started, before = last
+    forms = dict(HISTORY_COLUMNS)
+    found = {
+        name: float(format(value, forms[name]).replace(",", ""))
+        for name, value in measures(summary).items()
+        if name in forms
+    }
+    return f"the {started} row of bench/history.md", _worse(found, before)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -288,10 +342,10 @@ def markdown(summary: dict, images: list[str], history: str) -> str:
     if not summary.get("previous"):
         lines.append("No earlier run of this mode to compare with.")
     elif summary["regressions"]:
-        lines += [f"Against `{summary['previous']}`:", ""]
+        lines += [f"Against {summary['previous']}:", ""]
         lines += [f"- **{regression}**" for regression in summary["regressions"]]
     else:
-        lines.append(f"None against `{summary['previous']}`.")
+        lines.append(f"None against {summary['previous']}.")
     if summary.get("failures"):
         lines += ["", "## Failures", ""]
         for name, failure in summary["failures"].items():
@@ -489,14 +543,7 @@ def append_history(summary: dict, note: str, path: Path = HISTORY) -> None:
         summary["started"][:16].replace("T", " "),
         f"`{summary['git']['commit']}`" + ("+" if summary["git"]["dirty"] else ""),
         note or "–",
-        shown("throughput ratio", ".2f"),
-        shown("single-user p50 ratio", ".2f"),
-        shown("errors", "d"),
-        shown("Rasa peak RSS MiB", ",.0f"),
-        shown("full training s", ".0f"),
-        shown("no-change retrain s", ".0f"),
-        *(shown(f"held-out {metric}", ".3f") for metric in BAR),
-        shown("cluster throughput 2 ÷ 1 replicas", ".2f"),
+        *(shown(name, form) for name, form in HISTORY_COLUMNS),
     ]
     path.write_text(
         path.read_text(encoding="utf-8").rstrip("\n") + "\n| " + " | ".join(row) + " |\n", encoding="utf-8"

@@ -9,7 +9,8 @@ users, for the throughput ratio of 2 replicas to 1. It writes report.md,
 summary.json (saved after every step, so a failed step loses nothing before
 it), charts and the servers' logs to ``bench/results/<timestamp>/``, prints
 the summary table, flags regressions against the previous run of the same
-mode and adds a row to bench/history.md.
+mode (for a full run with no earlier results, as on a fresh clone, against
+the newest row of bench/history.md) and adds a row to bench/history.md.
 ``--skip`` leaves phases out (a partial run, which the history leaves out).
 
 The smoke run starts our servers and holds one short conversation: no
@@ -272,8 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     summary["machine"]["load_after"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
 
     previous = report.previous_summary(out.parent, out, mode)
-    summary["previous"] = previous and previous["directory"]
-    summary["regressions"] = report.regressions(summary, previous)
+    summary["previous"], summary["regressions"] = None, []
+    if previous:
+        summary["previous"] = f"`bench/results/{previous['directory']}`"
+        summary["regressions"] = report.regressions(summary, previous)
+    elif mode == "full":
+        committed_history = report.HISTORY.read_text(encoding="utf-8")
+        against_history = report.regressions_against_history(summary, committed_history)
+        if against_history:
+            summary["previous"], summary["regressions"] = against_history
     verdicts = report.targets(summary)
     summary["targets"] = [{**target.__dict__, "met": target.met} for target in verdicts]
     _save(summary, out)
@@ -288,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         if target.met is not None:
             verdict = "met   " if target.met else "MISSED"
             print(f"{verdict}  {target.measure}: {target.value:g} (goal {target.goal})")
+    if summary["previous"]:
+        print(f"\ncompared with {summary['previous']}: {len(summary['regressions'])} regression(s)")
     for regression in summary["regressions"]:
         print(f"REGRESSION  {regression}")
     for name, failure in summary["failures"].items():

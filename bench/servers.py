@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,16 +34,19 @@ def rasa_env(**overrides: str) -> dict[str, str]:
     return rasa_environment(**{"PYTHONHASHSEED": "0", **overrides})
 
 
-def run_rasa(args: list[str], cwd: Path, log: Path, cache: Path, **env: str) -> float:
+def run_rasa(
+    args: list[str], cwd: Path, log: Path, cache: Path, rasa: Sequence[str] = (RASA,), **env: str
+) -> float:
     """Run a `rasa` command to the end, with its own training cache; the seconds it took.
 
     The cache of its own keeps the project's `.rasa/cache` out of it, so a
-    training here is full (or not) because of what this run did.
+    training here is full (or not) because of what this run did. ``rasa`` is
+    the program to run, for a wrapper such as ``bench/seeded_rasa.py``.
     """
     start = time.monotonic()
     with open(log, "w") as out:
         finished = subprocess.run(
-            [RASA, *args],
+            [*rasa, *args],
             cwd=cwd,
             env=rasa_env(RASA_CACHE_DIRECTORY=str(cache), **env),
             stdout=out,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def stories(model: Path, out: Path) -> dict:
 def cross_validation(out: Path, folds: int = 5, config: Path = ROOT / "config.yml") -> dict:
     """`rasa test nlu --cross-validation` on the training data: intents, and entities per extractor.
 
+    The folds are the same in every run (``bench/seeded_rasa.py``), so runs compare.
     Entities are scored by Rasa here (type and span, not normalised value), and
     only DIET's `merchant` is annotated in the training data, so the rule
     extractor's figures say little; they are listed for completeness.
@@ -72,7 +74,8 @@ def cross_validation(out: Path, folds: int = 5, config: Path = ROOT / "config.ym
     out.mkdir(parents=True, exist_ok=True)
     command = ["test", "nlu", "--nlu", str(NLU_DATA), "--config", str(config), "--cross-validation"]
     command += ["--folds", str(folds), "--out", str(out), "--no-plot"]
-    run_rasa(command, ROOT, out / "rasa.log", out / "cache", WUSHUA_TODAY=REFERENCE_DAY)
+    seeded_rasa = (sys.executable, "-m", "bench.seeded_rasa")
+    run_rasa(command, ROOT, out / "rasa.log", out / "cache", rasa=seeded_rasa, WUSHUA_TODAY=REFERENCE_DAY)
     intents = json.loads((out / "intent_report.json").read_text())
     result: dict = {
         "folds": folds,

@@ -222,6 +222,56 @@ def test_the_previous_run_is_the_newest_earlier_one_of_the_same_mode(tmp_path: P
     assert report.previous_summary(tmp_path, tmp_path / "20261101-000000", "full") is None
 
 
+def test_the_history_row_reads_back_as_it_was_written(full_run: dict, tmp_path: Path) -> None:
+    history = tmp_path / "history.md"
+    history.write_text((ROOT / "bench" / "history.md").read_text(encoding="utf-8"), encoding="utf-8")
+    report.append_history(full_run, "a note | with a bar of its own", history)
+    started, figures = report.last_history_row(history.read_text(encoding="utf-8"))
+    assert started == "2026-11-26 10:00"
+    assert figures == {
+        "throughput ratio": 0.25,
+        "single-user p50 ratio": 6.67,
+        "errors": 1,
+        "Rasa peak RSS MiB": 1400,
+        "full training s": 250,
+        "no-change retrain s": 25,
+        "held-out intent_accuracy": 0.967,
+        "held-out intent_macro_f1": 0.95,
+        "held-out entity_f1": 0.96,
+        "cluster throughput 2 ÷ 1 replicas": 1.25,
+    }
+    assert report.last_history_row("# Benchmark history\n\nNo runs yet.\n") is None
+    assert report.last_history_row("## Runs\n\n| run | commit |\n|---|---|\n") is None
+
+
+def test_a_fresh_clone_compares_a_full_run_with_the_newest_history_row(
+    full_run: dict, tmp_path: Path
+) -> None:
+    """bench/results is git-ignored, so on a fresh clone the history is the only earlier run."""
+    history = tmp_path / "history.md"
+    history.write_text((ROOT / "bench" / "history.md").read_text(encoding="utf-8"), encoding="utf-8")
+    report.append_history(full_run, "–", history)
+    text = history.read_text(encoding="utf-8")
+    same = copy.deepcopy(full_run)
+    same["understanding"]["heldout"]["intent_accuracy"] = 0.96695  # the row keeps three decimals
+    assert report.regressions_against_history(same, text) == (
+        "the 2026-11-26 10:00 row of bench/history.md",
+        [],
+    )
+    worse = copy.deepcopy(full_run)
+    worse["load"]["wushua"]["levels"][1]["turns_per_second"] = 6.0
+    worse["understanding"]["heldout"]["entity_f1"] = 0.958
+    worse["load"]["wushua"]["peak_rss_mb"]["rasa"] = 1600.0
+    worse["ratios"] = report.ratios(worse)
+    _, flagged = report.regressions_against_history(worse, text)
+    assert flagged == [
+        "throughput ratio: 0.25 → 0.19",
+        "Rasa peak RSS MiB: 1400 → 1600",
+        "held-out entity_f1: 0.96 → 0.958",
+    ]
+    assert report.regressions_against_history(full_run, "# Benchmark history\n") is None
+
+
 def test_a_full_report_has_every_section_chart_and_history_row(full_run: dict, tmp_path: Path) -> None:
     full_run["previous"] = "20261125-100000"
     full_run["regressions"] = ["throughput ratio: 0.3 → 0.25"]
@@ -299,6 +349,36 @@ def test_the_cluster_phase_loads_1_then_2_replicas_with_the_most_users(
     calls.clear()
     run._measure({"failures": {}}, tmp_path, tmp_path, explicit, set(run.PHASES) - {"cluster"})
     assert [users for _, _, users, _ in calls] == [7, 7]
+
+
+def test_cross_validation_draws_the_same_folds_in_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa shuffles the folds with numpy's global state; bench/seeded_rasa.py seeds it before Rasa runs."""
+    from rasa.nlu.test import generate_folds
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bench import seeded_rasa
+
+    training_data = load_data(str(ROOT / "data" / "nlu.yml"))
+
+    def folds() -> list[list[str]]:
+        return [
+            sorted(example.get("text") for example in test.intent_examples)
+            for _, test in generate_folds(5, training_data)
+        ]
+
+    def folds_of_a_seeded_run() -> list[list[str]]:
+        drawn: list[list[str]] = []
+        monkeypatch.setattr("rasa.__main__.main", lambda: drawn.extend(folds()))
+        seeded_rasa.main()
+        return drawn
+
+    first = folds_of_a_seeded_run()
+    np.random.seed(7)  # whatever the state before, the run seeds it again
+    assert folds_of_a_seeded_run() == first
+    assert len(first) == 5
+    assert sum(len(fold) for fold in first) == len(training_data.intent_examples)
+    np.random.seed(7)
+    assert folds() != first, "unseeded, the folds would have been drawn otherwise"
 
 
 def test_the_confusion_matrix_puts_each_error_off_the_diagonal() -> None:
