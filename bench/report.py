@@ -192,11 +192,12 @@ def last_history_row(history: str) -> tuple[str, dict[str, float]] | None:
         return None
     # Counted from the end: a note may hold a "|" of its own.
     figures = cells[-len(HISTORY_COLUMNS) :]
-    found = {
-        name: float(figure.replace(",", ""))
-        for (name, _), figure in zip(HISTORY_COLUMNS, figures, strict=True)
-        if figure not in ("–", "")
-    }
+    found = {}
+    for (name, _), figure in zip(HISTORY_COLUMNS, figures, strict=True):
+        try:
+            found[name] = float(figure.replace(",", ""))
+        except ValueError:  # "–" (not measured in that run), or a hand edit: nothing to compare with
+            continue
     return cells[0], found
 
 

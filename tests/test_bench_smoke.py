@@ -241,6 +241,9 @@ def test_the_history_row_reads_back_as_it_was_written(full_run: dict, tmp_path: 
         "cluster throughput 2 ÷ 1 replicas": 1.25,
     }
     assert report.last_history_row("# Benchmark history\n\nNo runs yet.\n") is None
+    edited = history.read_text(encoding="utf-8").replace("| 0.25 | 6.67 |", "| n/a | – |")
+    assert "throughput ratio" not in report.last_history_row(edited)[1]
+    assert "single-user p50 ratio" not in report.last_history_row(edited)[1]
     assert report.last_history_row("## Runs\n\n| run | commit |\n|---|---|\n") is None
 
 
