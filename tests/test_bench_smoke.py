@@ -384,6 +384,19 @@ def test_cross_validation_draws_the_same_folds_in_every_run(monkeypatch: pytest.
     assert folds() != first, "unseeded, the folds would have been drawn otherwise"
 
 
+def test_the_seeded_wrapper_runs_rasa_with_the_arguments_it_is_given() -> None:
+    """The benchmark starts it as ``python -m bench.seeded_rasa <rasa arguments>`` from the project root."""
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.seeded_rasa", "--version"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "Rasa Version      :         3.6.21" in finished.stdout
+
+
 def test_the_confusion_matrix_puts_each_error_off_the_diagonal() -> None:
     found = confusion(
         Counter({"greet": 3, "goodbye": 2}), [{"text": "x", "expected": "greet", "got": "nlu_fallback"}]
