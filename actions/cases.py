@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.store import case_store, current_case
 from bot import knowledge
-from bot.cases import Case, Facts
+from bot.cases import KINDS, Case, Facts
 from bot.checklist import build_checklist, format_amount, render_step, render_text
 from bot.links import checklist_path
 from bot.progress import advance, complete_steps, item_for, status_label
@@ -27,16 +26,31 @@ CHECKERS = {
 }
 
 
+CARD_TYPES = ("credit", "debit")
+
+
+def checked_slot(tracker: Tracker, slot: str) -> Any:
+    """A fact slot's value after the form's own check; None when missing or invalid.
+
+    The form validates what users type, but the action server can be called
+    with any tracker, so nothing reaches the store unchecked.
+    """
+    value = tracker.get_slot(slot)
+    if value is None:
+        return None
+    checked = CHECKERS[slot](value)
+    return checked.value if checked.ok else None
+
+
 def facts_from_slots(tracker: Tracker) -> Facts:
-    txn_date = tracker.get_slot("date")
-    amount = tracker.get_slot("amount")
+    card_type = tracker.get_slot("card_type")
     return Facts(
-        bank=tracker.get_slot("bank"),
-        amount=float(amount) if amount is not None else None,
-        txn_date=date.fromisoformat(txn_date) if txn_date else None,
-        merchant=tracker.get_slot("merchant"),
-        card_last4=tracker.get_slot("card_last4"),
-        card_type=tracker.get_slot("card_type"),
+        bank=checked_slot(tracker, "bank"),
+        amount=checked_slot(tracker, "amount"),
+        txn_date=checked_slot(tracker, "date"),
+        merchant=checked_slot(tracker, "merchant"),
+        card_last4=checked_slot(tracker, "card_last4"),
+        card_type=card_type if card_type in CARD_TYPES else None,
     )
 
 
@@ -54,12 +68,23 @@ class ActionCreateCase(Action):
         return "action_create_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        case = case_store().open_case(
-            sender_id=tracker.sender_id,
-            channel=tracker.get_latest_input_channel() or "unknown",
-            kind=tracker.get_slot("kind") or "misswipe",
-            facts=facts_from_slots(tracker),
-        )
+        kind = tracker.get_slot("kind") or "misswipe"
+        if kind not in KINDS:
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        facts = facts_from_slots(tracker)
+        existing = current_case(tracker)
+        if existing is not None:
+            # The form ran again for the problem already recorded: its facts are
+            # updated, its kind only ever changes when the user confirms it.
+            case = case_store().update_facts(existing.case_id, facts)
+        else:
+            case = case_store().open_case(
+                sender_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "unknown",
+                kind=kind,
+                facts=facts,
+            )
         checklist = build_checklist(case)
         summary = checklist.kind_label + (f"：{checklist.facts_line}" if checklist.facts_line else "")
         dispatcher.utter_message(response="utter_case_created", case_id=case.case_id, summary=summary)

@@ -15,4 +15,11 @@ def case_store() -> CaseStore:
 
 
 def current_case(tracker: Tracker) -> Case | None:
+    """The case this conversation is working on: the ``case_id`` slot's while it is
+    unfinished, else the conversation's most recent unfinished case."""
+    case_id = tracker.get_slot("case_id")
+    if case_id:
+        case = case_store().get_for_owner(case_id, tracker.sender_id)
+        if case is not None and case.is_open:
+            return case
     return case_store().current_case(tracker.sender_id)

@@ -33,22 +33,50 @@ ROLES = {
 }
 STATUSES = ("open", "waiting_merchant", "with_bank", "escalated", "resolved", "closed")
 FINISHED_STATUSES = ("resolved", "closed")
-FACT_FIELDS = ("bank", "amount", "txn_date", "merchant", "card_last4", "card_type")
+FACT_FIELDS = (
+    "bank",
+    "amount",
+    "correct_amount",
+    "txn_date",
+    "merchant",
+    "card_last4",
+    "card_type",
+    "cross_border",
+)
 
 
 @dataclass(frozen=True)
 class Facts:
+    """What the user told us about the transaction.
+
+    ``amount`` is the wrong transaction as charged; ``correct_amount`` what it
+    should have been, when the amount (not the count) was wrong. ``unknown``
+    names the facts the user said they do not know: an answer, not a gap, so
+    the form does not ask again and the advice says where to find them.
+    """
+
     bank: str | None = None
     amount: float | None = None
+    correct_amount: float | None = None
     txn_date: date | None = None
     merchant: str | None = None
     card_last4: str | None = None
     card_type: str | None = None
+    cross_border: bool | None = None
+    unknown: frozenset[str] = frozenset()
 
     def merged_with(self, other: Facts) -> Facts:
-        """Facts from ``other`` win where they are known."""
+        """Facts from ``other`` win where they are known; a fact given is no longer unknown."""
         updates = {name: getattr(other, name) for name in FACT_FIELDS if getattr(other, name) is not None}
-        return replace(self, **updates)
+        unknown = (self.unknown | other.unknown) - updates.keys()
+        return replace(self, **updates, unknown=frozenset(unknown))
+
+    @property
+    def overcharge(self) -> float | None:
+        """How much too much was charged, when both amounts are known and differ that way."""
+        if self.amount is None or self.correct_amount is None or self.amount <= self.correct_amount:
+            return None
+        return round(self.amount - self.correct_amount, 2)
 
 
 @dataclass(frozen=True)
@@ -82,7 +110,7 @@ class Handoff:
 
 class CaseStore(Protocol):
     def open_case(self, sender_id: str, channel: str, kind: str, facts: Facts) -> Case:
-        """Create the conversation's case, or update and return its open one."""
+        """Create a new case; a conversation may hold several (one per problem)."""
 
     def get(self, case_id: str) -> Case | None: ...
 
@@ -92,7 +120,13 @@ class CaseStore(Protocol):
     def current_case(self, sender_id: str) -> Case | None:
         """The conversation's most recent unfinished case."""
 
+    def cases_for_owner(self, sender_id: str) -> list[Case]:
+        """Every case of the conversation, unfinished ones first, newest first within each."""
+
     def update_facts(self, case_id: str, facts: Facts) -> Case: ...
+
+    def change_kind(self, case_id: str, kind: str) -> Case:
+        """Give the case another kind (the user confirmed it), logged as ``kind_changed``."""
 
     def mark_steps_done(self, case_id: str, step_ids: list[str]) -> Case: ...
 
@@ -165,11 +199,21 @@ def _create_handoffs(db: sqlite_utils.Database) -> None:
     db["handoffs"].create_index(["resolved_at", "requested_at"])
 
 
+def _add_fact_columns_and_allow_several_cases(db: sqlite_utils.Database) -> None:
+    db["cases"].add_column("correct_amount", float)
+    db["cases"].add_column("cross_border", int)
+    db["cases"].add_column("unknown_facts", str, not_null_default="[]")
+    # A conversation may now hold one case per problem the user reported.
+    db.execute("DROP INDEX idx_cases_one_open_per_sender")
+    db["cases"].create_index(["sender_id", "created_at"])
+
+
 # Ordered and named; applied once each and recorded in `_migrations`.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_create_cases", _create_cases),
     ("0002_create_case_events", _create_case_events),
     ("0003_create_handoffs", _create_handoffs),
+    ("0004_fact_columns_and_several_cases", _add_fact_columns_and_allow_several_cases),
 ]
 
 
@@ -258,28 +302,12 @@ class SQLiteCaseStore:
             self._db.execute("COMMIT")
 
     def open_case(self, sender_id: str, channel: str, kind: str, facts: Facts) -> Case:
-        if kind not in KINDS:
-            raise ValueError(f"unknown case kind: {kind}")
+        check_kind(kind)
         with self._transaction() as db:
-            existing = self._current_row(db, sender_id)
             timestamp = now()
-            if existing is not None:
-                merged = facts_from_row(existing).merged_with(facts)
-                db["cases"].update(
-                    existing["case_id"],
-                    {
-                        **facts_to_row(merged),
-                        "kind": kind,
-                        "role": ROLES[kind],
-                        "updated_at": timestamp.isoformat(),
-                    },
-                )
-                self._log(db, existing["case_id"], "facts_updated", facts_to_row(facts))
-                case_id = existing["case_id"]
-            else:
-                case_id = self._next_case_id(db, timestamp.date())
-                db["cases"].insert(new_case_row(case_id, kind, sender_id, channel, facts, timestamp))
-                self._log(db, case_id, "created", {"kind": kind, "channel": channel})
+            case_id = self._next_case_id(db, timestamp.date())
+            db["cases"].insert(new_case_row(case_id, kind, sender_id, channel, facts, timestamp))
+            self._log(db, case_id, "created", {"kind": kind, "channel": channel})
         return self._require(case_id)
 
     def get(self, case_id: str) -> Case | None:
@@ -296,12 +324,29 @@ class SQLiteCaseStore:
         row = self._current_row(self._db, sender_id)
         return case_from_row(row) if row else None
 
+    def cases_for_owner(self, sender_id: str) -> list[Case]:
+        rows = self._db["cases"].rows_where(
+            "sender_id = ?", [sender_id], order_by=f"{UNFINISHED_FIRST}, created_at DESC"
+        )
+        return [case_from_row(row) for row in rows]
+
     def update_facts(self, case_id: str, facts: Facts) -> Case:
         with self._transaction() as db:
             case = self._require(case_id)
             merged = case.facts.merged_with(facts)
-            db["cases"].update(case_id, {**facts_to_row(merged), "updated_at": now().isoformat()})
-            self._log(db, case_id, "facts_updated", facts_to_row(facts))
+            db["cases"].update(case.case_id, {**facts_to_row(merged), "updated_at": now().isoformat()})
+            self._log(db, case.case_id, "facts_updated", facts_change(facts))
+        return self._require(case_id)
+
+    def change_kind(self, case_id: str, kind: str) -> Case:
+        check_kind(kind)
+        with self._transaction() as db:
+            case = self._require(case_id)
+            if case.kind != kind:
+                db["cases"].update(
+                    case.case_id, {"kind": kind, "role": ROLES[kind], "updated_at": now().isoformat()}
+                )
+                self._log(db, case.case_id, "kind_changed", {"from": case.kind, "to": kind})
         return self._require(case_id)
 
     def mark_steps_done(self, case_id: str, step_ids: list[str]) -> Case:
@@ -395,6 +440,13 @@ DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
 
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# ORDER BY fragment, the same in both databases' SQL.
+UNFINISHED_FIRST = "CASE WHEN status IN ('resolved', 'closed') THEN 1 ELSE 0 END"
+
+
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown case kind: {kind}")
 
 
 def open_store(url: str) -> CaseStore:
@@ -432,19 +484,32 @@ def new_case_row(
 
 
 def facts_to_row(facts: Facts) -> dict[str, Any]:
-    row = asdict(facts)
+    """The columns of the known facts, and the whole list of unknown ones."""
+    row = {name: value for name, value in asdict(facts).items() if name in FACT_FIELDS}
     row["txn_date"] = facts.txn_date.isoformat() if facts.txn_date else None
-    return {name: value for name, value in row.items() if value is not None}
+    row["cross_border"] = None if facts.cross_border is None else int(facts.cross_border)
+    known = {name: value for name, value in row.items() if value is not None}
+    return {**known, "unknown_facts": json.dumps(sorted(facts.unknown))}
+
+
+def facts_change(facts: Facts) -> dict[str, Any]:
+    """A ``facts_updated`` event's detail: what this change said, unknown facts included."""
+    row = facts_to_row(facts)
+    unknown = json.loads(row.pop("unknown_facts"))
+    return {**row, "unknown": unknown} if unknown else row
 
 
 def facts_from_row(row: dict[str, Any]) -> Facts:
     return Facts(
         bank=row["bank"],
         amount=row["amount"],
+        correct_amount=row["correct_amount"],
         txn_date=date.fromisoformat(row["txn_date"]) if row["txn_date"] else None,
         merchant=row["merchant"],
         card_last4=row["card_last4"],
         card_type=row["card_type"],
+        cross_border=None if row["cross_border"] is None else bool(row["cross_border"]),
+        unknown=frozenset(json.loads(row["unknown_facts"] or "[]")),
     )
 
 

@@ -17,9 +17,9 @@ Concurrency, across threads, processes and machines:
 - Case ids: the day's counter row is upserted in the same transaction as the
   case insert. Its row lock makes other creators wait until we commit, so ids
   are unique, and a rolled-back creation gives its number back.
-- One open case per conversation: the partial unique index. A creator that
-  loses the race gets a unique violation, its transaction is rolled back, and
-  the retry finds the winner's case and updates it.
+- A conversation may hold several cases, one per problem; Rasa's lock store
+  runs one conversation's turns one at a time, so creating a case needs no
+  guard of its own against a duplicate.
 - Updates lock the case row (``FOR UPDATE``) so concurrent fact merges and
   step lists do not overwrite each other.
 - Connections come from a pool shared by the process's threads; callers wait
@@ -40,22 +40,22 @@ from datetime import date
 from typing import Any, TypeVar
 
 import psycopg2
-import psycopg2.errors
 from psycopg2 import sql
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection, cursor
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 
 from bot.cases import (
-    KINDS,
     ROLES,
     STATUSES,
+    UNFINISHED_FIRST,
     Case,
     CaseNotFound,
     Facts,
     Handoff,
     case_from_row,
-    facts_from_row,
+    check_kind,
+    facts_change,
     facts_to_row,
     new_case_row,
 )
@@ -122,6 +122,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX idx_handoffs_resolved_at_requested_at ON handoffs(resolved_at, requested_at);
         """,
     ),
+    (
+        "0004_fact_columns_and_several_cases",
+        """
+        ALTER TABLE cases ADD COLUMN correct_amount DOUBLE PRECISION;
+        ALTER TABLE cases ADD COLUMN cross_border INTEGER;
+        ALTER TABLE cases ADD COLUMN unknown_facts TEXT NOT NULL DEFAULT '[]';
+        -- A conversation may now hold one case per problem the user reported.
+        DROP INDEX idx_cases_one_open_per_sender;
+        CREATE INDEX idx_cases_sender_id_created_at ON cases(sender_id, created_at);
+        """,
+    ),
 ]
 
 # Any fixed number will do, as long as every process that migrates this
@@ -168,39 +179,18 @@ class PostgresCaseStore:
         self._pool.closeall()
 
     def open_case(self, sender_id: str, channel: str, kind: str, facts: Facts) -> Case:
-        if kind not in KINDS:
-            raise ValueError(f"unknown case kind: {kind}")
+        check_kind(kind)
 
-        def open_or_update(cur: cursor) -> Case:
-            existing = self._current_row(cur, sender_id, for_update=True)
+        def create(cur: cursor) -> Case:
             timestamp = now()
-            if existing is not None:
-                merged = facts_from_row(existing).merged_with(facts)
-                row = self._update(
-                    cur,
-                    existing["case_id"],
-                    {
-                        **facts_to_row(merged),
-                        "kind": kind,
-                        "role": ROLES[kind],
-                        "updated_at": timestamp.isoformat(),
-                    },
-                )
-                self._log(cur, row["case_id"], "facts_updated", facts_to_row(facts))
-                return case_from_row(row)
             case_id = self._next_case_id(cur, timestamp.date())
-            new_row = new_case_row(case_id, kind, sender_id, channel, facts, timestamp)
-            row = self._insert(cur, "cases", new_row)
+            row = self._insert(
+                cur, "cases", new_case_row(case_id, kind, sender_id, channel, facts, timestamp)
+            )
             self._log(cur, row["case_id"], "created", {"kind": kind, "channel": channel})
             return case_from_row(row)
 
-        try:
-            return self._run(open_or_update)
-        except psycopg2.errors.UniqueViolation:
-            # Another process created this conversation's case between our look
-            # and our insert. Everything we did was rolled back (the counter
-            # too); this time the look finds their case and we update it.
-            return self._run(open_or_update)
+        return self._run(create)
 
     def get(self, case_id: str) -> Case | None:
         def read(cur: cursor) -> Case | None:
@@ -223,15 +213,40 @@ class PostgresCaseStore:
 
         return self._run(read)
 
+    def cases_for_owner(self, sender_id: str) -> list[Case]:
+        def read(cur: cursor) -> list[Case]:
+            cur.execute(
+                f"SELECT * FROM cases WHERE sender_id = %s ORDER BY {UNFINISHED_FIRST}, created_at DESC",
+                [sender_id],
+            )
+            return [case_from_row(row) for row in cur.fetchall()]
+
+        return self._run(read)
+
     def update_facts(self, case_id: str, facts: Facts) -> Case:
         def merge(cur: cursor) -> Case:
             case = self._locked_case(cur, case_id)
             merged = case.facts.merged_with(facts)
             row = self._update(cur, case.case_id, {**facts_to_row(merged), "updated_at": now().isoformat()})
-            self._log(cur, case.case_id, "facts_updated", facts_to_row(facts))
+            self._log(cur, case.case_id, "facts_updated", facts_change(facts))
             return case_from_row(row)
 
         return self._run(merge)
+
+    def change_kind(self, case_id: str, kind: str) -> Case:
+        check_kind(kind)
+
+        def change(cur: cursor) -> Case:
+            case = self._locked_case(cur, case_id)
+            if case.kind == kind:
+                return case
+            row = self._update(
+                cur, case.case_id, {"kind": kind, "role": ROLES[kind], "updated_at": now().isoformat()}
+            )
+            self._log(cur, case.case_id, "kind_changed", {"from": case.kind, "to": kind})
+            return case_from_row(row)
+
+        return self._run(change)
 
     def mark_steps_done(self, case_id: str, step_ids: list[str]) -> Case:
         def mark(cur: cursor) -> Case:

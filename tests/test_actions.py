@@ -22,6 +22,7 @@ from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
 from actions.store import case_store
+from bot.cases import Facts
 from bot.links import read_checklist_token
 
 SLOTS = {
@@ -247,3 +248,27 @@ async def test_each_kind_asks_only_what_it_needs(kind: str, slots: list[str]) ->
         ["bank", "amount", "date", "merchant"], CollectingDispatcher(), tracker(slots={"kind": kind}), {}
     )
     assert required == slots
+
+
+async def test_a_direct_call_cannot_store_unchecked_facts() -> None:
+    forged = {
+        "kind": "misswipe",
+        "bank": "<script>x</script>",
+        "amount": -5,
+        "date": "2099-01-01",
+        "merchant": "",
+        "card_last4": "123456",
+        "card_type": "platinum",
+    }
+    case = case_store().get(await create_case("mallory", forged))
+    assert case.facts == Facts()
+    _, messages = await run(ActionCreateCase(), tracker("mallory", {**SLOTS, "kind": "lottery"}))
+    assert [message["response"] for message in messages] == ["utter_how_can_help"]
+
+
+async def test_the_form_running_again_updates_the_case_without_changing_its_kind() -> None:
+    case_id = await create_case()
+    again = {**SLOTS, "kind": "failed_charge", "amount": 2500.0, "case_id": case_id}
+    assert await create_case("alice", again) == case_id
+    case = case_store().get(case_id)
+    assert (case.kind, case.facts.amount) == ("misswipe", 2500.0)
