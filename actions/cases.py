@@ -13,7 +13,7 @@ from actions.store import case_store, current_case
 from bot import knowledge
 from bot.cases import KINDS, Case, Facts
 from bot.checklist import build_checklist, format_amount, render_step, render_text
-from bot.links import checklist_path
+from bot.links import new_checklist_link
 from bot.progress import advance, complete_steps, item_for, status_label
 from bot.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
 
@@ -229,7 +229,7 @@ class ActionShowChecklist(Action):
         dispatcher.utter_message(
             response="utter_checklist",
             checklist=render_text(build_checklist(case)),
-            json_message={"data": {"checklist_url": checklist_path(case.case_id, tracker.sender_id)}},
+            json_message={"data": {"checklist_url": new_checklist_link(case_store(), case.case_id)}},
         )
         return []
 

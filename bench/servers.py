@@ -196,7 +196,7 @@ def running_bot(
     probe_file = workdir / "probe.jsonl"
     env = rasa_env(
         CASE_STORE_URL=f"sqlite:///{workdir / 'cases.db'}",
-        WUSHUA_LINK_SECRET=uuid.uuid4().hex,
+        WUSHUA_SECRET=uuid.uuid4().hex,
         BENCH_PROBE_FILE=str(probe_file),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from bot.clock import now
+from bot.identity import legacy_conversation_id
 
 KINDS = ("misswipe", "failed_charge", "unauthorized", "merchant")
 ROLES = {
@@ -134,6 +135,15 @@ class CaseStore(Protocol):
 
     def request_handoff(self, sender_id: str, channel: str, case_id: str | None) -> Handoff: ...
 
+    def add_checklist_link(self, case_id: str, token_hash: str, expires_at: datetime) -> None:
+        """Remember a link to the case's printable checklist by the hash of its token."""
+
+    def case_for_checklist_link(self, token_hash: str) -> Case | None:
+        """The case a link opens, while the link is neither expired nor revoked."""
+
+    def revoke_checklist_links(self, case_id: str, by: str) -> int:
+        """Make every link to the case's checklist stop working; how many were live."""
+
 
 class CaseNotFound(LookupError):
     pass
@@ -208,12 +218,37 @@ def _add_fact_columns_and_allow_several_cases(db: sqlite_utils.Database) -> None
     db["cases"].create_index(["sender_id", "created_at"])
 
 
+def _create_checklist_links(db: sqlite_utils.Database) -> None:
+    db["checklist_links"].create(
+        {"token_hash": str, "case_id": str, "created_at": str, "expires_at": str, "revoked_at": str},
+        pk="token_hash",
+        not_null={"case_id", "created_at", "expires_at"},
+        foreign_keys=[("case_id", "cases", "case_id")],
+    )
+    db["checklist_links"].create_index(["case_id"])
+
+
+def namespace_conversations(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(new, old) sender ids for rows of (sender_id, channel) recorded before namespaces."""
+    changes = {(legacy_conversation_id(row["sender_id"], row["channel"]), row["sender_id"]) for row in rows}
+    return sorted(change for change in changes if change[0] != change[1])
+
+
+def _namespace_sender_ids(db: sqlite_utils.Database) -> None:
+    for table in ("cases", "handoffs"):
+        rows = list(db.query(f"SELECT DISTINCT sender_id, channel FROM {table}"))
+        for new, old in namespace_conversations(rows):
+            db.execute(f"UPDATE {table} SET sender_id = ? WHERE sender_id = ?", [new, old])
+
+
 # Ordered and named; applied once each and recorded in `_migrations`.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_create_cases", _create_cases),
     ("0002_create_case_events", _create_case_events),
     ("0003_create_handoffs", _create_handoffs),
     ("0004_fact_columns_and_several_cases", _add_fact_columns_and_allow_several_cases),
+    ("0005_create_checklist_links", _create_checklist_links),
+    ("0006_namespace_sender_ids", _namespace_sender_ids),
 ]
 
 
@@ -390,6 +425,30 @@ class SQLiteCaseStore:
                 self._log(db, case_id, "handoff_requested", {"channel": channel})
         return Handoff(handoff_id, sender_id, channel, case_id, timestamp)
 
+    def add_checklist_link(self, case_id: str, token_hash: str, expires_at: datetime) -> None:
+        with self._transaction() as db:
+            db["checklist_links"].insert(new_link_row(self._require(case_id).case_id, token_hash, expires_at))
+
+    def case_for_checklist_link(self, token_hash: str) -> Case | None:
+        rows = self._db.query(
+            f"SELECT cases.* FROM checklist_links JOIN cases USING (case_id) WHERE {LIVE_LINK}",
+            [token_hash, now().isoformat()],
+        )
+        row = next(iter(rows), None)
+        return case_from_row(row) if row else None
+
+    def revoke_checklist_links(self, case_id: str, by: str) -> int:
+        with self._transaction() as db:
+            case = self._require(case_id)
+            timestamp = now().isoformat()
+            revoked = db.execute(
+                "UPDATE checklist_links SET revoked_at = ? "
+                "WHERE case_id = ? AND revoked_at IS NULL AND expires_at > ?",
+                [timestamp, case.case_id, timestamp],
+            ).rowcount
+            self._log(db, case.case_id, "checklist_links_revoked", {"by": by, "links": revoked})
+        return revoked
+
     def events(self, case_id: str) -> list[dict[str, Any]]:
         return [
             {**row, "detail": json.loads(row["detail"])}
@@ -442,6 +501,20 @@ DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # ORDER BY fragment, the same in both databases' SQL.
 UNFINISHED_FIRST = "CASE WHEN status IN ('resolved', 'closed') THEN 1 ELSE 0 END"
+
+
+# The WHERE clause of a link lookup (token hash, now), the same in both databases' SQL.
+LIVE_LINK = "token_hash = ? AND revoked_at IS NULL AND expires_at > ?"
+
+
+def new_link_row(case_id: str, token_hash: str, expires_at: datetime) -> dict[str, Any]:
+    return {
+        "token_hash": token_hash,
+        "case_id": case_id,
+        "created_at": now().isoformat(),
+        "expires_at": expires_at.isoformat(),
+        "revoked_at": None,
+    }
 
 
 def check_kind(kind: str) -> None:

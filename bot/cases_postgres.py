@@ -36,7 +36,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import psycopg2
@@ -46,6 +46,7 @@ from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 
 from bot.cases import (
+    LIVE_LINK,
     ROLES,
     STATUSES,
     UNFINISHED_FIRST,
@@ -57,16 +58,31 @@ from bot.cases import (
     check_kind,
     facts_change,
     facts_to_row,
+    namespace_conversations,
     new_case_row,
+    new_link_row,
 )
 from bot.clock import now
 
 T = TypeVar("T")
 
-# Ordered and named like the SQLite migrations, and recorded in `_migrations`.
+
+def _namespace_sender_ids(cur: cursor) -> None:
+    for table in ("cases", "handoffs"):
+        cur.execute(sql.SQL("SELECT DISTINCT sender_id, channel FROM {}").format(sql.Identifier(table)))
+        rows = [{"sender_id": sender_id, "channel": channel} for sender_id, channel in cur.fetchall()]
+        for new, old in namespace_conversations(rows):
+            cur.execute(
+                sql.SQL("UPDATE {} SET sender_id = %s WHERE sender_id = %s").format(sql.Identifier(table)),
+                [new, old],
+            )
+
+
+# Ordered and named like the SQLite migrations, and recorded in `_migrations`;
+# each is SQL, or a function of a cursor where the work needs Python.
 # Column types mirror what sqlite-utils created there: str → TEXT, float →
 # DOUBLE PRECISION, int → INTEGER, integer primary keys → identity columns.
-MIGRATIONS: list[tuple[str, str]] = [
+MIGRATIONS: list[tuple[str, str | Callable[[cursor], None]]] = [
     (
         "0001_create_cases",
         """
@@ -133,6 +149,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX idx_cases_sender_id_created_at ON cases(sender_id, created_at);
         """,
     ),
+    (
+        "0005_create_checklist_links",
+        """
+        CREATE TABLE checklist_links (
+            token_hash TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(case_id),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX idx_checklist_links_case_id ON checklist_links(case_id);
+        """,
+    ),
+    ("0006_namespace_sender_ids", _namespace_sender_ids),
 ]
 
 # Any fixed number will do, as long as every process that migrates this
@@ -140,7 +170,9 @@ MIGRATIONS: list[tuple[str, str]] = [
 MIGRATION_LOCK_KEY = 0x7773_6361_7365  # "wscase"
 
 
-def migrate(database: connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:
+def migrate(
+    database: connection, migrations: list[tuple[str, str | Callable[[cursor], None]]] = MIGRATIONS
+) -> list[str]:
     """Apply pending migrations in one transaction; returns the names applied.
 
     The transaction-scoped advisory lock makes replicas that start together
@@ -152,9 +184,12 @@ def migrate(database: connection, migrations: list[tuple[str, str]] = MIGRATIONS
         cur.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         cur.execute("SELECT name FROM _migrations")
         applied = {name for (name,) in cur.fetchall()}
-        for name, statements in migrations:
+        for name, migration in migrations:
             if name not in applied:
-                cur.execute(statements)
+                if callable(migration):
+                    migration(cur)
+                else:
+                    cur.execute(migration)
                 cur.execute(
                     "INSERT INTO _migrations (name, applied_at) VALUES (%s, %s)", [name, now().isoformat()]
                 )
@@ -299,6 +334,40 @@ class PostgresCaseStore:
             return Handoff(handoff["id"], sender_id, channel, case_id, timestamp)
 
         return self._run(record)
+
+    def add_checklist_link(self, case_id: str, token_hash: str, expires_at: datetime) -> None:
+        def add(cur: cursor) -> None:
+            case = self._locked_case(cur, case_id)
+            self._insert(cur, "checklist_links", new_link_row(case.case_id, token_hash, expires_at))
+
+        self._run(add)
+
+    def case_for_checklist_link(self, token_hash: str) -> Case | None:
+        def read(cur: cursor) -> Case | None:
+            cur.execute(
+                "SELECT cases.* FROM checklist_links JOIN cases USING (case_id) WHERE "
+                + LIVE_LINK.replace("?", "%s"),
+                [token_hash, now().isoformat()],
+            )
+            row = cur.fetchone()
+            return case_from_row(row) if row else None
+
+        return self._run(read)
+
+    def revoke_checklist_links(self, case_id: str, by: str) -> int:
+        def revoke(cur: cursor) -> int:
+            case = self._locked_case(cur, case_id)
+            timestamp = now().isoformat()
+            cur.execute(
+                "UPDATE checklist_links SET revoked_at = %s "
+                "WHERE case_id = %s AND revoked_at IS NULL AND expires_at > %s",
+                [timestamp, case.case_id, timestamp],
+            )
+            revoked = cur.rowcount
+            self._log(cur, case.case_id, "checklist_links_revoked", {"by": by, "links": revoked})
+            return revoked
+
+        return self._run(revoke)
 
     def events(self, case_id: str) -> list[dict[str, Any]]:
         def read(cur: cursor) -> list[dict[str, Any]]:

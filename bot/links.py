@@ -1,70 +1,40 @@
-"""Signed, expiring links to a user's own pages (the printable checklist).
+"""Links to a case's printable checklist: opaque, stored, expiring and revocable.
 
-A link carries the case id and the conversation that owns it, signed with a
-server secret, so it cannot be guessed or pointed at someone else's case.
-The secret comes from ``WUSHUA_LINK_SECRET``, or is generated once into
-``var/link_secret`` so the action server and the Rasa server share it.
+A link is a random token that names neither the case nor the conversation;
+the store keeps only its SHA-256, so a copy of the database opens nothing.
+It opens the read-only checklist page and nothing else (no chat, no
+conversation), expires after ``LINK_LIFETIME``, and staff can revoke every
+link of a case from the console.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import re
 import secrets
-import time
-from functools import lru_cache
-from pathlib import Path
+from datetime import timedelta
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from bot.cases import Case, CaseStore
+from bot.clock import now
 
-from bot.knowledge import PROJECT_ROOT
-
-LINK_LIFETIME_SECONDS = 30 * 24 * 3600
-SECRET_FILE = PROJECT_ROOT / "var" / "link_secret"
+LINK_LIFETIME = timedelta(days=30)
+CHECKLIST_PATH = "/webhooks/widget/checklist/"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
-def _secret() -> str:
-    configured = os.environ.get("WUSHUA_LINK_SECRET")
-    if configured:
-        return configured
-    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: when both servers start at once, exactly one writes the secret.
-        descriptor = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_when_written(SECRET_FILE)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_hex(32))
-    return SECRET_FILE.read_text().strip()
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _read_when_written(path: Path) -> str:
-    for _ in range(100):
-        value = path.read_text().strip()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise RuntimeError(f"{path} exists but is empty")
+def new_checklist_link(store: CaseStore, case_id: str) -> str:
+    """The path of a new link to the case's checklist page."""
+    token = secrets.token_urlsafe(32)
+    store.add_checklist_link(case_id, token_hash(token), now() + LINK_LIFETIME)
+    return CHECKLIST_PATH + token
 
 
-@lru_cache(maxsize=1)
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(), salt="wushua.checklist")
-
-
-def checklist_token(case_id: str, sender_id: str) -> str:
-    return _serializer().dumps({"case": case_id, "owner": sender_id})
-
-
-def checklist_path(case_id: str, sender_id: str) -> str:
-    return f"/webhooks/widget/checklist/{checklist_token(case_id, sender_id)}"
-
-
-def read_checklist_token(token: str) -> tuple[str, str] | None:
-    """(case id, owner) from a valid, unexpired token; None for anything else."""
-    try:
-        payload = _serializer().loads(token, max_age=LINK_LIFETIME_SECONDS)
-    except BadSignature:
+def case_for_link(store: CaseStore, token: str) -> Case | None:
+    """The case behind a live link; None for anything else, without touching the store."""
+    if not _TOKEN.match(token):
         return None
-    if not isinstance(payload, dict) or not {"case", "owner"} <= payload.keys():
-        return None
-    return str(payload["case"]), str(payload["owner"])
+    return store.case_for_checklist_link(token_hash(token))

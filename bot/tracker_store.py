@@ -18,6 +18,12 @@ only cause one more reload, never a stale tracker. Writes go to the same
 ``events`` table in the same form, so the staff console, Rasa's HTTP API and
 other replicas see no difference.
 
+Conversations recorded before each channel had its own id namespace
+(``bot/identity.py``) are renamed once, when the store opens: their events
+move to the namespaced id, so the case store's records (renamed by its own
+migration) still find their transcripts. ``wushua_migrations`` records that
+it was done.
+
 Configured in ``endpoints.yml`` as ``type: bot.tracker_store.CachedSQLTrackerStore``
 with the same keys as ``type: SQL``.
 """
@@ -25,6 +31,7 @@ with the same keys as ``type: SQL``.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -36,7 +43,13 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.clock import now
+from bot.identity import legacy_conversation_id, namespace_of
+
 DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
+NAMESPACE_MIGRATION = "0001_namespace_sender_ids"
+# Any fixed number, the same in every replica: they may open the store together.
+MIGRATION_LOCK_KEY = 0x7773_7472_6B72  # "wstrkr"
 
 
 @dataclass(frozen=True)
@@ -55,11 +68,45 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # Between `_additional_events` and the end of `save`: rows before the write, events written.
         self._counted: dict[str, tuple[int, list[Event]]] = {}
         events = self.SQLEvent.__table__
+        self._namespace_legacy_conversations()
         self._count_rows = (
             sa.select(sa.func.count())
             .select_from(events)
             .where(events.c.sender_id == sa.bindparam("sender_id"))
         )
+
+    def _namespace_legacy_conversations(self) -> None:
+        """Move conversations recorded before namespaces to their namespaced ids, once."""
+        with self.session_scope() as session:
+            if self.engine.dialect.name == "postgresql":
+                session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            session.execute(
+                sa.text(
+                    "CREATE TABLE IF NOT EXISTS wushua_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+                )
+            )
+            done = session.execute(
+                sa.text("SELECT 1 FROM wushua_migrations WHERE name = :name"), {"name": NAMESPACE_MIGRATION}
+            ).first()
+            if done:
+                return
+            channels: dict[str, str | None] = {}
+            rows = session.execute(sa.text("SELECT sender_id, type_name, data FROM events ORDER BY id"))
+            for sender_id, type_name, data in rows:
+                if namespace_of(sender_id) is None and type_name == "user":
+                    channels[sender_id] = json.loads(data).get("input_channel")
+                elif namespace_of(sender_id) is None:
+                    channels.setdefault(sender_id, None)
+            for old, channel in channels.items():
+                session.execute(
+                    sa.text("UPDATE events SET sender_id = :new WHERE sender_id = :old"),
+                    {"new": legacy_conversation_id(old, channel), "old": old},
+                )
+            session.execute(
+                sa.text("INSERT INTO wushua_migrations (name, applied_at) VALUES (:name, :at)"),
+                {"name": NAMESPACE_MIGRATION, "at": now().isoformat()},
+            )
+            session.commit()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation's current session, from memory when no one else wrote since."""

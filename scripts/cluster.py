@@ -219,7 +219,10 @@ class Cluster:
                 [str(BIN / "rasa"), "run", *rasa_options, "--port", str(port)],
                 port,
                 "/",
-                env,
+                # Users reach the Rasa replicas only through nginx: a client's address is
+                # the one nginx reports (X-Forwarded-For), not nginx's own loopback address.
+                # The console is reached directly and must not trust that header.
+                {**env, "SANIC_PROXIES_COUNT": "1"},
                 logs / f"rasa-{number}.log",
                 start_timeout=RASA_START_TIMEOUT,
             )
@@ -268,10 +271,12 @@ class Cluster:
             LOCK_STORE_PORT=str(self.redis.port),
             LOCK_STORE_DB=LOCK_STORE_DB,
             LOCK_STORE_PASSWORD="",
-            # Replicas sign checklist links for each other.
-            WUSHUA_LINK_SECRET=os.environ.get("WUSHUA_LINK_SECRET") or uuid.uuid4().hex,
+            # One server secret everywhere: a widget session one replica issued resumes on another.
+            WUSHUA_SECRET=os.environ.get("WUSHUA_SECRET") or uuid.uuid4().hex,
             # rasa-sdk's listen address; Rasa and the console take theirs as options.
             SANIC_HOST="127.0.0.1",
+            # The action servers answer only calls that carry it; Rasa sends it (endpoints.cluster.yml).
+            ACTION_SERVER_TOKEN=os.environ.get("ACTION_SERVER_TOKEN") or uuid.uuid4().hex,
         )
 
     def start(self) -> None:

@@ -26,7 +26,7 @@ __all__ = ["ServerThread", "bot_server_env", "free_port", "wait_for"]
 def bot_server_env(case_db: Path) -> dict[str, str]:
     return rasa_environment(
         CASE_STORE_URL=f"sqlite:///{case_db}",
-        WUSHUA_LINK_SECRET=os.environ.get("WUSHUA_LINK_SECRET") or uuid.uuid4().hex,
+        WUSHUA_SECRET=os.environ.get("WUSHUA_SECRET") or uuid.uuid4().hex,
     )
 
 

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import requests
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Sanic
@@ -84,20 +85,11 @@ def test_static_files_stay_inside_the_web_folder() -> None:
     assert static_file("vendor/socket.io.min.js").name == "socket.io.min.js"
 
 
-def test_socketio_session_ids_come_from_the_client_or_are_made_fresh() -> None:
-    from bot.channels.socketio import session_id_from
-
-    assert session_id_from({"session_id": "abc123"}) == "abc123"
-    assert len(session_id_from({})) == 32
-    assert len(session_id_from(None)) == 32
-    assert len(session_id_from({"session_id": "x" * 500})) == 32
-    assert len(session_id_from({"session_id": 42})) == 32
-
-
 @contextmanager
-def rest_webhook(handler: Handler) -> Iterator[str]:
+def rest_webhook(handler: Handler, **config: object) -> Iterator[str]:
     """Our REST channel in front of ``handler`` (standing in for Rasa), served from a thread."""
     app = Sanic(f"rest_{uuid.uuid4().hex}")
+    app.config.update(config)
     app.blueprint(MaskedRestInput().blueprint(handler), url_prefix="/webhooks/rest")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -128,3 +120,47 @@ def test_a_turn_that_fails_inside_rasa_answers_500_not_200() -> None:
         retried = requests.post(url, json={"sender": "a", "message": "你好"}, timeout=30)
         assert retried.status_code == 200
         assert [message["text"] for message in retried.json()] == ["回复2"]
+
+
+def test_rest_speaks_only_in_its_own_namespace_and_channel() -> None:
+    rasa = Recorder()
+    with rest_webhook(rasa) as url:
+        body = {
+            "sender": "web:0123456789abcdef0123456789abcdef",
+            "message": "你好",
+            "input_channel": "wechat",
+        }
+        assert requests.post(url, json=body, timeout=30).status_code == 200
+    (message,) = rasa.messages
+    assert message.sender_id == "rest:web:0123456789abcdef0123456789abcdef"
+    assert message.input_channel == "rest"
+
+
+FROM_ELSEWHERE = {"X-Forwarded-For": "203.0.113.7"}
+
+
+def test_rest_answers_other_hosts_only_with_the_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"sender": "backend-user", "message": "你好"}
+    monkeypatch.delenv("REST_TOKEN", raising=False)
+    with rest_webhook(Recorder(), PROXIES_COUNT=1) as url:
+        assert requests.post(url, json=body, headers=FROM_ELSEWHERE, timeout=30).status_code == 403
+        assert requests.post(url, json=body, timeout=30).status_code == 200  # loopback itself
+    monkeypatch.setenv("REST_TOKEN", "s3cret-token")
+    rasa = Recorder()
+    with rest_webhook(rasa, PROXIES_COUNT=1) as url:
+        for authorization in (None, "Bearer wrong", "s3cret-token", "Basic s3cret-token"):
+            headers = {**FROM_ELSEWHERE, **({"Authorization": authorization} if authorization else {})}
+            refused = requests.post(url, json=body, headers=headers, timeout=30)
+            assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+        assert rasa.messages == []
+        granted = {**FROM_ELSEWHERE, "Authorization": "Bearer s3cret-token"}
+        assert requests.post(url, json=body, headers=granted, timeout=30).status_code == 200
+    assert [message.sender_id for message in rasa.messages] == ["rest:backend-user"]
+
+
+def test_a_forwarded_address_counts_only_behind_a_trusted_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SANIC_PROXIES_COUNT the header is a client's claim and the peer's address decides."""
+    monkeypatch.delenv("REST_TOKEN", raising=False)
+    with rest_webhook(Recorder()) as url:
+        body = {"sender": "x", "message": "你好"}
+        assert requests.post(url, json=body, headers=FROM_ELSEWHERE, timeout=30).status_code == 200

@@ -7,10 +7,12 @@ minute), so every conversation test shares one pair of servers.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import socketio
 from server_env import bot_server_env, free_port, wait_for
 
 from scripts.rasa_env import local_endpoints
@@ -48,7 +51,9 @@ class Bot:
         return "\n".join(message.get("text", "") for message in self.say(sender, text))
 
     def tracker(self, sender: str) -> dict:
-        return requests.get(f"{self.base_url}/conversations/{sender}/tracker", timeout=30).json()
+        """A REST sender's conversation (``rest:<sender>``), or any conversation by its full id."""
+        conversation = sender if sender.startswith(("rest:", "web:", "wechat:")) else f"rest:{sender}"
+        return requests.get(f"{self.base_url}/conversations/{conversation}/tracker", timeout=30).json()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +126,7 @@ def test_a_mis_swipe_conversation_from_report_to_refund(bot: Bot) -> None:
 def case_rows(bot: Bot, sender: str) -> list[sqlite3.Row]:
     with closing(sqlite3.connect(bot.case_db)) as db:
         db.row_factory = sqlite3.Row
-        return db.execute("SELECT * FROM cases WHERE sender_id = ?", (sender,)).fetchall()
+        return db.execute("SELECT * FROM cases WHERE sender_id = ?", (f"rest:{sender}",)).fetchall()
 
 
 def test_greetings_and_questions_open_no_case(bot: Bot) -> None:
@@ -228,3 +233,100 @@ def test_invalid_json_gets_400(bot: Bot) -> None:
         timeout=30,
     )
     assert reply.status_code == 400
+
+
+class Visitor:
+    """A widget visitor: a real socket.io client (long-polling, which needs no extra packages)."""
+
+    def __init__(self, bot: Bot, resume: dict[str, str] | None = None) -> None:
+        self.client = socketio.Client(reconnection=False)
+        self.received: list[str] = []
+        self.confirmed: dict[str, str] = {}
+        self._confirmation = threading.Event()
+        self.client.on("bot_uttered", lambda data: self.received.append(str(data.get("text", ""))))
+        self.client.on("session_confirm", self._on_confirm)
+        self.client.connect(bot.base_url, transports=["polling"], wait_timeout=30)
+        self.request_session(resume or {})
+
+    def _on_confirm(self, data: dict[str, str]) -> None:
+        self.confirmed = data
+        self._confirmation.set()
+
+    def request_session(self, asked: dict[str, str]) -> dict[str, str]:
+        self._confirmation.clear()
+        self.client.emit("session_request", asked)
+        assert self._confirmation.wait(30)
+        return self.confirmed
+
+    @property
+    def conversation(self) -> str:
+        return f"web:{self.confirmed['session_id']}"
+
+    def say(self, text: str, **extra: str) -> str:
+        """Sends a message; the acknowledgement's text (as stored) once the turn is over."""
+        self.received.clear()
+        stored = self.client.call("user_uttered", {"message": text, **extra}, timeout=60)
+        return stored["text"]
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def user_texts(tracker: dict) -> list[str]:
+    return [event.get("text") or "" for event in tracker.get("events", []) if event.get("event") == "user"]
+
+
+def test_the_server_issues_widget_sessions_and_resumes_only_signed_ones(bot: Bot) -> None:
+    visitor = Visitor(bot)
+    first = dict(visitor.confirmed)
+    assert len(first["session_id"]) == 32 and first["session_token"]
+    visitor.say("你好")
+    assert any("误刷助手" in text for text in visitor.received)
+    assert visitor.request_session(first) == first  # shown its signature, the session resumes
+    for forged in ({"session_id": first["session_id"]}, {**first, "session_token": "x" * 43}, {}):
+        assert visitor.request_session(forged)["session_id"] != first["session_id"]
+    visitor.close()
+
+
+def test_knowing_a_visitors_session_id_grants_nothing(bot: Bot) -> None:
+    owner = Visitor(bot)
+    owner.say("我在华联超市被重复扣款了，多扣了3000元")
+    owner.say("工商银行")
+    owner.say("昨天")
+    case_id = case_id_in(bot.tracker(owner.conversation))
+    session_id = owner.confirmed["session_id"]
+
+    stranger = Visitor(bot, resume={"session_id": session_id})
+    assert stranger.confirmed["session_id"] != session_id
+    stranger.say("查询进度", session_id=session_id)  # a session id in the payload is ignored
+    owner.say("查看清单")  # the owner's replies go to the owner's room only
+    heard = "".join(stranger.received)
+    assert case_id not in heard and "华联" not in heard and "3000" not in heard
+    assert stranger.say(f"查一下{case_id}的进度") and case_id not in "".join(stranger.received)
+
+    for sender in (session_id, f"web:{session_id}", owner.conversation):
+        replies = bot.text(sender, "钱已经退回来了")
+        assert case_id not in replies
+    assert "查询进度" not in user_texts(bot.tracker(owner.conversation))
+    assert "钱已经退回来了" not in user_texts(bot.tracker(owner.conversation))
+    assert case_rows_by_id(bot, case_id)["status"] != "resolved"
+    owner.close()
+    stranger.close()
+
+
+def test_the_widget_is_told_the_masked_text_it_may_keep(bot: Bot) -> None:
+    visitor = Visitor(bot)
+    stored = visitor.say("卡号6222021234567890，验证码834271")
+    assert "6222021234567890" not in stored and "834271" not in stored and "尾号7890" in stored
+    visitor.close()
+
+
+def case_id_in(tracker: dict) -> str:
+    texts = " ".join(event.get("text") or "" for event in tracker["events"] if event.get("event") == "bot")
+    return re.search(r"WS-\d{8}-\d{4}", texts)[0]
+
+
+def case_rows_by_id(bot: Bot, case_id: str) -> sqlite3.Row:
+    with closing(sqlite3.connect(bot.case_db)) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()

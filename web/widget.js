@@ -11,11 +11,12 @@
  * `window.WushuaWidgetConfig = {serverUrl, title, subtitle, lang, socketPath,
  * staticUrl}` object set before the script runs; data-* attributes win.
  *
- * It speaks Rasa's socket.io channel (session_request → session_confirm,
- * user_uttered → bot_uttered) with session persistence: the session id and the
- * rendered conversation live in localStorage, so a reload continues the same
- * conversation. Every piece of user or bot text reaches the page through
- * textContent or text nodes, never as HTML.
+ * It speaks the bot's socket.io channel (session_request → session_confirm,
+ * user_uttered → bot_uttered, bot/channels/socketio.py). The server issues the
+ * session id and a signature of it; both live in localStorage with the rendered
+ * conversation (as the server stored it, secrets masked), so a reload
+ * continues the same conversation. Every piece of user or bot text reaches the
+ * page through textContent or text nodes, never as HTML.
  */
 (() => {
   "use strict";
@@ -101,28 +102,28 @@
     },
   };
 
-  function newSessionId() {
-    // crypto.randomUUID() exists only on https pages; getRandomValues everywhere.
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-  }
-
   function isSessionId(value) {
     return typeof value === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(value);
   }
 
-  let sessionId = isSessionId(storage.get("session")) ? storage.get("session") : newSessionId();
-  storage.set("session", sessionId);
+  // The server issues the session id and a signature of it (session_token);
+  // both are shown again to resume the conversation after a reload. Until the
+  // first confirmation there is no session at all.
+  let sessionId = isSessionId(storage.get("session")) ? storage.get("session") : null;
+  let sessionToken = typeof storage.get("token") === "string" ? storage.get("token") : null;
   let history = loadHistory();
 
   function loadHistory() {
-    const saved = storage.get(`history:${sessionId}`);
+    const saved = sessionId ? storage.get(`history:${sessionId}`) : null;
     return Array.isArray(saved) ? saved.filter((entry) => entry && typeof entry === "object") : [];
   }
 
   function saveHistory() {
     history = history.slice(-HISTORY_LIMIT);
-    storage.set(`history:${sessionId}`, history);
+    // A message is kept only once the server has acknowledged it with its
+    // masked text, so a card number or code typed here never stays in the
+    // embedding site's storage.
+    if (sessionId) storage.set(`history:${sessionId}`, history.filter((entry) => !entry.pending));
   }
 
   // --------------------------------------------------------- safe rendering
@@ -196,29 +197,6 @@
     const absolute = path.startsWith("/") ? config.serverUrl + path : path;
     const url = webUrl(absolute);
     return url && url.href.startsWith(config.serverUrl + CHECKLIST_PATH) ? url.href : null;
-  }
-
-  // A full card number typed into the chat is masked by the server before Rasa
-  // sees it (bot/masking.py); mask it here too, so it is neither shown back nor
-  // kept in this browser's localStorage. Luhn-valid 13–19 digit runs only, the
-  // same mask text as the server's.
-  const CARD_PATTERN = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
-
-  function passesLuhn(digits) {
-    let sum = 0;
-    for (let index = 0; index < digits.length; index += 1) {
-      let digit = Number(digits[digits.length - 1 - index]);
-      if (index % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
-      sum += digit;
-    }
-    return sum % 10 === 0;
-  }
-
-  function maskCardNumbers(text) {
-    return text.replace(CARD_PATTERN, (found) => {
-      const digits = found.replace(/[ -]/g, "");
-      return passesLuhn(digits) ? `[卡号已隐藏，尾号${digits.slice(-4)}]` : found;
-    });
   }
 
   /** A history entry from whatever the server emitted as `bot_uttered`, or null. */
@@ -378,9 +356,11 @@
   }
 
   function showEntry(entry) {
-    ui.messages.append(renderEntry(entry));
+    const item = renderEntry(entry);
+    ui.messages.append(item);
     ui.empty.hidden = true;
     scrollToEnd();
+    return item;
   }
 
   function renderHistory() {
@@ -445,13 +425,22 @@
   /** Sends a message; false (and nothing shown) when offline or empty. */
   function send(message, shown) {
     if (!online || !message.trim()) return false;
-    socket.emit("user_uttered", { message, session_id: sessionId });
     for (const entry of history) if (entry.buttons) entry.answered = true;
     for (const button of ui.messages.querySelectorAll(".wushua-choice")) button.disabled = true;
-    const entry = { role: "user", text: maskCardNumbers(shown) };
+    const entry = { role: "user", text: shown, pending: true };
     history.push(entry);
+    const item = showEntry(entry);
+    // The acknowledgement carries the text as the server stored it (secrets
+    // masked): that is what is shown from now on and kept for a reload.
+    socket.emit("user_uttered", { message }, (stored) => {
+      delete entry.pending;
+      if (stored && typeof stored.text === "string" && message === shown) {
+        entry.text = stored.text;
+        item.replaceWith(renderEntry(entry));
+      }
+      saveHistory();
+    });
     saveHistory();
-    showEntry(entry);
     setTyping(true);
     return true;
   }
@@ -467,9 +456,13 @@
   }
 
   function onSessionConfirm(confirmed) {
-    // The server echoes the id we asked for; adopt another one if it insists.
-    if (isSessionId(confirmed) && confirmed !== sessionId) {
-      sessionId = confirmed;
+    // The server resumes our session, or starts a new one (a token it did not
+    // sign, or none yet): a new session starts with an empty history.
+    if (!confirmed || !isSessionId(confirmed.session_id) || typeof confirmed.session_token !== "string") return;
+    sessionToken = confirmed.session_token;
+    storage.set("token", sessionToken);
+    if (confirmed.session_id !== sessionId) {
+      sessionId = confirmed.session_id;
       storage.set("session", sessionId);
       history = loadHistory();
       renderHistory();
@@ -483,7 +476,9 @@
     // balancer without sticky sessions (cluster mode, see the README).
     socket = window.io(config.socketOrigin, { path: config.socketPath, transports: ["websocket"] });
     // After every (re)connect: Rasa maps the socket to our conversation again.
-    socket.on("connect", () => socket.emit("session_request", { session_id: sessionId }));
+    socket.on("connect", () =>
+      socket.emit("session_request", { session_id: sessionId, session_token: sessionToken }),
+    );
     socket.on("session_confirm", onSessionConfirm);
     socket.on("bot_uttered", onBotMessage);
     socket.on("connect_error", () => setOnline(false));

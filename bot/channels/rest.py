@@ -1,16 +1,27 @@
-"""The REST channel with input checks and secret masking.
+"""The REST channel: for trusted backends, with input checks and secret masking.
 
 A drop-in for Rasa's ``rest`` channel (same name, same URL
-``/webhooks/rest/webhook``). Malformed requests get a 400 instead of reaching
-Rasa; the text is masked before anything, Rasa's own error log included,
-can see it. A turn that fails inside Rasa (the tracker store or the lock store
-unreachable, say) answers 500 instead of Rasa's 200 with whatever was
-collected, so a client can rely on a 200 meaning the message was stored, and
-retry otherwise.
+``/webhooks/rest/webhook``), for a backend that speaks for its own users, not
+for browsers. It answers loopback clients, and other hosts only with
+``Authorization: Bearer $REST_TOKEN``; behind a reverse proxy the client's
+address is the one the proxy reports when Sanic is told to trust it
+(``SANIC_PROXIES_COUNT``), never the proxy's own loopback address. The sender
+a client names lives in the ``rest:`` namespace (``bot/identity.py``), so a
+REST client can never speak as a widget visitor or a WeChat user, and the
+channel shown to staff is always ``rest``, whatever the client says.
+
+Malformed requests get a 400 instead of reaching Rasa; the text is masked
+before anything, Rasa's own error log included, can see it. A turn that fails
+inside Rasa (the tracker store or the lock store unreachable, say) answers 500
+instead of Rasa's 200 with whatever was collected, so a client can rely on a
+200 meaning the message was stored, and retry otherwise.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import os
 from contextvars import ContextVar
 from typing import Any
 
@@ -21,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming
+from bot.identity import conversation_id
 from bot.masking import mask_secrets
 from bot.serving import action_endpoint
 
@@ -49,6 +61,32 @@ def request_problem(body: Any) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the proxy's report when Sanic trusts one, else the peer's."""
+    return request.remote_addr or request.ip
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def access_problem(request: Request, rest_token: str) -> HTTPResponse | None:
+    """Why this client may not use the channel (a 401 or 403), or None when it may."""
+    if is_loopback(client_address(request)):
+        return None
+    if not rest_token:
+        return response.json({"error": "this channel answers requests from this machine only"}, status=403)
+    presented = request.headers.get("authorization", "")
+    if hmac.compare_digest(presented.encode(), f"Bearer {rest_token}".encode()):
+        return None
+    return response.json(
+        {"error": "a valid bearer token is required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
 def reporting_failures(on_new_message: Handler) -> Handler:
     async def handler(message: UserMessage) -> Any:
         try:
@@ -68,10 +106,15 @@ class MaskedRestInput(RestInput):
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         webhook = super().blueprint(reporting_failures(guard_incoming(on_new_message)))
 
+        rest_token = os.environ.get("REST_TOKEN", "")
+
         @webhook.middleware("request")
         async def reject_malformed(request: Request) -> HTTPResponse | None:
             if request.method != "POST":
                 return None
+            refused = access_problem(request, rest_token)
+            if refused is not None:
+                return refused
             try:
                 body = request.json
             except Exception:
@@ -90,6 +133,12 @@ class MaskedRestInput(RestInput):
             return None
 
         return webhook
+
+    async def _extract_sender(self, req: Request) -> str:
+        return conversation_id(self.name(), req.json["sender"])
+
+    def _extract_input_channel(self, req: Request) -> str:
+        return self.name()
 
     def _extract_message(self, req: Request) -> str:
         masked = mask_secrets(req.json["message"])

@@ -1,30 +1,37 @@
-"""Rasa's socket.io channel (used by the web widget) with secret masking.
+"""Rasa's socket.io channel (used by the web widget), with server-issued sessions.
 
-It also replaces Rasa 3.6's ``session_request`` handler: that one calls
-``sio.enter_room`` without awaiting it, which python-socketio 5.x made a
-coroutine, so with session persistence the socket never joins its session's
-room and never receives a reply.
+Rasa's own channel lets the client name its session (``session_request``) and
+the conversation of every message (``user_uttered``), so anyone who learns a
+session id can join that conversation's room, read its replies and write as
+its owner. Here the server decides:
+
+- ``session_request`` resumes a session only when the client shows the
+  server's signature of its id (``session_token``, kept by the widget in
+  localStorage; a cookie would not do, the widget lives on other sites where
+  third-party cookies are blocked). Anything else starts a fresh session:
+  ``session_confirm`` answers ``{"session_id", "session_token"}``.
+- ``user_uttered`` belongs to the session this socket confirmed; a
+  ``session_id`` in the payload is ignored.
+- The conversation is ``web:<session id>`` (``bot/identity.py``), and the
+  acknowledgement of a message carries its masked text, which is what the
+  widget keeps in the browser's storage.
+
+It also awaits ``sio.enter_room``: Rasa 3.6 calls it without awaiting, which
+python-socketio 5.x made a coroutine, so the socket never joined its room.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.channels.guard import Handler, guard_incoming
+from bot.identity import WidgetSession, new_widget_session, verified_widget_session
 
-MAX_SESSION_ID_CHARS = 128
-
-
-def session_id_from(data: Any) -> str:
-    """The client's session id when it sent a usable one, else a fresh one."""
-    requested = data.get("session_id") if isinstance(data, dict) else None
-    if isinstance(requested, str) and 0 < len(requested) <= MAX_SESSION_ID_CHARS:
-        return requested
-    return uuid.uuid4().hex
+SESSION_KEY = "widget_session"
 
 
 class MaskedSocketIOInput(SocketIOInput):
@@ -33,14 +40,47 @@ class MaskedSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        webhook = super().blueprint(guard_incoming(on_new_message))
+        handler = guard_incoming(on_new_message)
+        webhook = super().blueprint(handler)
         sio = self.sio
 
+        async def confirm(sid: str, session: WidgetSession) -> None:
+            previous = await self._session_of(sid)
+            if previous is not None and previous.session_id != session.session_id:
+                await sio.leave_room(sid, previous.conversation_id, namespace=self.namespace)
+            async with sio.session(sid, namespace=self.namespace) as stored:
+                stored[SESSION_KEY] = session
+            await sio.enter_room(sid, session.conversation_id, namespace=self.namespace)
+            confirmation = {"session_id": session.session_id, "session_token": session.token}
+            await sio.emit("session_confirm", confirmation, room=sid, namespace=self.namespace)
+
         async def session_request(sid: str, data: Any) -> None:
-            session_id = session_id_from(data)
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id)
-            await sio.emit("session_confirm", session_id, room=sid)
+            asked = data if isinstance(data, dict) else {}
+            resumed = verified_widget_session(asked.get("session_id"), asked.get("session_token"))
+            await confirm(sid, resumed or new_widget_session())
+
+        async def handle_message(sid: str, data: Any) -> dict[str, Any] | None:
+            if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+                return None
+            session = await self._session_of(sid)
+            if session is None:  # a client that skipped session_request gets a fresh session
+                session = new_widget_session()
+                await confirm(sid, session)
+            metadata = data.get(self.metadata_key)
+            message = UserMessage(
+                data["message"],
+                SocketIOOutput(sio, self.bot_message_evt),
+                session.conversation_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else None,
+            )
+            await handler(message)
+            return {"text": message.text}
 
         sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
         return webhook
+
+    async def _session_of(self, sid: str) -> WidgetSession | None:
+        stored = await self.sio.get_session(sid, namespace=self.namespace)
+        return stored.get(SESSION_KEY)

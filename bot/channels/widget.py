@@ -20,7 +20,7 @@ from sanic.response import HTTPResponse
 from bot.cases import CaseStore, store_from_env
 from bot.checklist import build_checklist, render_html
 from bot.knowledge import PROJECT_ROOT
-from bot.links import read_checklist_token
+from bot.links import case_for_link
 
 WEB_ROOT = PROJECT_ROOT / "web"
 VENDOR_FILES = {
@@ -29,6 +29,12 @@ VENDOR_FILES = {
     / "socket.io-client"
     / "dist"
     / "socket.io.min.js",
+}
+# The link is the key: not cached, not indexed, not passed on in a Referer.
+PRIVATE_PAGE = {
+    "Cache-Control": "private, no-store",
+    "X-Robots-Tag": "noindex",
+    "Referrer-Policy": "no-referrer",
 }
 NOT_FOUND_PAGE = "<!doctype html><meta charset='utf-8'><title>未找到</title><p>链接无效或已过期。</p>"
 
@@ -77,15 +83,9 @@ class WidgetInput(InputChannel):
 
         @widget.route("/checklist/<token:str>", methods=["GET"])
         async def checklist(request: Request, token: str) -> HTTPResponse:
-            owner_and_case = read_checklist_token(token)
-            case = (
-                _case_store().get_for_owner(owner_and_case[0], owner_and_case[1]) if owner_and_case else None
-            )
+            case = case_for_link(_case_store(), token)
             if case is None:
-                return response.html(NOT_FOUND_PAGE, status=404)
-            return response.html(
-                render_html(build_checklist(case)),
-                headers={"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"},
-            )
+                return response.html(NOT_FOUND_PAGE, status=404, headers=PRIVATE_PAGE)
+            return response.html(render_html(build_checklist(case)), headers=PRIVATE_PAGE)
 
         return widget

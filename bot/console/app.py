@@ -259,6 +259,15 @@ def create_app(settings: Settings | None = None) -> Sanic:
             request, case_id, lambda case, who: store.set_status(case.case_id, status, who), "bad_status"
         )
 
+    @app.post("/cases/<case_id:str>/checklist-links/revoke")
+    async def revoke_checklist_links(request: Request, case_id: str) -> HTTPResponse:
+        return change_case(
+            request,
+            case_id,
+            lambda case, who: store.revoke_checklist_links(case.case_id, who),
+            "case_not_found",
+        )
+
     @app.post("/cases/<case_id:str>/notes")
     async def add_note(request: Request, case_id: str) -> HTTPResponse:
         note = request.form.get("text") or ""

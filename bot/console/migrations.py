@@ -16,6 +16,7 @@ import sqlite_utils
 
 from bot.clock import now
 from bot.console.database import Database, SQLiteDatabase
+from bot.identity import legacy_conversation_id, namespace_of
 
 ConsoleMigration = Callable[[Database], None]
 
@@ -113,6 +114,21 @@ def _enable_cases_fts(db: Database) -> None:
         )
 
 
+def _namespace_sender_ids(db: Database) -> None:
+    # A conversation that has a case takes the id its case was given (the
+    # channel is recorded there); others are named by their id's shape.
+    by_local_id = {
+        row["sender_id"].partition(":")[2]: row["sender_id"]
+        for row in db.query("SELECT DISTINCT sender_id FROM cases")
+    }
+    for table in ("audit_log", "conversation_reviews", "flagged_examples"):
+        for row in db.query(f"SELECT DISTINCT sender_id FROM {table} WHERE sender_id IS NOT NULL"):
+            old = row["sender_id"]
+            new = old if namespace_of(old) else by_local_id.get(old) or legacy_conversation_id(old, None)
+            if new != old:
+                db.execute(f"UPDATE {table} SET sender_id = ? WHERE sender_id = ?", [new, old])
+
+
 CONSOLE_MIGRATIONS: list[tuple[str, ConsoleMigration]] = [
     ("console_0001_create_staff_users", _create_staff_users),
     ("console_0002_create_staff_sessions", _create_staff_sessions),
@@ -124,6 +140,7 @@ CONSOLE_MIGRATIONS: list[tuple[str, ConsoleMigration]] = [
     ("console_0008_create_flagged_examples", _create_flagged_examples),
     ("console_0009_index_cases_for_queue", _index_cases_for_queue),
     ("console_0010_enable_cases_fts", _enable_cases_fts),
+    ("console_0011_namespace_sender_ids", _namespace_sender_ids),
 ]
 
 

@@ -404,6 +404,11 @@ class ConsoleStore:
             )
         return case
 
+    def revoke_checklist_links(self, case_id: str, username: str) -> int:
+        revoked = self.cases.revoke_checklist_links(case_id, by=username)
+        self.audit(username, "checklist_links_revoked", case_id, None, {"links": revoked})
+        return revoked
+
     def add_note(self, case_id: str, text: str, username: str) -> Note:
         text = text.strip()
         if not text or len(text) > MAX_NOTE_LENGTH:

@@ -241,13 +241,42 @@ def test_bot_text_is_rendered_safely_with_only_web_links(chat: Chat) -> None:
     assert chat.dialogs == []
 
 
-def test_a_card_number_is_masked_in_the_bubble_and_in_local_storage(chat: Chat) -> None:
+def test_secrets_are_masked_in_the_bubble_and_in_local_storage(chat: Chat) -> None:
     chat.open()
     chat.say("我的卡号是4111 1111 1111 1111，被重复扣款了")
     expect(chat.user_bubbles.last).to_have_text("我的卡号是[卡号已隐藏，尾号1111]，被重复扣款了")
     chat.bot_reply("卡号")
+    chat.say("验证码是834271，CVV 627")
+    expect(chat.user_bubbles.last).not_to_contain_text("834271", timeout=REPLY_MS)
+    chat.page.reload()
+    chat.wait_until_online()
     stored = chat.page.evaluate("JSON.stringify(localStorage)")
-    assert "4111" not in stored.replace("尾号1111", "")
+    assert "4111" not in stored.replace("尾号1111", "") and "834271" not in stored and "627" not in stored
+    expect(chat.user_bubbles).to_have_count(2)  # both kept, as the server stored them
+
+
+def test_a_session_id_without_the_servers_signature_starts_a_new_conversation(chat: Chat) -> None:
+    chat.open()
+    chat.say("我在华联超市被重复扣款了3000元")
+    expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible(timeout=REPLY_MS)
+    owner = chat.session_id()
+    # Another visitor's page that learnt this id (a screenshot, a log) and tries to use it.
+    stranger = chat.page.context.browser.new_context(locale="zh-CN").new_page()
+    stranger.goto(chat.servers.demo_url)
+    stranger.evaluate(
+        "id => { localStorage.setItem('wushua-widget:session', JSON.stringify(id));"
+        " localStorage.setItem('wushua-widget:token', JSON.stringify('forged')); }",
+        owner,
+    )
+    stranger.reload()
+    stranger.locator(".wushua-launcher").click()
+    expect(stranger.get_by_role("button", name="发送")).to_be_enabled(timeout=20_000)
+    issued = json.loads(stranger.evaluate("localStorage.getItem('wushua-widget:session')"))
+    assert issued != owner
+    chat.page.get_by_role("button", name="工商银行", exact=True).click()
+    chat.bot_reply("哪天")  # the owner's conversation goes on, and only the owner hears it
+    expect(stranger.locator(".wushua-message")).to_have_count(0)
+    stranger.context.close()
 
 
 def test_the_checklist_link_opens_the_printable_checklist(chat: Chat) -> None:

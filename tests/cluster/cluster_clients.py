@@ -66,11 +66,12 @@ class ToldCase:
 
 @dataclass
 class ConversationRun:
-    sender: str
+    sender: str  # the conversation's id in Rasa: rest:<the client's sender>, web:<the server's session id>
     transport: str  # "rest" or "socketio"
     script: str
     messages: list[SentMessage] = field(default_factory=list)
     double_greeting: bool = False
+    resumed_elsewhere: bool = False  # socket.io only: a reconnect was given a new session
 
     @property
     def completed(self) -> bool:
@@ -108,7 +109,7 @@ class RestUser:
             try:
                 async with self.session.post(
                     self.webhook,
-                    json={"sender": sender, "message": message.text},
+                    json={"sender": sender.removeprefix("rest:"), "message": message.text},
                     headers={"X-Request-Id": f"{message.request_id}/{message.attempts}"},
                 ) as reply:
                     body = await reply.text()
@@ -140,11 +141,13 @@ class SocketIOUser:
     """
 
     def __init__(
-        self, session: aiohttp.ClientSession, base_url: str, session_id: str, progress: Progress
+        self, session: aiohttp.ClientSession, base_url: str, run: ConversationRun, progress: Progress
     ) -> None:
         self.session = session
         self.url = f"{base_url}/socket.io/?EIO=4&transport=websocket"
-        self.session_id = session_id
+        self.run = run
+        # Issued by the server on the first connection; shown again to resume after a reconnect.
+        self.resume: dict[str, str] = {}
         self.progress = progress
         self.websocket: aiohttp.ClientWebSocketResponse | None = None
         self.reader: asyncio.Task | None = None
@@ -158,7 +161,7 @@ class SocketIOUser:
         self.confirmed = asyncio.Event()
         self.reader = asyncio.ensure_future(self._read(self.websocket))
         await self.websocket.send_str("40")
-        await self.websocket.send_str("42" + json.dumps(["session_request", {"session_id": self.session_id}]))
+        await self.websocket.send_str("42" + json.dumps(["session_request", self.resume]))
         await asyncio.wait_for(self.confirmed.wait(), CONNECT_TIMEOUT_SECONDS)
 
     async def _read(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
@@ -175,8 +178,8 @@ class SocketIOUser:
                         self.replies.append(
                             data[0].get("text", "") if isinstance(data[0], dict) else str(data[0])
                         )
-                    elif name == "session_confirm":
-                        self.confirmed.set()
+                    elif name == "session_confirm" and data and isinstance(data[0], dict):
+                        self._confirmed(data[0])
                 elif packet.startswith("43"):
                     ack_id = int(re.match(r"\d+", packet[2:])[0])
                     if (waiting := self.acks.pop(ack_id, None)) and not waiting.done():
@@ -186,6 +189,16 @@ class SocketIOUser:
                 if not waiting.done():
                     waiting.set_exception(WebsocketClosed("websocket closed before the ack"))
             self.acks.clear()
+
+    def _confirmed(self, session: dict[str, str]) -> None:
+        conversation = f"web:{session['session_id']}"
+        if self.resume and conversation != self.run.sender:
+            # The server refused to resume: the rest of the script would land in
+            # another conversation, which the tracker checks would report as lost.
+            self.run.resumed_elsewhere = True
+        self.run.sender = conversation
+        self.resume = session
+        self.confirmed.set()
 
     async def close(self) -> None:
         websocket, self.websocket = self.websocket, None
@@ -206,7 +219,7 @@ class SocketIOUser:
                 self.replies = []
                 self.next_ack += 1
                 acknowledged = self.acks[self.next_ack] = asyncio.get_running_loop().create_future()
-                payload = ["user_uttered", {"message": message.text, "session_id": self.session_id}]
+                payload = ["user_uttered", {"message": message.text}]
                 await self.websocket.send_str(f"42{self.next_ack}" + json.dumps(payload))
                 await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_SECONDS)
                 message.replies = list(self.replies)
@@ -222,7 +235,8 @@ class SocketIOUser:
 
 
 def _conversation(transport: str, script: Conversation, double_greeting: bool = False) -> ConversationRun:
-    sender = f"fault-{transport}-{uuid.uuid4().hex[:12]}"
+    # A REST client names its sender; a widget's session id comes from the server when it connects.
+    sender = f"rest:fault-rest-{uuid.uuid4().hex[:12]}" if transport == "rest" else "web:"
     texts = [*(["你好", "你好"] if double_greeting else []), *(turn.say for turn in script.turns)]
     expects = [*([None, None] if double_greeting else []), *(turn.expect for turn in script.turns)]
     messages = [
@@ -260,7 +274,7 @@ async def run_socketio_conversation(
     session: aiohttp.ClientSession, base_url: str, script: Conversation, progress: Progress
 ) -> ConversationRun:
     run = _conversation("socketio", script)
-    user = SocketIOUser(session, base_url, run.sender, progress)
+    user = SocketIOUser(session, base_url, run, progress)
     try:
         for message in run.messages:
             await user.send(message)

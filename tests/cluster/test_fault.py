@@ -265,6 +265,12 @@ def test_every_conversation_completes(fault_run: FaultRun) -> None:
     assert not unfinished
 
 
+def test_a_reconnecting_widget_resumes_its_own_session(fault_run: FaultRun) -> None:
+    socketio = [run for run in fault_run.everyone if run.transport == "socketio"]
+    assert socketio and all(run.sender.startswith("web:") and len(run.sender) > 4 for run in socketio)
+    assert not [run.sender for run in socketio if run.resumed_elsewhere]
+
+
 def test_every_acknowledged_message_is_in_the_tracker(fault_run: FaultRun) -> None:
     missing = {
         run.sender: lost

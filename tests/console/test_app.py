@@ -18,6 +18,7 @@ from tracker_events import entity, reply, session, user, write_events
 from bot.cases import Facts
 from bot.console.app import safe_next
 from bot.console.settings import Settings
+from bot.links import case_for_link, new_checklist_link
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -293,6 +294,21 @@ def test_changing_the_status_is_logged_with_who_and_when(console: Console) -> No
     assert "更改状态" in page.text and "处理中 → 等待商户退款" in page.text
     assert staff.submit(f"/cases/{case.case_id}/status", {"status": "gone"}).status_code == 400
     assert staff.submit("/cases/WS-19990101-0001/status", {"status": "closed"}).status_code == 404
+
+
+@on_both_backends
+def test_staff_revoke_the_checklist_links_of_a_case(console: Console) -> None:
+    case, _ = open_mis_swipe(console.store, console.settings)
+    path = new_checklist_link(console.store.cases, case.case_id)
+    token = path.rsplit("/", 1)[1]
+    staff = console.signed_in()
+    page = staff.submit(f"/cases/{case.case_id}/checklist-links/revoke")
+    assert page.url.endswith(f"/cases/{case.case_id}")
+    assert "使清单链接失效" in page.text and "：1个" in page.text
+    assert case_for_link(console.store.cases, token) is None
+    entry = console.store.audit_log(case_id=case.case_id)[0]
+    assert (entry.username, entry.action, entry.detail) == ("alice", "checklist_links_revoked", {"links": 1})
+    assert staff.submit("/cases/WS-19990101-0001/checklist-links/revoke").status_code == 404
 
 
 @on_both_backends

@@ -87,7 +87,7 @@ def test_staff_review_a_real_conversation_change_its_status_and_flag_a_message(
     first_user_turn.locator("select[name=intent]").select_option("inform")
     first_user_turn.locator("button:has-text('保存')").click()
     page.wait_for_selector("text=已标注为")
-    (example,) = console.store.flagged_examples(user)
+    (example,) = console.store.flagged_examples(f"rest:{user}")
     assert (example.intent, example.text, example.flagged_by) == ("inform", "工商银行", "alice")
     page.goto(console.base_url + "/teach")
     assert "工商银行" in page.inner_text("main")
