@@ -236,7 +236,7 @@ async def test_the_channel_answers_the_official_sample_request(start: Start) -> 
     }
     reply = bot.client.open_reply(await bot.client.post_raw(body, query), nonce=SAMPLE_NONCE)
     assert bot.rasa.texts == ["abcdteT"]
-    assert bot.rasa.messages[0].sender_id == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert bot.rasa.messages[0].sender_id == "wechat:oyORnuP8q7ou2gfYjqLzSIWZf0rs"
     assert bot.rasa.messages[0].input_channel == "wechat"
     assert reply["ToUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
     assert reply["FromUserName"] == "gh_10f6c3c3ac5a"
@@ -283,7 +283,7 @@ async def test_plain_mode_gets_a_plain_reply(start: Start) -> None:
     reply = bot.client.open_reply(answer)
     assert (reply["ToUserName"], reply["FromUserName"]) == (OPENID, "gh_test")
     assert reply["Content"] == "收到：我被重复扣款了"
-    assert bot.rasa.messages[0].sender_id == OPENID
+    assert bot.rasa.messages[0].sender_id == f"wechat:{OPENID}"
 
 
 async def test_safe_mode_gets_an_encrypted_signed_reply(start: Start) -> None:
@@ -300,7 +300,7 @@ async def test_compatible_mode_trusts_only_the_encrypted_copy(start: Start) -> N
     body = decoy.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
     answer = await bot.client.post_raw(body, bot.client.signed_query(safe=True, body=body))
     assert bot.client.open_reply(answer)["Content"] == "收到：真正的内容"
-    assert [(m.sender_id, m.text) for m in bot.rasa.messages] == [(OPENID, "真正的内容")]
+    assert [(m.sender_id, m.text) for m in bot.rasa.messages] == [(f"wechat:{OPENID}", "真正的内容")]
 
 
 # --- encryption modes ----------------------------------------------------------------
@@ -401,7 +401,7 @@ async def test_a_nonce_reused_for_another_message_is_refused(
         # Plain: the observed query as it was, its signature covering no body; encrypted: signed anew.
         forged_body, forged_query = signed(second, forged, True, **pair) if safe else (forged, query)
         assert (await second.client.post_raw(forged_body, forged_query)).status == 403
-    assert [(m.sender_id, m.text) for m in first.rasa.messages] == [(OPENID, "我被重复扣款了")]
+    assert [(m.sender_id, m.text) for m in first.rasa.messages] == [(f"wechat:{OPENID}", "我被重复扣款了")]
 
 
 @pytest.mark.parametrize("safe", [False, True], ids=["plain", "encrypted"])
@@ -590,7 +590,7 @@ async def test_a_failed_send_is_logged_with_the_case_id_never_the_text(
     start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start(delay=0.1, reply_budget_seconds=0.05)
-    bot.rasa.slots[OPENID] = {"case_id": "WS-20261125-0001"}
+    bot.rasa.slots[f"wechat:{OPENID}"] = {"case_id": "WS-20261125-0001"}
     bot.api.failures = [45015]  # the user has not written for 48 hours: not worth retrying
     caplog.set_level(logging.ERROR)
     await bot.say("卡号尾号1234，金额3000")
@@ -764,7 +764,10 @@ async def test_menus_are_kept_per_user(start: Start) -> None:
     await bot.say("下一步", openid="oAlice")
     await bot.say("1", openid="oBob")
     await bot.say("1", openid="oAlice")
-    assert [(m.sender_id, m.text) for m in bot.rasa.messages[1:]] == [("oBob", "1"), ("oAlice", "/affirm")]
+    assert [(m.sender_id, m.text) for m in bot.rasa.messages[1:]] == [
+        ("wechat:oBob", "1"),
+        ("wechat:oAlice", "/affirm"),
+    ]
 
 
 async def test_a_long_reply_is_split_into_customer_service_messages(start: Start) -> None:

@@ -4,8 +4,9 @@ Speaks the Official Account server protocol: GET URL verification, POST in
 plain, compatible and safe mode (``encrypt_type=aes``, crypto by wechatpy),
 passive replies within WeChat's 5-second window and the customer-service
 message API (客服消息) for anything slower or longer. Each OpenID is one
-conversation; text, voice recognition and numbered-menu choices go through
-the shared guard, so secrets are masked before Rasa sees them.
+conversation, ``wechat:<OpenID>`` to Rasa; text, voice recognition and
+numbered-menu choices go through the shared guard, so secrets are masked
+before Rasa sees them.
 
 ``encrypt_mode`` says which POSTs are accepted: ``safe`` only encrypted ones,
 ``compat`` encrypted and plain, ``plain`` plain (encrypted ones too when an
@@ -58,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 ENCRYPT_MODES = ("safe", "compat", "plain")
+# Rasa's sender ids are shared by all channels: a prefix keeps WeChat users apart from the others.
+SENDER_PREFIX = "wechat:"
 MAX_TEXT_BYTES = 2047  # WeChat drops text messages of 2048 bytes (UTF-8) or more
 MENU_LINE = "回复 {number}：{title}"
 DEDUPE_SECONDS = 300  # WeChat retries within ~15 s; keep finished turns well past that
@@ -130,6 +133,11 @@ def _split(text: str, limit: int, level: int) -> list[str]:
         else:
             parts.extend(_split(piece, limit, level + 1))
     return [*parts, current]
+
+
+def sender_id(openid: str) -> str:
+    """The Rasa conversation of an OpenID."""
+    return SENDER_PREFIX + openid
 
 
 def resolve_encrypt_mode(configured: str, aes_key: str) -> str:
@@ -604,7 +612,7 @@ class WeChatInput(InputChannel):
                 UserMessage(
                     text,
                     output,
-                    openid,
+                    sender_id(openid),
                     input_channel=self.name(),
                     message_id=key,
                     metadata={"wechat_msg_type": kind},
@@ -639,7 +647,7 @@ class WeChatInput(InputChannel):
             except Exception as error:
                 logger.error(
                     "WeChat customer-service send failed: case %s, user %s, message %s, part %d/%d: %s",
-                    await _case_id(app, openid),
+                    await _case_id(app, sender_id(openid)),
                     user_ref(openid),
                     key,
                     number,
@@ -653,11 +661,11 @@ def _passive_content(outcome: TurnOutcome) -> str | None:
     return outcome.parts[0] if outcome.parts else None
 
 
-async def _case_id(app: Sanic, openid: str) -> str | None:
+async def _case_id(app: Sanic, sender: str) -> str | None:
     """The conversation's current case, for logs (from Rasa's tracker store when there is one)."""
     store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
     try:
-        tracker = await store.retrieve(openid) if store is not None else None
+        tracker = await store.retrieve(sender) if store is not None else None
     except Exception:
         return None
     return tracker.get_slot("case_id") if tracker is not None else None
