@@ -21,6 +21,7 @@ export PYTHONHASHSEED := 0
 export WECHAT_TOKEN ?=
 export WECHAT_APPID ?=
 export WECHAT_AES_KEY ?=
+export WECHAT_ENCRYPT_MODE ?=
 export WECHAT_APPSECRET ?=
 export WECHAT_API_BASE ?= https://api.weixin.qq.com
 

@@ -9,6 +9,8 @@ sign-in may reach another replica, so with ``REDIS_URL`` set (for example
 - the WeChat numbered menu last shown to each OpenID (``RedisMenuStore``),
 - which replica runs the Rasa turn for a WeChat message, and how its reply
   reaches the user (``RedisTurnLedger``),
+- which message each WeChat ``(timestamp, nonce)`` pair carried, so that no
+  replica accepts the pair with another message (``RedisNonceStore``),
 - failed console sign-ins per user and per IP (``RedisLoginThrottle``).
 
 With ``REDIS_URL`` unset nothing here is used and no Redis is needed.
@@ -176,6 +178,32 @@ class RedisTurnLedger:
             if remaining <= 0:
                 return None
             await asyncio.sleep(min(self.poll_seconds, remaining))
+
+
+class RedisNonceStore:
+    """The WeChat channel's ``NonceStore``: the message each ``(timestamp, nonce)`` pair first carried.
+
+    SET NX and GET run in one transaction, so replicas racing on a pair agree on
+    which message came first. Raises ``redis.RedisError``: a pair nobody can
+    check must not be taken for a fresh one.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+
+    @staticmethod
+    def _key(timestamp: str, nonce: str) -> str:
+        # The nonce is whatever the request says; hashed, it cannot shape the key.
+        digest = hashlib.sha256(f"{timestamp}:{nonce}".encode()).hexdigest()[:32]
+        return f"{KEY_PREFIX}wechat:nonce:{digest}"
+
+    async def remember(self, timestamp: str, nonce: str, message: str, ttl_seconds: float) -> str:
+        key = self._key(timestamp, nonce)
+        async with self.client.pipeline(transaction=True) as pipeline:
+            pipeline.set(key, message, nx=True, px=max(int(ttl_seconds * 1000), 1))
+            pipeline.get(key)
+            _, first = await pipeline.execute()
+        return first
 
 
 class RedisLoginThrottle:

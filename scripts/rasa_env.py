@@ -16,6 +16,7 @@ WECHAT_DEFAULTS = {
     "WECHAT_TOKEN": "",
     "WECHAT_APPID": "",
     "WECHAT_AES_KEY": "",
+    "WECHAT_ENCRYPT_MODE": "",
     "WECHAT_APPSECRET": "",
     "WECHAT_API_BASE": "https://api.weixin.qq.com",
 }

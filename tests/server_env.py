@@ -8,26 +8,86 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 from sanic import Sanic
 
-from scripts.rasa_env import free_port, rasa_environment
+from scripts.rasa_env import free_port, local_endpoints, rasa_environment
 
-__all__ = ["ServerThread", "bot_server_env", "free_port", "wait_for"]
+__all__ = ["BotServers", "ServerThread", "bot_server_env", "bot_servers", "free_port", "wait_for"]
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "wushua.tar.gz"
+RASA = str(Path(sys.executable).parent / "rasa")
+STARTUP_SECONDS = 240
 
 
-def bot_server_env(case_db: Path) -> dict[str, str]:
+def bot_server_env(case_db: Path, **overrides: str) -> dict[str, str]:
     return rasa_environment(
         CASE_STORE_URL=f"sqlite:///{case_db}",
         WUSHUA_SECRET=os.environ.get("WUSHUA_SECRET") or uuid.uuid4().hex,
+        **overrides,
     )
+
+
+@dataclass(frozen=True)
+class BotServers:
+    base_url: str
+    case_db: Path
+    tracker_db: Path
+    action_server: subprocess.Popen  # a test may pause it (SIGSTOP) to make turns slow
+
+
+@contextmanager
+def bot_servers(workdir: Path, ready_path: str, **environment: str) -> Iterator[BotServers]:
+    """The action server and Rasa (trained model, credentials.yml, ``environment`` over the
+    usual one), each with its log and databases in ``workdir``, until the block ends.
+
+    ``ready_path`` is the Rasa URL path that answers 200 once the channel under test is up.
+    """
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make test`, which trains it first")
+    action_port, rasa_port = free_port(), free_port()
+    case_db, tracker_db = workdir / "cases.db", workdir / "tracker.db"
+    endpoints = local_endpoints(
+        workdir / "endpoints.yml", f"http://127.0.0.1:{action_port}/webhook", tracker_db
+    )
+    env = bot_server_env(case_db, **environment)
+    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
+    with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
+        actions = subprocess.Popen(
+            [RASA, "run", "actions", "--port", str(action_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=action_out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        rasa = subprocess.Popen(
+            [RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
+             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+            cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log, STARTUP_SECONDS)
+            wait_for(f"http://127.0.0.1:{rasa_port}{ready_path}", rasa, rasa_log, STARTUP_SECONDS)
+            yield BotServers(f"http://127.0.0.1:{rasa_port}", case_db, tracker_db, actions)
+        finally:
+            for process in (rasa, actions):
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path, timeout_seconds: float) -> None:

@@ -6,12 +6,8 @@ minute), so every conversation test shares one pair of servers.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,14 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 import socketio
-from server_env import bot_server_env, free_port, wait_for
-
-from scripts.rasa_env import local_endpoints
-
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "wushua.tar.gz"
-RASA = str(Path(sys.executable).parent / "rasa")
-STARTUP_SECONDS = 240
+from server_env import bot_servers
 
 pytestmark = pytest.mark.e2e
 
@@ -58,38 +47,8 @@ class Bot:
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make test`, which trains it first")
-    workdir = tmp_path_factory.mktemp("servers")
-    action_port, rasa_port = free_port(), free_port()
-    case_db, tracker_db = workdir / "cases.db", workdir / "tracker.db"
-    endpoints = local_endpoints(
-        workdir / "endpoints.yml", f"http://127.0.0.1:{action_port}/webhook", tracker_db
-    )
-    env = bot_server_env(case_db)
-    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
-    with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
-        actions = subprocess.Popen(
-            [RASA, "run", "actions", "--port", str(action_port)],
-            cwd=ROOT,
-            env=env,
-            stdout=action_out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        rasa = subprocess.Popen(
-            [RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
-             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
-            cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log, STARTUP_SECONDS)
-            wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log, STARTUP_SECONDS)
-            yield Bot(f"http://127.0.0.1:{rasa_port}", case_db, tracker_db)
-        finally:
-            for process in (rasa, actions):
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
+    with bot_servers(tmp_path_factory.mktemp("servers"), "/webhooks/rest/") as servers:
+        yield Bot(servers.base_url, servers.case_db, servers.tracker_db)
 
 
 def new_sender() -> str:

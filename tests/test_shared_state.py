@@ -20,7 +20,13 @@ from bot import shared_state
 from bot.console.auth import DatabaseLoginThrottle, LoginThrottled, StaffAuth, login_throttle
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
-from bot.shared_state import RedisLoginThrottle, RedisMenuStore, RedisTurnLedger, TurnOutcome
+from bot.shared_state import (
+    RedisLoginThrottle,
+    RedisMenuStore,
+    RedisNonceStore,
+    RedisTurnLedger,
+    TurnOutcome,
+)
 from scripts.redis_service import RedisService
 
 pytest_plugins = ["tests.redis_fixtures"]
@@ -123,6 +129,37 @@ async def test_without_redis_a_claim_raises_and_the_rest_degrade(
     await ledger.publish("m1", TurnOutcome(("x",), by_customer_service=False))
     assert await ledger.wait_for_outcome("m1", timeout_seconds=5) is None
     assert len([line for line in caplog.messages if "turn's outcome" in line]) == 2
+    await client.close()
+
+
+# --- which message a (timestamp, nonce) pair carried -----------------------------------------
+
+
+async def test_of_many_messages_racing_on_one_pair_every_replica_keeps_the_same_first(
+    two_clients: Clients,
+) -> None:
+    stores = [RedisNonceStore(client) for client in two_clients]
+    firsts = await asyncio.gather(
+        *(stores[n % 2].remember("1700000000", "42", f"msg-{n}", ttl_seconds=60) for n in range(10))
+    )
+    assert len(set(firsts)) == 1 and firsts[0].startswith("msg-")
+    assert await stores[1].remember("1700000000", "43", "msg-x", ttl_seconds=60) == "msg-x"
+
+
+async def test_a_pair_is_forgotten_after_its_ttl_and_its_nonce_is_no_key(two_clients: Clients) -> None:
+    store = RedisNonceStore(two_clients[0])
+    assert await store.remember("1700000000", "nonce with spaces:*", "m1", ttl_seconds=0.2) == "m1"
+    assert await store.remember("1700000000", "nonce with spaces:*", "m2", ttl_seconds=0.2) == "m1"
+    keys = await two_clients[0].keys("*")
+    assert len(keys) == 1 and "nonce" in keys[0] and "spaces" not in keys[0]
+    await asyncio.sleep(0.3)
+    assert await store.remember("1700000000", "nonce with spaces:*", "m2", ttl_seconds=60) == "m2"
+
+
+async def test_without_redis_a_pair_cannot_be_checked_and_says_so(unreachable_redis_url: str) -> None:
+    client = shared_state.async_client(unreachable_redis_url)
+    with pytest.raises(redis.RedisError):
+        await RedisNonceStore(client).remember("1700000000", "42", "m1", ttl_seconds=60)
     await client.close()
 
 

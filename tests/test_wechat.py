@@ -18,14 +18,23 @@ from typing import Any
 
 import pytest
 from rasa.core.channels.channel import register
+from rasa.core.run import create_http_input_channels
 from sanic import Sanic
 from wechatpy.crypto import PrpCrypto
 
 from bot import shared_state
 from bot.channels import wechat
-from bot.channels.wechat import InMemoryMenuStore, WeChatInput, cdata, split_text, user_ref
+from bot.channels.wechat import (
+    InMemoryMenuStore,
+    InMemoryNonceStore,
+    WeChatInput,
+    cdata,
+    split_text,
+    user_ref,
+)
 from bot.responses import response_text
-from bot.shared_state import RedisMenuStore
+from bot.shared_state import RedisMenuStore, RedisNonceStore
+from scripts.rasa_env import WECHAT_DEFAULTS
 from scripts.redis_service import RedisService
 from tests.wechat_fakes import (
     Answer,
@@ -227,7 +236,7 @@ async def test_the_channel_answers_the_official_sample_request(start: Start) -> 
     }
     reply = bot.client.open_reply(await bot.client.post_raw(body, query), nonce=SAMPLE_NONCE)
     assert bot.rasa.texts == ["abcdteT"]
-    assert bot.rasa.messages[0].sender_id == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert bot.rasa.messages[0].sender_id == "wechat:oyORnuP8q7ou2gfYjqLzSIWZf0rs"
     assert bot.rasa.messages[0].input_channel == "wechat"
     assert reply["ToUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
     assert reply["FromUserName"] == "gh_10f6c3c3ac5a"
@@ -268,13 +277,13 @@ async def test_url_verification_echoes_echostr_only_when_signed(start: Start) ->
 
 
 async def test_plain_mode_gets_a_plain_reply(start: Start) -> None:
-    bot = await start()
+    bot = await start(encrypt_mode="compat")
     answer = await bot.client.post(bot.client.text(OPENID, "我被重复扣款了"))
     assert "<Encrypt>" not in answer.text
     reply = bot.client.open_reply(answer)
     assert (reply["ToUserName"], reply["FromUserName"]) == (OPENID, "gh_test")
     assert reply["Content"] == "收到：我被重复扣款了"
-    assert bot.rasa.messages[0].sender_id == OPENID
+    assert bot.rasa.messages[0].sender_id == f"wechat:{OPENID}"
 
 
 async def test_safe_mode_gets_an_encrypted_signed_reply(start: Start) -> None:
@@ -291,7 +300,132 @@ async def test_compatible_mode_trusts_only_the_encrypted_copy(start: Start) -> N
     body = decoy.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
     answer = await bot.client.post_raw(body, bot.client.signed_query(safe=True, body=body))
     assert bot.client.open_reply(answer)["Content"] == "收到：真正的内容"
-    assert [(m.sender_id, m.text) for m in bot.rasa.messages] == [(OPENID, "真正的内容")]
+    assert [(m.sender_id, m.text) for m in bot.rasa.messages] == [(f"wechat:{OPENID}", "真正的内容")]
+
+
+# --- encryption modes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["", "safe"])
+async def test_with_an_aes_key_a_plain_request_is_refused_in_safe_mode(start: Start, mode: str) -> None:
+    bot = await start(encrypt_mode=mode)
+    assert bot.channel.encrypt_mode == "safe"
+    # Correctly signed: in plain mode the signature covers no body, so that proves nothing.
+    answer = await bot.client.post(bot.client.text("oSomeoneElse", "钱已经退回来了"))
+    assert answer.status == 403
+    assert bot.rasa.messages == []
+    assert await bot.say("你好") == "收到：你好"
+
+
+async def test_compat_mode_accepts_plain_and_encrypted_requests(start: Start) -> None:
+    bot = await start(encrypt_mode="compat")
+    assert await bot.say("明文消息", safe=False) == "收到：明文消息"
+    assert await bot.say("加密消息", safe=True) == "收到：加密消息"
+    assert bot.rasa.texts == ["明文消息", "加密消息"]
+
+
+async def test_plain_mode_accepts_plain_requests(start: Start) -> None:
+    bot = await start(aes_key="", encrypt_mode="plain")
+    assert await bot.say("明文消息", safe=False) == "收到：明文消息"
+    assert (await bot.client.post(bot.client.text(OPENID, "你好"), signature="0" * 40)).status == 403
+
+
+@pytest.mark.parametrize(("mode", "aes_key"), [("safe", AES_KEY), ("compat", AES_KEY), ("plain", "")])
+async def test_url_verification_works_in_every_mode(start: Start, mode: str, aes_key: str) -> None:
+    bot = await start(encrypt_mode=mode, aes_key=aes_key)
+    now = str(int(time.time()))
+    signed = {"signature": sha1_signature(TOKEN, now, "9"), "timestamp": now, "nonce": "9", "echostr": "e-9"}
+    assert await bot.client.get(signed) == Answer(200, "e-9")
+    assert (await bot.client.get({**signed, "signature": "0" * 40})).status == 403
+
+
+def test_the_mode_comes_from_credentials_yml_and_one_it_cannot_keep_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def channel(**environment: str) -> WeChatInput:
+        for name, value in {**WECHAT_DEFAULTS, "WECHAT_TOKEN": TOKEN, **environment}.items():
+            monkeypatch.setenv(name, value)
+        (wechat_input,) = create_http_input_channels("bot.channels.wechat.WeChatInput", "credentials.yml")
+        return wechat_input
+
+    assert channel(WECHAT_AES_KEY=AES_KEY).encrypt_mode == "safe"
+    assert channel().encrypt_mode == "plain"
+    assert channel(WECHAT_AES_KEY=AES_KEY, WECHAT_ENCRYPT_MODE="compat").encrypt_mode == "compat"
+    assert channel(WECHAT_AES_KEY=AES_KEY, WECHAT_ENCRYPT_MODE="Plain").encrypt_mode == "plain"
+    for mode in ("safe", "compat"):
+        with pytest.raises(ValueError, match="needs WECHAT_AES_KEY"):
+            channel(WECHAT_ENCRYPT_MODE=mode)
+    with pytest.raises(ValueError, match="must be one of safe, compat, plain"):
+        channel(WECHAT_AES_KEY=AES_KEY, WECHAT_ENCRYPT_MODE="aes")
+
+
+# --- replayed (timestamp, nonce) pairs ------------------------------------------------------
+
+Pair = tuple[Setup, Setup]
+
+
+@pytest.fixture(params=["in memory", "in Redis"])
+async def two_doors(request: pytest.FixtureRequest, start: Start) -> Callable[..., Awaitable[Pair]]:
+    """Where a request and its replay arrive: the same process, or two replicas sharing Redis."""
+
+    async def _doors(**options: Any) -> Pair:
+        if request.param == "in memory":
+            bot = await start(**options)
+            return bot, bot
+        return await request.getfixturevalue("replicas")(**options)
+
+    return _doors
+
+
+def signed(bot: Setup, message: str, safe: bool, **pair: str) -> tuple[str, dict]:
+    """A body and its signed query (with ``timestamp`` and ``nonce`` from ``pair`` when given)."""
+    body = bot.client.seal(message) if safe else message
+    return body, bot.client.signed_query(safe=safe, body=body, **pair)
+
+
+@pytest.mark.parametrize("safe", [False, True], ids=["plain", "encrypted"])
+async def test_a_nonce_reused_for_another_message_is_refused(
+    two_doors: Callable[..., Awaitable[Pair]], safe: bool
+) -> None:
+    first, second = await two_doors(encrypt_mode="compat")
+    body, query = signed(first, first.client.text(OPENID, "我被重复扣款了", msg_id=111), safe)
+    answer = await first.client.post_raw(body, query)
+    assert first.client.open_reply(answer)["Content"] == "收到：我被重复扣款了"
+    pair = {"timestamp": query["timestamp"], "nonce": query["nonce"]}
+    forgeries = [
+        second.client.text(OPENID, "钱已经退回来了", msg_id=112),
+        second.client.text("oSomeoneElse", "查询进度", msg_id=113),
+        second.client.message(OPENID, "event", Event="unsubscribe"),
+    ]
+    for forged in forgeries:
+        # Plain: the observed query as it was, its signature covering no body; encrypted: signed anew.
+        forged_body, forged_query = signed(second, forged, True, **pair) if safe else (forged, query)
+        assert (await second.client.post_raw(forged_body, forged_query)).status == 403
+    assert [(m.sender_id, m.text) for m in first.rasa.messages] == [(f"wechat:{OPENID}", "我被重复扣款了")]
+
+
+@pytest.mark.parametrize("safe", [False, True], ids=["plain", "encrypted"])
+async def test_a_retry_with_the_same_nonce_is_one_turn_with_one_answer(
+    two_doors: Callable[..., Awaitable[Pair]], safe: bool
+) -> None:
+    first, second = await two_doors(encrypt_mode="compat")
+    body, query = signed(first, first.client.text(OPENID, "重复扣款", msg_id=222), safe)
+    answers = [await door.client.post_raw(body, query) for door in (first, second, first)]
+    assert [first.client.open_reply(answer)["Content"] for answer in answers] == ["收到：重复扣款"] * 3
+    assert first.rasa.texts == ["重复扣款"]
+
+
+async def test_a_pair_is_remembered_while_its_timestamp_is_fresh() -> None:
+    store = InMemoryNonceStore(max_pairs=3)
+    assert await store.remember("1", "a", "m1", ttl_seconds=0.05) == "m1"
+    assert await store.remember("1", "a", "m2", ttl_seconds=0.05) == "m1"
+    assert await store.remember("1", "b", "m2", ttl_seconds=0.05) == "m2"
+    await asyncio.sleep(0.06)
+    assert await store.remember("1", "a", "m3", ttl_seconds=60) == "m3"
+    for nonce in "cde":
+        await store.remember("2", nonce, "m", ttl_seconds=60)
+    assert len(store._pairs) == 3
+    assert await store.remember("2", "e", "other", ttl_seconds=60) == "m"
 
 
 # --- rejections --------------------------------------------------------------------
@@ -300,7 +434,7 @@ async def test_compatible_mode_trusts_only_the_encrypted_copy(start: Start) -> N
 async def test_a_bad_signature_is_refused_logged_and_never_reaches_rasa(
     start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = await start()
+    bot = await start(encrypt_mode="compat")
     caplog.set_level(logging.WARNING)
     plain = await bot.client.post(bot.client.text(OPENID, "机密内容"), signature="0" * 40)
     safe = await bot.client.post(bot.client.text(OPENID, "机密内容"), safe=True, msg_signature="0" * 40)
@@ -330,7 +464,7 @@ DOCTYPES = [
 
 @pytest.mark.parametrize("body", DOCTYPES)
 async def test_doctype_and_entities_are_rejected_in_either_mode(start: Start, body: str) -> None:
-    bot = await start()
+    bot = await start(encrypt_mode="compat")
     assert (await bot.client.post(body)).status == 400
     assert (await bot.client.post(body, safe=True)).status == 400
     assert bot.rasa.messages == []
@@ -338,7 +472,7 @@ async def test_doctype_and_entities_are_rejected_in_either_mode(start: Start, bo
 
 @pytest.mark.parametrize("body", ["<xml><Content>hi</xml", "", "not xml at all", "<html><body/></html>"])
 async def test_unparsable_xml_is_a_400(start: Start, body: str) -> None:
-    bot = await start()
+    bot = await start(encrypt_mode="compat")
     assert (await bot.client.post(body)).status == 400
     assert bot.rasa.messages == []
 
@@ -371,8 +505,9 @@ async def test_undecryptable_ciphertext_is_a_400(start: Start) -> None:
     assert answer.status == 400
 
 
-async def test_safe_mode_without_an_aes_key_is_refused(start: Start) -> None:
+async def test_an_encrypted_request_without_an_aes_key_is_a_400(start: Start) -> None:
     bot = await start(aes_key="")
+    assert bot.channel.encrypt_mode == "plain"
     answer = await bot.client.post(bot.client.text(OPENID, "你好"), safe=True)
     assert answer.status == 400
     assert (await bot.client.post(bot.client.text(OPENID, "你好"))).status == 200
@@ -401,7 +536,7 @@ async def test_concurrent_retries_share_one_rasa_turn_and_all_get_the_reply(star
 async def test_events_are_deduplicated_by_sender_and_create_time(start: Start) -> None:
     bot = await start(delay=0.2)
     voice = bot.client.message(OPENID, "voice", Recognition="我被扣了两次")
-    await asyncio.gather(*(bot.client.post(voice) for _ in range(3)))
+    await asyncio.gather(*(bot.client.post(voice, safe=True) for _ in range(3)))
     assert bot.rasa.texts == ["我被扣了两次"]
 
 
@@ -455,7 +590,7 @@ async def test_a_failed_send_is_logged_with_the_case_id_never_the_text(
     start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start(delay=0.1, reply_budget_seconds=0.05)
-    bot.rasa.slots[OPENID] = {"case_id": "WS-20261125-0001"}
+    bot.rasa.slots[f"wechat:{OPENID}"] = {"case_id": "WS-20261125-0001"}
     bot.api.failures = [45015]  # the user has not written for 48 hours: not worth retrying
     caplog.set_level(logging.ERROR)
     await bot.say("卡号尾号1234，金额3000")
@@ -550,13 +685,14 @@ async def test_a_menu_shown_by_one_replica_is_answered_on_another(replicas: Repl
     assert first.rasa.texts == ["下一步", "/merchant_agreed", "2"]
 
 
-def test_menus_and_turns_are_in_redis_only_when_redis_url_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_menus_nonces_and_turns_are_in_redis_only_with_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     alone = WeChatInput.from_credentials({"token": "t"})
     assert isinstance(alone.menus, InMemoryMenuStore) and alone.ledger is None
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/0")
     replica = WeChatInput.from_credentials({"token": "t"})
     assert isinstance(replica.menus, RedisMenuStore) and replica.ledger is not None
+    assert isinstance(replica.nonces, RedisNonceStore) and isinstance(alone.nonces, InMemoryNonceStore)
     assert replica.redis_client is not None
     assert replica.redis_client.connection_pool.connection_kwargs["port"] == 6390
 
@@ -570,10 +706,9 @@ async def test_without_redis_a_message_gets_a_503_and_never_reaches_rasa(
     assert answer.status == 503  # WeChat retries in 5 s; the turn has not run
     assert bot.rasa.messages == []
     assert any("refused (503): shared state unavailable" in line for line in caplog.messages)
+    # Nor can an event's (timestamp, nonce) be checked against the other replicas'.
     welcome = await bot.client.post(bot.client.message(OPENID, "event", Event="subscribe"), safe=True)
-    assert bot.client.open_reply(welcome)["Content"] == wechat.response_text("utter_wechat_welcome")
-    bye = await bot.client.post(bot.client.message(OPENID, "event", Event="unsubscribe"), safe=True)
-    assert bye == Answer(200, "success")
+    assert welcome.status == 503
 
 
 async def test_redis_lost_during_a_turn_still_gets_the_reply_to_the_user(
@@ -629,7 +764,10 @@ async def test_menus_are_kept_per_user(start: Start) -> None:
     await bot.say("下一步", openid="oAlice")
     await bot.say("1", openid="oBob")
     await bot.say("1", openid="oAlice")
-    assert [(m.sender_id, m.text) for m in bot.rasa.messages[1:]] == [("oBob", "1"), ("oAlice", "/affirm")]
+    assert [(m.sender_id, m.text) for m in bot.rasa.messages[1:]] == [
+        ("wechat:oBob", "1"),
+        ("wechat:oAlice", "/affirm"),
+    ]
 
 
 async def test_a_long_reply_is_split_into_customer_service_messages(start: Start) -> None:
@@ -645,7 +783,7 @@ async def test_a_long_reply_is_split_into_customer_service_messages(start: Start
 
 
 async def test_user_typed_cdata_terminators_cannot_break_the_reply(start: Start) -> None:
-    bot = await start()
+    bot = await start(encrypt_mode="compat")
     tricky = "金额]]><Content>0</Content><![CDATA[ 和 ]]]]>"
     assert await bot.say(tricky, safe=False) == f"收到：{tricky}"
     assert await bot.say(tricky, safe=True) == f"收到：{tricky}"
@@ -680,7 +818,7 @@ async def test_subscribing_gets_the_welcome_and_unsubscribing_nothing(start: Sta
 async def test_voice_uses_the_recognition_text(start: Start) -> None:
     bot = await start()
     answer = await bot.client.post(
-        bot.client.message(OPENID, "voice", MediaId="m1", Recognition="我被扣了两次")
+        bot.client.message(OPENID, "voice", MediaId="m1", Recognition="我被扣了两次"), safe=True
     )
     assert bot.client.open_reply(answer)["Content"] == "收到：我被扣了两次"
 
@@ -691,7 +829,7 @@ async def test_voice_uses_the_recognition_text(start: Start) -> None:
 )
 async def test_other_messages_are_asked_for_text(start: Start, kind: str, fields: dict[str, str]) -> None:
     bot = await start()
-    answer = await bot.client.post(bot.client.message(OPENID, kind, MsgId="99", **fields))
+    answer = await bot.client.post(bot.client.message(OPENID, kind, MsgId="99", **fields), safe=True)
     assert bot.client.open_reply(answer)["Content"] == wechat.response_text("utter_wechat_text_only")
     assert bot.rasa.messages == []
 
@@ -726,6 +864,7 @@ def test_credentials_from_the_environment_may_be_empty_or_missing() -> None:
         300,
     )
     assert channel.crypto is not None and WeChatInput.name() == "wechat"
+    assert channel.encrypt_mode == "safe"
 
 
 # --- helpers --------------------------------------------------------------------------------

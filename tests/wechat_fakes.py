@@ -1,9 +1,10 @@
-"""Stand-ins for WeChat's servers and for Rasa, for tests/test_wechat.py.
+"""Stand-ins for WeChat's servers and for Rasa, for tests/test_wechat.py and test_wechat_e2e.py.
 
 ``WeChatClient`` signs and encrypts the way WeChat's servers do, written from
 the protocol with ``cryptography`` and ``hashlib`` (not with wechatpy, which the
 channel uses), so the tests are not round trips through one library.
-``CustomerServiceApi`` fakes the token and 客服消息 endpoints on 127.0.0.1.
+``CustomerServiceApi`` fakes the token and 客服消息 endpoints on 127.0.0.1;
+``serving_in_thread`` runs it for tests whose bot is another process.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import hashlib
 import itertools
 import os
 import struct
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -200,6 +203,22 @@ class CustomerServiceApi:
     async def wait_for(self, count: int) -> list[dict]:
         await eventually(lambda: len(self.sent) >= count)
         return self.sent
+
+
+@contextmanager
+def serving_in_thread(api: CustomerServiceApi) -> Iterator[CustomerServiceApi]:
+    """``api`` started on an event loop of its own, which answers whatever the test's thread does."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(api.start(), loop).result(timeout=30)
+        yield api
+    finally:
+        asyncio.run_coroutine_threadsafe(api.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
 
 
 async def eventually(check: Callable[[], bool], seconds: float = 10) -> None:

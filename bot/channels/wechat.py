@@ -4,12 +4,19 @@ Speaks the Official Account server protocol: GET URL verification, POST in
 plain, compatible and safe mode (``encrypt_type=aes``, crypto by wechatpy),
 passive replies within WeChat's 5-second window and the customer-service
 message API (客服消息) for anything slower or longer. Each OpenID is one
-conversation; text, voice recognition and numbered-menu choices go through
-the shared guard, so secrets are masked before Rasa sees them.
+conversation, ``wechat:<OpenID>`` to Rasa; text, voice recognition and
+numbered-menu choices go through the shared guard, so secrets are masked
+before Rasa sees them.
 
-One process keeps menus and in-flight turns in memory. With ``REDIS_URL``
-set, replicas share both through Redis (``bot/shared_state.py``), so a
-retry or a menu choice may reach any replica.
+``encrypt_mode`` says which POSTs are accepted: ``safe`` only encrypted ones,
+``compat`` encrypted and plain, ``plain`` plain (encrypted ones too when an
+AES key is set). A plain POST's signature covers no body, so in ``safe`` mode
+one is refused, and in every mode a ``(timestamp, nonce)`` pair is accepted
+with one message only, until its timestamp leaves the freshness window.
+
+One process keeps menus, nonces and in-flight turns in memory. With
+``REDIS_URL`` set, replicas share them through Redis (``bot/shared_state.py``),
+so a retry or a menu choice may reach any replica.
 
 An empty ``token`` disables the channel: its webhook answers 404.
 """
@@ -45,12 +52,15 @@ from wechatpy.utils import WeChatSigner
 
 from bot import shared_state
 from bot.channels.guard import Handler, guard_incoming
+from bot.identity import conversation_id
 from bot.responses import response_text
-from bot.shared_state import RedisMenuStore, RedisTurnLedger, TurnOutcome
+from bot.shared_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
+ENCRYPT_MODES = ("safe", "compat", "plain")
+# Rasa's sender ids are shared by all channels: a prefix keeps WeChat users apart from the others.
 MAX_TEXT_BYTES = 2047  # WeChat drops text messages of 2048 bytes (UTF-8) or more
 MENU_LINE = "回复 {number}：{title}"
 DEDUPE_SECONDS = 300  # WeChat retries within ~15 s; keep finished turns well past that
@@ -125,6 +135,20 @@ def _split(text: str, limit: int, level: int) -> list[str]:
     return [*parts, current]
 
 
+def resolve_encrypt_mode(configured: str, aes_key: str) -> str:
+    """The mode to run in; empty means ``safe`` with an AES key, else ``plain``.
+
+    Raises ValueError, so Rasa does not start with a mode it cannot keep.
+    """
+    mode = configured.strip().lower() or ("safe" if aes_key else "plain")
+    if mode not in ENCRYPT_MODES:
+        modes = ", ".join(ENCRYPT_MODES)
+        raise ValueError(f"WECHAT_ENCRYPT_MODE is {configured!r}; it must be one of {modes}")
+    if mode != "plain" and not aes_key:
+        raise ValueError(f"WECHAT_ENCRYPT_MODE {mode} needs WECHAT_AES_KEY (the EncodingAESKey)")
+    return mode
+
+
 def user_ref(openid: str) -> str:
     """An OpenID as it may appear in logs."""
     return hashlib.sha256(openid.encode()).hexdigest()[:12]
@@ -161,6 +185,36 @@ class InMemoryMenuStore:
     async def load(self, user: str) -> list[str]:
         expires, payloads = self._menus.get(user, (0.0, []))
         return payloads if time.monotonic() < expires else []
+
+
+class NonceStore(Protocol):
+    """The message each ``(timestamp, nonce)`` pair first carried: in memory, or
+    ``RedisNonceStore`` (``bot/shared_state.py``) when replicas share them."""
+
+    async def remember(self, timestamp: str, nonce: str, message: str, ttl_seconds: float) -> str:
+        """``message`` when the pair is new (it is then kept ``ttl_seconds``), else the first one's."""
+        ...
+
+
+class InMemoryNonceStore:
+    def __init__(self, max_pairs: int = 100_000) -> None:
+        self.max_pairs = max_pairs
+        self._pairs: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+
+    async def remember(self, timestamp: str, nonce: str, message: str, ttl_seconds: float) -> str:
+        now = time.monotonic()
+        expires, first = self._pairs.get((timestamp, nonce), (0.0, ""))
+        if now < expires:
+            return first
+        # Roughly oldest first; beyond ``max_pairs`` messages in one freshness window
+        # the oldest pairs go early, a lesser harm than memory without bound.
+        while self._pairs and (len(self._pairs) >= self.max_pairs or self._oldest_expiry() <= now):
+            self._pairs.popitem(last=False)
+        self._pairs[(timestamp, nonce)] = (now + ttl_seconds, message)
+        return message
+
+    def _oldest_expiry(self) -> float:
+        return next(iter(self._pairs.values()))[0]
 
 
 class WeChatOutput(OutputChannel):
@@ -314,6 +368,7 @@ class WeChatInput(InputChannel):
             token=credentials.get("token") or "",
             appid=credentials.get("appid") or "",
             aes_key=credentials.get("aes_key") or "",
+            encrypt_mode=credentials.get("encrypt_mode") or "",
             appsecret=credentials.get("appsecret") or "",
             api_base=credentials.get("api_base") or DEFAULT_API_BASE,
             redis_client=shared_state.async_client(redis_url) if redis_url else None,
@@ -325,6 +380,7 @@ class WeChatInput(InputChannel):
         token: str,
         appid: str = "",
         aes_key: str = "",
+        encrypt_mode: str = "",
         appsecret: str = "",
         api_base: str = DEFAULT_API_BASE,
         freshness_seconds: float = 300,
@@ -337,14 +393,17 @@ class WeChatInput(InputChannel):
         self.freshness_seconds = freshness_seconds
         self.reply_budget_seconds = reply_budget_seconds
         self.max_body_bytes = max_body_bytes
+        self.encrypt_mode = resolve_encrypt_mode(encrypt_mode, aes_key)
         self.crypto = WeChatCrypto(token, aes_key, appid) if token and aes_key else None
         self.api = CustomerServiceApi(api_base, appid, appsecret)
         self.redis_client = redis_client
         self.menus: MenuStore = InMemoryMenuStore()
+        self.nonces: NonceStore = InMemoryNonceStore()
         # Without Redis, WeChat's retries all reach this process and ``_turns`` alone dedupes them.
         self.ledger: RedisTurnLedger | None = None
         if redis_client is not None:
             self.menus = RedisMenuStore(redis_client, MENU_TTL_SECONDS)
+            self.nonces = RedisNonceStore(redis_client)
             self.ledger = RedisTurnLedger(redis_client, DEDUPE_SECONDS)
         self._turns: dict[str, Turn] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -406,6 +465,8 @@ class WeChatInput(InputChannel):
         timestamp = self._check_timestamp(request)
         nonce = request.args.get("nonce", "")
         if request.args.get("encrypt_type", "raw") != "aes":
+            if self.encrypt_mode == "safe":
+                raise Refused(403, "plain request in safe mode")
             if not _signed(request.args.get("signature", ""), self.token, timestamp, nonce):
                 raise Refused(403, "bad signature")
             return parse_xml(body)
@@ -437,6 +498,9 @@ class WeChatInput(InputChannel):
         openid = message.get("FromUserName", "")
         if not openid:
             raise Refused(400, "no FromUserName")
+        # WeChat retries a message with its MsgId; events have none, so their sender and time stand in.
+        key = message.get("MsgId") or f"{openid}:{message.get('CreateTime', '')}"
+        await self._check_nonce(request, key)
         kind, event = message.get("MsgType", ""), message.get("Event", "").lower()
         if kind == "event":
             if event == "subscribe":
@@ -448,7 +512,6 @@ class WeChatInput(InputChannel):
         if kind not in ("text", "voice") or not text.strip():
             return self._reply(request, message, response_text("utter_wechat_text_only"))
 
-        key = message.get("MsgId") or f"{openid}:{message.get('CreateTime', '')}"
         turn = self._turns.get(key)
         if turn is None:
             if not await self._claim(key):
@@ -466,6 +529,25 @@ class WeChatInput(InputChannel):
                 return self._reply(request, message, _passive_content(outcome))
         self._deliver_later(request.app, turn, openid, key)
         return self._reply(request, message, None)
+
+    async def _check_nonce(self, request: Request, key: str) -> None:
+        """Refuses a ``(timestamp, nonce)`` pair that came with another message.
+
+        A plain-mode signature covers the pair but not the body, so whoever saw one
+        signed URL could otherwise post any message with it while it is fresh.
+        """
+        timestamp, nonce = request.args.get("timestamp", ""), request.args.get("nonce", "")
+        # Kept until the timestamp is no longer fresh, and a second beyond.
+        ttl_seconds = int(timestamp) + self.freshness_seconds - time.time() + 1
+        try:
+            first = await self.nonces.remember(timestamp, nonce, key, ttl_seconds)
+        except redis.RedisError as error:
+            if key in self._turns:  # a retry this process answers from memory: it starts nothing
+                return
+            # As in ``_claim``: WeChat retries a 5xx, and nothing has run.
+            raise Refused(503, f"shared state unavailable ({type(error).__name__})") from None
+        if first != key:
+            raise Refused(403, "timestamp and nonce already used for another message")
 
     async def _claim(self, key: str) -> bool:
         """Whether this replica runs the turn for ``key`` (always, without Redis)."""
@@ -525,7 +607,7 @@ class WeChatInput(InputChannel):
                 UserMessage(
                     text,
                     output,
-                    openid,
+                    conversation_id(self.name(), openid),
                     input_channel=self.name(),
                     message_id=key,
                     metadata={"wechat_msg_type": kind},
@@ -560,7 +642,7 @@ class WeChatInput(InputChannel):
             except Exception as error:
                 logger.error(
                     "WeChat customer-service send failed: case %s, user %s, message %s, part %d/%d: %s",
-                    await _case_id(app, openid),
+                    await _case_id(app, conversation_id(self.name(), openid)),
                     user_ref(openid),
                     key,
                     number,
@@ -574,11 +656,11 @@ def _passive_content(outcome: TurnOutcome) -> str | None:
     return outcome.parts[0] if outcome.parts else None
 
 
-async def _case_id(app: Sanic, openid: str) -> str | None:
+async def _case_id(app: Sanic, sender: str) -> str | None:
     """The conversation's current case, for logs (from Rasa's tracker store when there is one)."""
     store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
     try:
-        tracker = await store.retrieve(openid) if store is not None else None
+        tracker = await store.retrieve(sender) if store is not None else None
     except Exception:
         return None
     return tracker.get_slot("case_id") if tracker is not None else None

@@ -1,0 +1,157 @@
+"""The real bot over the WeChat channel in safe mode: Rasa server + action server, started here.
+
+WeChat's side is simulated as in test_wechat.py (``tests/wechat_fakes.py``):
+messages are encrypted and signed as WeChat's servers send them, and replies
+that do not come back in the HTTP answer are collected from the fake 客服消息
+API, as the user would see them. The bot's wording is still changing, so the
+checks are on stable markers (the case number, the numbered menu, the bank's
+hotline, the masked card number, the checklist's boxes), not on sentences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import signal
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from dataclasses import dataclass
+
+import pytest
+from server_env import BotServers, bot_servers
+from wechat_fakes import CustomerServiceApi, WeChatClient, serving_in_thread
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "e2e-token"
+APPID = "wx00e2e00e2e00e2e0"
+APPSECRET = "e2e-secret"
+AES_KEY = base64.b64encode(os.urandom(32)).decode()[:43]
+FIRST_PART_SECONDS = 120
+# The parts of one reply by 客服消息 are sent one after another as soon as the turn ends.
+QUIET_SECONDS = 1.5
+CASE_ID = re.compile(r"WS-\d{8}-\d{4}")
+CARD = "6222021234567890128"
+MASKED_CARD = "[卡号已隐藏，尾号0128]"
+
+
+@dataclass
+class WeChat:
+    servers: BotServers
+    client: WeChatClient
+    api: CustomerServiceApi
+
+
+@pytest.fixture(scope="module")
+def wechat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeChat]:
+    with serving_in_thread(CustomerServiceApi(APPID, APPSECRET)) as api:
+        environment = {
+            "WECHAT_TOKEN": TOKEN,
+            "WECHAT_APPID": APPID,
+            "WECHAT_AES_KEY": AES_KEY,
+            "WECHAT_APPSECRET": APPSECRET,
+            "WECHAT_ENCRYPT_MODE": "safe",
+            "WECHAT_API_BASE": api.base_url,
+        }
+        with bot_servers(tmp_path_factory.mktemp("servers"), "/webhooks/wechat/", **environment) as servers:
+            yield WeChat(servers, WeChatClient(servers.base_url, TOKEN, AES_KEY, APPID), api)
+
+
+class User:
+    """One WeChat user: what they send, and every reply they see, passive or by 客服消息."""
+
+    def __init__(self, wechat: WeChat) -> None:
+        self.wechat = wechat
+        self.openid = f"oE2E-{uuid.uuid4().hex[:20]}"
+        self.by_customer_service = 0  # replies that came by 客服消息
+
+    def _sent_to_me(self) -> list[str]:
+        return [m["text"]["content"] for m in self.wechat.api.sent if m["touser"] == self.openid]
+
+    def say(self, text: str, while_waiting: AbstractContextManager[None] | None = None) -> str:
+        """The reply to ``text``; ``while_waiting`` holds while WeChat waits for the HTTP answer."""
+        client = self.wechat.client
+        before = len(self._sent_to_me())
+        with while_waiting or nullcontext():
+            answer = asyncio.run(client.post(client.text(self.openid, text), safe=True))
+        assert answer.status == 200, answer
+        if answer.text != "success":
+            return client.open_reply(answer)["Content"]
+        deadline = time.monotonic() + FIRST_PART_SECONDS
+        while len(self._sent_to_me()) == before:
+            assert time.monotonic() < deadline, f"no reply to {text!r}"
+            time.sleep(0.1)
+        while True:
+            count = len(self._sent_to_me())
+            time.sleep(QUIET_SECONDS)
+            if len(self._sent_to_me()) == count:
+                self.by_customer_service += 1
+                return "\n\n".join(self._sent_to_me()[before:])
+
+
+@contextmanager
+def slow_actions(servers: BotServers) -> Iterator[None]:
+    """The action server paused, so a turn outlasts the passive reply's budget (4.5 s)."""
+    os.killpg(servers.action_server.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(servers.action_server.pid, signal.SIGCONT)
+
+
+def menu_number(reply: str, title: str) -> str:
+    match = re.search(rf"^回复 (\d+)：{title}$", reply, re.MULTILINE)
+    assert match, f"no menu line for {title} in {reply!r}"
+    return match.group(1)
+
+
+def stored_rows(wechat: WeChat, sender: str) -> list[str]:
+    """The tracker store's rows of a conversation, as stored."""
+    with closing(sqlite3.connect(wechat.servers.tracker_db)) as db:
+        return [data for (data,) in db.execute("SELECT data FROM events WHERE sender_id = ?", (sender,))]
+
+
+def test_a_mis_swipe_conversation_from_report_to_checklist(wechat: WeChat) -> None:
+    user = User(wechat)
+    replies: list[str] = []
+
+    def say(text: str, while_waiting: AbstractContextManager[None] | None = None) -> str:
+        replies.append(user.say(text, while_waiting))
+        return replies[-1]
+
+    banks = say("我在华联超市被重复扣了3000元")
+    assert "回复 1：" in banks
+    say(menu_number(banks, "工商银行"))
+    created = say("昨天")
+    assert CASE_ID.search(created) and "回复 1：" in created  # the case, and its first step's options
+    assert "回复 1：" in say("好的，下一步")
+    masked = say(f"我的卡号是{CARD}")
+    assert "0128" in masked
+    assert "95588" in say("商家不同意退款")  # 工商银行's hotline: menu number 1 was read as that bank
+    checklist = say("把我的清单再发一遍", slow_actions(wechat.servers))
+    assert "☐" in checklist and "☑" in checklist and CASE_ID.search(checklist)
+
+    assert not any("没能识别" in reply for reply in replies)
+    assert not any(CARD in reply for reply in replies)
+    # The checklist came by 客服消息, to the raw OpenID: that API knows nothing of Rasa's wechat: prefix.
+    assert user.by_customer_service >= 1
+    assert not any(message["touser"].startswith("wechat:") for message in wechat.api.sent)
+    stored = stored_rows(wechat, f"wechat:{user.openid}")
+    assert stored and stored_rows(wechat, user.openid) == []
+    assert CARD not in "".join(stored)
+    texts = [json.loads(row).get("text") or "" for row in stored]
+    assert any(MASKED_CARD in text for text in texts)
+
+
+def test_a_plain_request_gets_403_from_the_bot_in_safe_mode(wechat: WeChat) -> None:
+    user = User(wechat)
+    client = wechat.client
+    answer = asyncio.run(client.post(client.text(user.openid, "我在华联超市被重复扣了3000元")))
+    assert answer.status == 403
+    assert stored_rows(wechat, f"wechat:{user.openid}") == []
