@@ -85,7 +85,7 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --port 5055 & \
 	$(BIN)/python -m bot.console serve --port 5002 & \
-	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml --cors "*" & \
+	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml & \
 	wait
 
 # CLUSTER_ARGS passes options, e.g. CLUSTER_ARGS='--port 9000 --rasa-replicas 3'.

@@ -24,6 +24,7 @@ import sqlite_utils
 
 from bot.clock import now
 from bot.identity import legacy_conversation_id
+from bot.private_files import private_file
 
 KINDS = ("misswipe", "failed_charge", "unauthorized", "merchant")
 ROLES = {
@@ -305,7 +306,7 @@ def _enable_wal(db: sqlite_utils.Database, attempts: int = 50) -> None:
 class SQLiteCaseStore:
     def __init__(self, path: str | Path) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
         # Autocommit mode: every write goes through `_transaction`, which takes
         # the write lock up front so concurrent creators queue instead of failing.
         connection = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 from itsdangerous import Signer
 
 from bot.knowledge import PROJECT_ROOT
+from bot.private_files import private_directory
 
 SECRET_FILE = PROJECT_ROOT / "var" / "secret"
 
@@ -29,7 +30,7 @@ def server_secret() -> str:
     configured = os.environ.get("WUSHUA_SECRET")
     if configured:
         return configured
-    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(SECRET_FILE.parent)
     try:
         # O_EXCL: when the servers start at once, exactly one writes the secret.
         descriptor = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

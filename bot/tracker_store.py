@@ -45,6 +45,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.clock import now
 from bot.identity import legacy_conversation_id, namespace_of
+from bot.private_files import private_file
 
 DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
 NAMESPACE_MIGRATION = "0001_namespace_sender_ids"
@@ -60,6 +61,8 @@ class _Remembered:
 
 class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, max_conversations: int = DEFAULT_MAX_CONVERSATIONS, **kwargs: Any) -> None:
+        if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db") and not kwargs.get("host"):
+            private_file(kwargs["db"])  # transcripts: owner-only, whatever the umask
         super().__init__(*args, **kwargs)
         self.max_conversations = int(max_conversations)
         self._remembered: OrderedDict[str, _Remembered] = OrderedDict()

@@ -211,7 +211,7 @@ class Cluster:
             for number, port in enumerate(action_ports, start=1)
         ]
         rasa_options = ["--model", str(self.model), "--credentials", "credentials.yml"]
-        rasa_options += ["--endpoints", str(ENDPOINTS), "--cors", "*", "--interface", "127.0.0.1"]
+        rasa_options += ["--endpoints", str(ENDPOINTS), "--interface", "127.0.0.1"]
         rasa_ports = [next(ports) for _ in range(rasa_replicas)]
         self.rasa = [
             Replica(

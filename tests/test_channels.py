@@ -11,6 +11,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Sanic
 from server_env import ServerThread
 
+from bot import origins
 from bot.channels.guard import MASKED_METADATA_KEY, Handler, guard_incoming
 from bot.channels.rest import MaskedRestInput, request_problem
 from bot.channels.socketio import MaskedSocketIOInput
@@ -164,3 +165,26 @@ def test_a_forwarded_address_counts_only_behind_a_trusted_proxy(monkeypatch: pyt
     with rest_webhook(Recorder()) as url:
         body = {"sender": "x", "message": "你好"}
         assert requests.post(url, json=body, headers=FROM_ELSEWHERE, timeout=30).status_code == 200
+
+
+def test_browser_pages_of_other_sites_cannot_drive_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://www.bank.example")
+    origins.allowed_origins.cache_clear()
+    rasa = Recorder()
+    body = {"sender": "u", "message": "你好"}
+    with rest_webhook(rasa) as url:
+        evil = {"Origin": "https://evil.example"}
+        assert requests.post(url, json=body, headers=evil, timeout=30).status_code == 403
+        assert requests.options(url, headers=evil, timeout=30).status_code == 403
+        assert rasa.messages == []
+        bank = {"Origin": "https://www.bank.example"}
+        preflight = requests.options(url, headers=bank, timeout=30)
+        assert (
+            preflight.status_code == 204
+            and "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+        )
+        answered = requests.post(url, json=body, headers=bank, timeout=30)
+        assert answered.status_code == 200
+        assert answered.headers["Access-Control-Allow-Origin"] == "https://www.bank.example"
+        assert "Access-Control-Allow-Origin" not in requests.post(url, json=body, timeout=30).headers
+    origins.allowed_origins.cache_clear()

@@ -197,14 +197,16 @@ def test_invalid_json_gets_400(bot: Bot) -> None:
 class Visitor:
     """A widget visitor: a real socket.io client (long-polling, which needs no extra packages)."""
 
-    def __init__(self, bot: Bot, resume: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, bot: Bot, resume: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.client = socketio.Client(reconnection=False)
         self.received: list[str] = []
         self.confirmed: dict[str, str] = {}
         self._confirmation = threading.Event()
         self.client.on("bot_uttered", lambda data: self.received.append(str(data.get("text", ""))))
         self.client.on("session_confirm", self._on_confirm)
-        self.client.connect(bot.base_url, transports=["polling"], wait_timeout=30)
+        self.client.connect(bot.base_url, headers=headers or {}, transports=["polling"], wait_timeout=30)
         self.request_session(resume or {})
 
     def _on_confirm(self, data: dict[str, str]) -> None:
@@ -289,3 +291,10 @@ def case_rows_by_id(bot: Bot, case_id: str) -> sqlite3.Row:
     with closing(sqlite3.connect(bot.case_db)) as db:
         db.row_factory = sqlite3.Row
         return db.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+
+
+def test_a_page_of_another_site_cannot_open_the_widgets_connection(bot: Bot) -> None:
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Visitor(bot, headers={"Origin": "https://evil.example"})
+    Visitor(bot, headers={"Origin": "http://localhost:8000"}).close()
+    Visitor(bot, headers={"Origin": bot.base_url}).close()  # the demo page the bot serves itself

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import time
@@ -22,7 +23,7 @@ from rasa.core.run import create_http_input_channels
 from sanic import Sanic
 from wechatpy.crypto import PrpCrypto
 
-from bot import shared_state
+from bot import server_secret, shared_state
 from bot.channels import wechat
 from bot.channels.wechat import (
     InMemoryMenuStore,
@@ -896,3 +897,15 @@ async def test_the_menu_store_forgets_old_menus_and_old_users() -> None:
     assert await store.load("d") == ["/y"]
     await store.save("d", [])
     assert await store.load("d") == []
+
+
+def test_user_refs_in_logs_are_keyed_not_plain_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WUSHUA_SECRET", "one-secret")
+    server_secret.server_secret.cache_clear()
+    first = user_ref(OPENID)
+    assert first == user_ref(OPENID) and first != user_ref(OPENID + "x")
+    assert first not in hashlib.sha256(OPENID.encode()).hexdigest()
+    monkeypatch.setenv("WUSHUA_SECRET", "another-secret")
+    server_secret.server_secret.cache_clear()
+    assert user_ref(OPENID) != first
+    server_secret.server_secret.cache_clear()

@@ -8,7 +8,9 @@ address is the one the proxy reports when Sanic is told to trust it
 (``SANIC_PROXIES_COUNT``), never the proxy's own loopback address. The sender
 a client names lives in the ``rest:`` namespace (``bot/identity.py``), so a
 REST client can never speak as a widget visitor or a WeChat user, and the
-channel shown to staff is always ``rest``, whatever the client says.
+channel shown to staff is always ``rest``, whatever the client says. A
+browser page may call it only from an allowed origin (``bot/origins.py``):
+others get 403, so no website can drive it from its visitors' browsers.
 
 Malformed requests get a 400 instead of reaching Rasa; the text is masked
 before anything, Rasa's own error log included, can see it. A turn that fails
@@ -34,6 +36,7 @@ from sanic.response import HTTPResponse
 from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming
 from bot.identity import conversation_id
 from bot.masking import mask_secrets
+from bot.origins import origin_allowed
 from bot.serving import action_endpoint
 
 MAX_SENDER_CHARS = 128
@@ -75,6 +78,8 @@ def is_loopback(address: str) -> bool:
 
 def access_problem(request: Request, rest_token: str) -> HTTPResponse | None:
     """Why this client may not use the channel (a 401 or 403), or None when it may."""
+    if not origin_allowed(request.headers.get("origin"), request.host):
+        return response.json({"error": "this origin may not use the REST channel"}, status=403)
     if is_loopback(client_address(request)):
         return None
     if not rest_token:
@@ -122,6 +127,21 @@ class MaskedRestInput(RestInput):
             problem = request_problem(body)
             return response.json({"error": problem}, status=400) if problem else None
 
+        @webhook.route("/webhook", methods=["OPTIONS"])
+        async def preflight(request: Request) -> HTTPResponse:
+            if not request.headers.get("origin") or not origin_allowed(
+                request.headers.get("origin"), request.host
+            ):
+                return response.empty(status=403)
+            return response.empty(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Methods": "POST",
+                    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+                    "Access-Control-Max-Age": "600",
+                },
+            )
+
         @webhook.listener("after_server_stop")
         async def close_action_server_connections(*_: Any) -> None:
             await action_endpoint.close_sessions()
@@ -129,8 +149,12 @@ class MaskedRestInput(RestInput):
         @webhook.middleware("response")
         async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:
             if _turn_failed.get():
-                return response.json({"error": TURN_FAILED_MESSAGE}, status=500)
-            return None
+                reply = response.json({"error": TURN_FAILED_MESSAGE}, status=500)
+            origin = request.headers.get("origin")
+            if origin and origin_allowed(origin, request.host):
+                reply.headers["Access-Control-Allow-Origin"] = origin
+                reply.headers["Vary"] = "Origin"
+            return reply
 
         return webhook
 

@@ -16,6 +16,9 @@ its owner. Here the server decides:
   acknowledgement of a message carries its masked text, which is what the
   widget keeps in the browser's storage.
 
+A connection from a browser page of another site is refused unless that
+site is allowed (``bot/origins.py``); Rasa's channel accepts any origin.
+
 It also awaits ``sio.enter_room``: Rasa 3.6 calls it without awaiting, which
 python-socketio 5.x made a coroutine, so the socket never joined its room.
 """
@@ -30,8 +33,14 @@ from sanic import Blueprint
 
 from bot.channels.guard import Handler, guard_incoming
 from bot.identity import WidgetSession, new_widget_session, verified_widget_session
+from bot.origins import origin_allowed
 
 SESSION_KEY = "widget_session"
+
+
+def allowed_origin(origin: str | None, environ: dict[str, Any]) -> bool:
+    """engine.io's origin check; it refuses the connection (400) when this says no."""
+    return origin_allowed(origin, environ.get("HTTP_HOST"))
 
 
 class MaskedSocketIOInput(SocketIOInput):
@@ -43,6 +52,7 @@ class MaskedSocketIOInput(SocketIOInput):
         handler = guard_incoming(on_new_message)
         webhook = super().blueprint(handler)
         sio = self.sio
+        sio.eio.cors_allowed_origins = allowed_origin
 
         async def confirm(sid: str, session: WidgetSession) -> None:
             previous = await self._session_of(sid)

@@ -24,7 +24,6 @@ An empty ``token`` disables the channel: its webhook answers 404.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
@@ -54,6 +53,7 @@ from bot import shared_state
 from bot.channels.guard import Handler, guard_incoming
 from bot.identity import conversation_id
 from bot.responses import response_text
+from bot.server_secret import keyed_hash
 from bot.shared_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,9 @@ def resolve_encrypt_mode(configured: str, aes_key: str) -> str:
 
 
 def user_ref(openid: str) -> str:
-    """An OpenID as it may appear in logs."""
-    return hashlib.sha256(openid.encode()).hexdigest()[:12]
+    """An OpenID as it may appear in logs: keyed with the server secret, so a log
+    reader can follow one user through the log but cannot link it to the OpenID."""
+    return keyed_hash("wechat-user-ref", openid)[:16]
 
 
 def _signed(expected: str, *parts: str) -> bool:
