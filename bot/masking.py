@@ -66,6 +66,8 @@ _CN_DIGIT_VALUES = {
 }  # fmt: skip
 _CN_DIGITS = "".join(_CN_DIGIT_VALUES)
 _TO_DIGITS = str.maketrans(_CN_DIGIT_VALUES)
+# Every other digit-like character, full-width or Chinese, is ``str.isnumeric``.
+_NOT_NUMERIC_DIGITS = frozenset(char for char in _CN_DIGIT_VALUES if not char.isnumeric())
 # NFKC has already folded "，" to ",", "－" to "-", "．" to ".", "／" to "/", "＿" to "_" and "　" to " ".
 _SEP = r"[ \t\r\n\-.,/_·、・•‧—–‐]"
 # "两千五", "三四十": numerals next to these count a quantity, not digits.
@@ -98,7 +100,7 @@ def _digit_view(normalised: str) -> str:
 _CUE_PATTERNS = (
     (
         "sms",
-        r"(?:短信|手机)?(?:验证码|校验码|动态码|动态密码|短信密码|短信码|认证码|确认码)"
+        r"(?:短信|手机)?(?:验证码|校验码|动态码|动态密码|短信密码|短信码|认证码|确认码|动态令牌|令牌)"
         r"|(?:收到|发来|短信里|短信上|短信中)的?(?:码|数字|那串数字?)"
         r"|(?<![a-z])(?:otp|sms\s*code|verification\s*code|verify\s*code|passcode"
         r"|one[\s-]*time\s*(?:password|code)|code)(?![a-z])",
@@ -128,7 +130,9 @@ _CUE_PATTERNS = (
         "other",
         r"(?:检索)?参考号?|凭证号?|流水号?|商户(?:编)?号?|终端(?:编)?号?|批次号?|授权(?:码|号)|订单号?|交易(?:单)?号"
         r"|单号|编号|工号|案件号|受理号|手机号?码?|电话(?:号码?)?|号码|热线|客服|拨打|致电|打给|座机"
-        r"|身份证(?:号码?)?|证件号码?|qq号?|微信号?|邮编|发票号?|快递单?号?|运单号?"
+        r"|身份证(?:号码?)?|证件号码?|qq号?|微信号?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
+        # Any other "…号" names some other number ("房间号", "工单号"); not a day ("20号").
+        r"|(?<=[\u4e00-\u9fff])(?<![卡账帐尾])号码?"
         r"|(?<![a-z])(?:ref(?:erence)?(?:\s*(?:no\.?|number))?|rrn|order(?:\s*(?:no\.?|number|id))?|mid|tid"
         r"|tel|phone|mobile|(?:auth(?:orization)?|zip|postal|error|promo|qr|response|return|reason|swift|area)\s*code"
         r")(?![a-z])",
@@ -231,6 +235,7 @@ _ID_NUMBER = re.compile(rf"[1-8][0-9]{{5}}{_YEAR_MONTH_DAY}[0-9]{{4}}")
 # merchant ids (8…), dates (20…) and phone numbers (1…) do not.
 _ISSUER = re.compile(r"2[2-7]|[3-69]")
 _CARD_LENGTHS = (16, 19)
+_UNIONPAY = re.compile(r"62[0-9]{14,17}")  # 16 to 19 digits
 _LETTER = re.compile(r"[A-Za-z]")
 
 
@@ -297,7 +302,7 @@ _EXPIRY_VALUE = (
     rf"(?<![0-9])(?P<value>{_MONTH}\s*[/\-.·、 ]\s*{_YEAR}|{_YEAR}\s*[/\-.]\s*{_MONTH}"
     rf"|(?:0[1-9]|1[0-2]){_YEAR}|{_YEAR}\s*年\s*{_MONTH}\s*月份?|{_MONTH}\s*月\s*/?\s*{_YEAR}\s*年?)"
     # Not part of a full date: a card's expiry has no day.
-    r"(?![0-9])(?!\s*[/\-.][0-9])(?!\s*[日号])"
+    r"(?![0-9])(?!\s*[/\-.][0-9])(?!\s*(?:[日号天月年周期次]|个月|小时|分钟))"
 )
 _EXPIRY_CUE = dict(_CUE_PATTERNS)["expiry"]
 _EXPIRY_SECRETS = (
@@ -372,18 +377,21 @@ class _Scan:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.secrets: list[_Secret] = []
+        self.leftover: list[_Chain] = []
+        self._before: dict[int, _Cue | None] = {}
+        self._after: dict[int, str | None] = {}
+        if not any(map(str.isnumeric, text)) and not _NOT_NUMERIC_DIGITS.intersection(text):  # most messages
+            self.view, self.origin, self.protected = text, [], []
+            return
         normalised, self.origin = normalise_with_offsets(text)
         self.view = _digit_view(normalised)
         self.protected = [match.span() for match in _PROTECTED.finditer(self.view)]
-        self.secrets: list[_Secret] = []
-        self._before: dict[int, _Cue | None] = {}
-        self._after: dict[int, str | None] = {}
         chains = [chain for match in _CHAIN.finditer(self.view) for chain in self._chains(match)]
         for chain in chains:
             self._card_numbers(chain)
         self._by_pattern(_EXPIRY_SECRETS, "expiry")
         self._by_pattern((_PASSWORD,), "pin")
-        self.leftover: list[_Chain] = []
         for chain in chains:
             for part in self._free_parts(chain):
                 self._cued_secrets(part)
@@ -435,30 +443,39 @@ class _Scan:
 
     def _card_numbers(self, chain: _Chain) -> None:
         """Mask the likeliest card numbers among the chain's runs of 13-19 digits."""
-        if _names_other_number(self.cue_before(chain.start)) or self.cue_after(chain.end) in _NOT_SECRET_CUES:
-            return  # "订单号 4200 0012 3420 2611 2012 3456 78": no part of it is a card number
         lengths = [group.end - group.start for group in chain.groups]
-        if sum(lengths) > 19 and len(lengths) <= 2 and _named_card(self.cue_before(chain.start), None):
+        if sum(lengths) < 13:
+            return
+        before, after = self.cue_before(chain.start), self.cue_after(chain.end)
+        if _names_other_number(before) or after in _NOT_SECRET_CUES:
+            return  # "订单号 4200 0012 3420 2611 2012 3456 78": no part of it is a card number
+        if sum(lengths) > 19 and len(lengths) <= 2 and _named_card(before, None):
             # "卡号62220212345678901234": a card number mistyped with a digit too many is still one.
             self.add(chain.start, chain.end, "card_number", _card_mask(self.digits(chain)[-_TAIL_KEEPS:]))
             return
         candidates: list[tuple[tuple[bool, bool, bool, bool, bool, int], int, int]] = []
         for first in range(len(lengths)):
+            # A card starts the chain ("6 2 2 2 …" too) or a group of four or more ("3000、6222 0212 …").
+            if first and lengths[first] < 4:
+                continue
             total = 0
             for last in range(first, len(lengths)):
                 total += lengths[last]
                 if total > 19:
                     break
+                if total < 13:
+                    continue
                 part = chain.part(first, last)
-                if total >= 13:
-                    verdict = self._card_verdict(
-                        part, total, _card_shape(lengths[first : last + 1], part.keys)
-                    )
-                    if verdict is not None:
-                        named, luhn = verdict
-                        consistent = len(set(part.keys)) <= 1
-                        score = (named, consistent, luhn, first == 0, last == len(lengths) - 1, total)
-                        candidates.append((score, first, last))
+                # Only the chain's first number can follow a cue, only its last can precede one.
+                cues = (before if first == 0 else None, after if last == len(lengths) - 1 else None)
+                verdict = self._card_verdict(
+                    part, total, _card_shape(lengths[first : last + 1], part.keys), cues
+                )
+                if verdict is not None:
+                    named, luhn = verdict
+                    consistent = len(set(part.keys)) <= 1
+                    score = (named, consistent, luhn, first == 0, last == len(lengths) - 1, total)
+                    candidates.append((score, first, last))
         used: set[int] = set()
         for _, first, last in sorted(candidates, reverse=True):
             if used.isdisjoint(range(first, last + 1)):
@@ -466,22 +483,21 @@ class _Scan:
                 part = chain.part(first, last)
                 self.add(part.start, part.end, "card_number", _card_mask(self.digits(part)[-_TAIL_KEEPS:]))
 
-    def _card_verdict(self, part: _Chain, total: int, shaped: bool) -> tuple[bool, bool] | None:
+    def _card_verdict(
+        self, part: _Chain, total: int, shaped: bool, cues: tuple[_Cue | None, str | None]
+    ) -> tuple[bool, bool] | None:
         """None when ``part`` is not a card number, else (named as one, passes Luhn) to rank it."""
         view, digits = self.view, self.digits(part)
-        before, after = self.cue_before(part.start), self.cue_after(part.end)
-        if _names_other_number(before) or after in _NOT_SECRET_CUES or _PHONE.fullmatch(digits):
+        if _PHONE.fullmatch(digits) or _UNIT_AFTER.match(view, part.end):
             return None
-        if _UNIT_AFTER.match(view, part.end) or _CURRENCY_BEFORE.search(
-            view, max(0, part.start - 8), part.start
-        ):
+        if _CURRENCY_BEFORE.search(view, max(0, part.start - 8), part.start):
             return None
         # "分别扣了3000、2000、1500、8000" lists amounts; a card number is never one of them.
         listed = bool(part.keys) and part.keys[0] in "、," and part.groups[0].end - part.groups[0].start <= 8
         if listed and money_cued(view, part.start):
             return None
         luhn = _luhn_valid(digits)
-        if _named_card(before, after):
+        if _named_card(*cues):
             return (True, luhn)
         if (
             not shaped
@@ -495,7 +511,7 @@ class _Scan:
             return None  # "2000，3000，5000，1000": round amounts, not a card's groups
         if _printed(list(map(len, values))) and total in _CARD_LENGTHS:
             return (False, luhn)
-        if _ISSUER.match(digits) and (luhn or total in _CARD_LENGTHS):
+        if _ISSUER.match(digits) and (luhn or total in _CARD_LENGTHS or _UNIONPAY.fullmatch(digits)):
             return (False, luhn)
         return None
 
@@ -512,7 +528,7 @@ class _Scan:
 
     def _cued_secrets(self, chain: _Chain) -> None:
         view, digits = self.view, self.digits(chain)
-        if _PHONE.fullmatch(digits):
+        if len(digits) < _DIGIT_RANGES["cvv"][0] or _PHONE.fullmatch(digits):
             return
         values = [view[group.start : group.end] for group in chain.groups]
         if _is_date(values, list(chain.keys)):
