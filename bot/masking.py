@@ -159,7 +159,7 @@ _GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}位){1,12}\Z")
 _MAX_GAP_WORDS = 8
 # ... unless they move on to money or to another number's name; digits in between end the gap anyway.
 _GAP_FORBIDDEN = re.compile(
-    r"号|尾|元|块|钱|刷|扣|付|转|退|费|额|取|存|充|缴|买|电话|手机|客服|热线|拨|打|\["
+    r"号|尾|元|块|钱|刷|扣|付|转|退|费|额|取|存|充|缴|买|卡里|电话|手机|客服|热线|拨|打|\["
 )
 _CUE_WINDOW = 28
 # Between a number and a cue after it: "654321是验证码", "123456（短信验证码）", "1234 这张卡".
@@ -218,7 +218,8 @@ def _names_other_number(cue: _Cue | None) -> bool:
 
 _UNIT_AFTER = re.compile(
     r"\s*(?:元|块|圆|角|毛|分(?!别)|万|千|百|亿|[kw](?![a-z])|%|‰|次|天|日|号(?!码)|月|年|笔|个|张|位|条|台|家"
-    r"|小时|钟|秒|周|岁|人|件|期|倍|点|多|余|来|左右|rmb|cny|usd|美元|港币|欧元|日元|刀)",
+    r"|小时|钟|秒|周|岁|人|件|期|倍|点|多|余|来|左右|rmb|cny|usd|美元|港币|欧元|日元|刀)"
+    r"|\.[0-9]{1,2}(?![0-9])",  # the yuan of "1299.00"
     re.IGNORECASE,
 )
 _CURRENCY_BEFORE = re.compile(
@@ -547,7 +548,8 @@ class _Scan:
         """Mask the longest runs of groups, from the chain's start, that fit the cue's secret."""
         first = 0
         while first < len(chain.groups):
-            last = self._longest(chain, first, cue.kind)
+            # Only the run right after the cue is named by it; "验证码123456 654321" has two.
+            last = self._longest(chain, first, cue.kind, direct=cue.direct and first == 0)
             if last is None:
                 break
             self.add(chain.groups[first].start, chain.groups[last].end, _SECRET_CUES[cue.kind], HIDDEN)
@@ -563,25 +565,35 @@ class _Scan:
             count += chain.groups[first].end - chain.groups[first].start
             if count > high:
                 break
-            if count >= low and not self._secret_excluded(chain.part(first, last)):
+            if count >= low and not self._secret_excluded(chain.part(first, last), direct=False):
                 best = first
         if best is not None:
             self.add(chain.groups[best].start, chain.end, _SECRET_CUES[kind], HIDDEN)
 
-    def _longest(self, chain: _Chain, first: int, kind: str) -> int | None:
+    def _longest(self, chain: _Chain, first: int, kind: str, direct: bool) -> int | None:
         low, high = _DIGIT_RANGES[kind]
-        best = None
+        best, count = None, 0
         for last in range(first, len(chain.groups)):
-            part = chain.part(first, last)
-            count = sum(group.end - group.start for group in part.groups)
+            count += chain.groups[last].end - chain.groups[last].start
             if count > high:
                 break
-            if count >= low and not self._secret_excluded(part):
+            if count >= low and not self._secret_excluded(chain.part(first, last), direct):
                 best = last
         return best
 
-    def _secret_excluded(self, part: _Chain) -> bool:
-        return _amount_or_count(self.view, part.start, part.end) or bool(_PHONE.fullmatch(self.digits(part)))
+    def _secret_excluded(self, part: _Chain, direct: bool) -> bool:
+        """An amount, count or phone number, however it is cued.
+
+        A cue with words between ("密码忘了，卡里有20000") or after the number
+        ("3000是密码错了吗") is weaker: there, round numbers and decimals are money.
+        """
+        digits = self.digits(part)
+        if _amount_or_count(self.view, part.start, part.end) or _PHONE.fullmatch(digits):
+            return True
+        if direct:
+            return False
+        decimal = part.keys[-1:] == (".",) and part.groups[-1].end - part.groups[-1].start <= 2
+        return decimal or digits.endswith("00")
 
     # --- output
 
@@ -618,12 +630,12 @@ class SplitState:
     - ``prefix``: it ended with the start of a card number (named by 卡号, or
       seven or more digits that could start one), cut to its first six digits;
       ``digits`` were typed. The next message's leading digits continue it.
-    - ``maybe``: it ended with four to six bare digits ("6222"), shown as typed
-      since they are as likely a last-4 or an amount. The next message's leading
-      digits continue them only if together they make a Luhn-valid card number
-      (or a 16/19-digit one in card grouping); ``luhn`` holds their Luhn sums for
-      an even and an odd number of digits after them, ``issuer`` whether they
-      start like a card.
+    - ``maybe``: it ended with four to six bare digits that start like a card
+      ("6222"), shown as typed since they are as likely a last-4 or an amount.
+      The next message's leading digits continue them only if together they
+      make a Luhn-valid card number (or a 16/19-digit one grouped like a card);
+      ``luhn`` holds their Luhn sums for an even and an odd number of digits
+      after them.
     - ``complete``: it ended with a masked card number; one to three more
       digits alone in the next message (the end of a 19-digit card) are hidden.
     """
@@ -631,7 +643,6 @@ class SplitState:
     kind: Literal["prefix", "maybe", "complete"]
     digits: int = 0
     luhn: tuple[int, int] = (0, 0)
-    issuer: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -640,7 +651,8 @@ class SplitState:
     def from_json(cls, stored: str) -> SplitState | None:
         try:
             data = json.loads(stored)
-            return cls(data["kind"], int(data["digits"]), tuple(data["luhn"]), bool(data["issuer"]))
+            even, odd = data["luhn"]
+            return cls(data["kind"], int(data["digits"]), (int(even), int(odd)))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -694,7 +706,7 @@ def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult,
         if cut is not None:
             openings.append(cut)
     extra = [secret for secret, _ in openings]
-    return scan.result(extra), _ending(scan, openings)
+    return scan.result(extra), _ending(scan, openings, leftover)
 
 
 def _continue(
@@ -703,6 +715,9 @@ def _continue(
     """The secret the chain opening this message makes with ``previous``, what it leaves open, groups used."""
     view = scan.view
     lengths = [group.end - group.start for group in chain.groups]
+    whole, values = scan.digits(chain), [view[group.start : group.end] for group in chain.groups]
+    if _PHONE.fullmatch(whole) or _DATE_START.match(whole) or _is_date(values, list(chain.keys)):
+        return None  # "138 0013 8000 是我电话" opens a message, it continues nothing
     if previous.kind == "complete":
         if sum(lengths) <= _SHORT_TAIL and _TRAILING.match(view, chain.end):
             return _Secret(chain.start, chain.end, "card_number", HIDDEN), None, len(lengths)
@@ -715,18 +730,14 @@ def _continue(
             total > 19
             or _amount_or_count(view, part.start, part.end)
             or scan.cue_after(part.end) in _NOT_SECRET_CUES
+            or _PHONE.fullmatch(scan.digits(part))
         ):
             continue
         digits = scan.digits(part)
         if previous.kind == "maybe":
             joined_luhn = (_luhn_sum(digits) + previous.luhn[count % 2]) % 10 == 0
             card_like = total in _CARD_LENGTHS and _card_shape(lengths[: last + 1], part.keys)
-            if (
-                total < 13
-                or not previous.issuer
-                or not (joined_luhn or card_like)
-                or _PHONE.fullmatch(digits)
-            ):
+            if total < 13 or not (joined_luhn or card_like):
                 continue
         if total >= 13:
             replacement = _card_mask(digits[-_TAIL_KEEPS:]) if count >= _TAIL_KEEPS else HIDDEN
@@ -773,7 +784,9 @@ def _cut(scan: _Scan, chain: _Chain) -> tuple[_Secret, SplitState] | None:
     return None
 
 
-def _ending(scan: _Scan, openings: list[tuple[_Secret, SplitState | None]]) -> SplitState | None:
+def _ending(
+    scan: _Scan, openings: list[tuple[_Secret, SplitState | None]], leftover: list[_Chain]
+) -> SplitState | None:
     """What the message leaves open at its end, or None (then nothing is kept)."""
     view = scan.view
     last_end, state = -1, None
@@ -786,7 +799,7 @@ def _ending(scan: _Scan, openings: list[tuple[_Secret, SplitState | None]]) -> S
     for secret, opened in openings:
         if secret.end > last_end:
             last_end, state = secret.end, opened
-    chains = [chain for chain in scan.leftover if chain.end > last_end]
+    chains = [chain for chain in leftover if chain.end > last_end]
     if chains:
         last_end, state = chains[-1].end, _open_number(scan, chains[-1])
     return state if _TRAILING.match(view, max(last_end, 0)) else None
@@ -802,7 +815,7 @@ def _open_number(scan: _Scan, chain: _Chain) -> SplitState | None:
     if named and before is not None and before.kind == "cardno":
         return SplitState("prefix", len(digits))
     if possible and not named and len(digits) >= 4:
-        return SplitState("maybe", len(digits), (_luhn_sum(digits, 0), _luhn_sum(digits, 1)), True)
+        return SplitState("maybe", len(digits), (_luhn_sum(digits, 0), _luhn_sum(digits, 1)))
     return None
 
 

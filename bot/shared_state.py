@@ -251,6 +251,8 @@ class RedisSplitNumberGuard:
                         stored = await pipeline.get(key)
                         previous = SplitState.from_json(stored) if stored else None
                         result, state = mask_continuing(text, previous)
+                        if stored is None and state is None:
+                            return result  # most messages: nothing was open, nothing is
                         pipeline.multi()
                         if state is None:
                             pipeline.delete(key)
