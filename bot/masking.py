@@ -118,7 +118,7 @@ _CUE_PATTERNS = (
     ),
     (
         "expiry",
-        r"有效期(?:至|到|截止)?|有效日期|到期日期?|到期时间|过期时间|失效日期"
+        r"有效期(?:至|到|截止)?|有效日期|有效至|有效截止|到期日期?|到期时间|过期日期?|过期时间|失效日期|截止日期"
         r"|(?<![a-z])(?:exp(?:iry|iration|ires)?(?:\s*date)?|valid\s*(?:thru|through|until)|good\s*thru"
         r"|mm\s*/\s*yy)(?![a-z])",
     ),
@@ -152,10 +152,10 @@ _CARD_CUES = ("cardno", "card")
 _NOT_SECRET_CUES = ("tail", "other")
 
 # Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces.
-_FILLER = r"(?:[\s:=#,、\-()\[\]【】「」“”\"'<>《》]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
+_FILLER = r"(?:[\s:=#,.、\-()\[\]【】「」“”\"'<>《》]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
 _DIRECT = re.compile(rf"{_FILLER}{{0,12}}\Z", re.IGNORECASE)
 # "验证码刚收到，是654321", "验证码是多少？123456": a few words between cue and number.
-_GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}位){1,12}\Z")
+_GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}\s?位){1,12}\Z")
 _MAX_GAP_WORDS = 8
 # ... unless they move on to money or to another number's name; digits in between end the gap anyway.
 _GAP_FORBIDDEN = re.compile(
@@ -364,13 +364,13 @@ def _printed(lengths: list[int]) -> bool:
 
 
 def _card_shape(lengths: list[int], keys: tuple[str, ...]) -> bool:
-    """Unbroken, digit by digit, printed, or split a few times with one kind of separator."""
+    """Unbroken, printed, in even groups ("6 2 2 2 …", "62 22 02 …"), or split a few times alike."""
     if len(lengths) == 1 or _printed(lengths):
         return True
-    consistent = len(set(keys)) == 1
-    if consistent and all(length == 1 for length in lengths):
-        return True
-    return consistent and lengths[0] >= 4 and min(lengths[:-1]) >= 3
+    if len(set(keys)) != 1:
+        return False
+    even = len(set(lengths[:-1])) == 1 and lengths[-1] <= lengths[0]
+    return even or (lengths[0] >= 4 and min(lengths[:-1]) >= 3)
 
 
 class _Scan:

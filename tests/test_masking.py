@@ -192,6 +192,7 @@ def test_card_numbers_grouped_with_any_separator(separator: str, number: str, la
         ("6222-0212 3456-7890", "[卡号已隐藏，尾号7890]"),
         ("6222，0212，3456，7890，128", "[卡号已隐藏，尾号0128]"),
         (" ".join(UNIONPAY_16), "[卡号已隐藏，尾号7894]"),
+        (grouped(UNIONPAY_16, " ", 2), "[卡号已隐藏，尾号7894]"),
         ("六二二二 零二一二 三四五六 七八九零", "[卡号已隐藏，尾号7890]"),
         ("卡号六二二二零二幺二三四五六七八九零", "卡号[卡号已隐藏，尾号7890]"),
         # Named by a cue before or after, in a sentence.
@@ -267,6 +268,9 @@ def test_card_number_spellings(text: str, masked: str) -> None:
         ("有效期 11-29", "有效期 [已隐藏]", "expiry"),
         ("VALID THRU 12/28", "VALID THRU [已隐藏]", "expiry"),
         ("有效期到28年5月", "有效期到[已隐藏]", "expiry"),
+        ("exp. 03/29", "exp. [已隐藏]", "expiry"),
+        ("校验码 8 位：12345678", "校验码 8 位：[已隐藏]", "sms_code"),
+        ("卡背面 3 位数 123", "卡背面 3 位数 [已隐藏]", "cvv"),
     ],
 )
 def test_secret_spellings(text: str, masked: str, kind: str) -> None:
@@ -291,6 +295,7 @@ def test_secret_spellings(text: str, masked: str, kind: str) -> None:
         "我的卡被扣了 6,000",
         "分别扣了3000、2000、1500、8000",
         "四笔分别是2000，3000，5000，1000",
+        "300 400 500 600 700",
         "预授权 5000，完成 4,800.00",
         "两三千块",
         "一万二",
