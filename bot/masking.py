@@ -19,7 +19,10 @@ How people type numbers in Chinese chat, and what is read as one number:
 Card numbers are 13–19 digits: masked when a card cue names them, when they
 pass the Luhn check, or when they look like a card (printed 4-4-4-4 grouping,
 or 16/19 digits starting like an issuer's number). PINs and SMS codes need a
-cue, since a bare six-digit number is as often an amount or a reference.
+cue, since a bare six-digit number is as often an amount or a reference. A cue
+right before the number masks it whatever it looks like ("密码 3000"); a cue a
+few words away or after the number is weaker, and there a round number or a
+decimal ("密码忘了，卡里有20000", "3000是密码错了吗") is taken for money.
 
 Amounts, dates, times, phone numbers, hotlines, case numbers, card last-4 and
 transaction ids named by their cue (参考号, 凭证号, 流水号, 商户号, 终端号,

@@ -1,7 +1,9 @@
+import doctest
 import time
 
 import pytest
 
+import bot.masking
 from bot.masking import (
     HIDDEN,
     MASKED_METADATA_KEY,
@@ -23,6 +25,10 @@ AMEX = "378282246310005"
 NOT_LUHN_16 = "1234567812345678"
 UNIONPAY_NOT_LUHN = "6222021234567890"  # as people make one up: starts like a card, fails Luhn
 LUHN_MERCHANT_ID = "898310048161234"  # 15 digits that happen to pass Luhn
+
+
+def test_the_documented_examples_hold() -> None:
+    assert doctest.testmod(bot.masking).failed == 0
 
 
 def test_secret_kinds() -> None:
