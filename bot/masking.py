@@ -5,21 +5,49 @@ PCI DSS forbids keeping them, so the channel masks every incoming message
 before Rasa sees it. A card number keeps its last four digits in the mask,
 which ``bot.normalise.find_entities`` still reads as ``card_last4``.
 
-Reference numbers, phone numbers, hotlines, amounts and dates are not secrets
-and stay as typed.
+How people type numbers in Chinese chat, and what is read as one number:
+
+- digit groups joined by any of space, ``-``, ``.``, ``,``, ``，``, ``/``,
+  ``_``, ``·``, ``、`` (runs of up to three, so double spaces too), in
+  full-width or half-width: "6222，0212，3456，7890", "6222  021234567890";
+- Chinese numerals read digit by digit ("六五四三二一", "幺三八…", "一 二 三"),
+  once three or more stand together and no 十/百/千/万 makes them a quantity
+  ("两千五" stays an amount);
+- a cue before the number ("验证码，654321", "OTP=123456", "我的密码，123456",
+  "验证码刚收到，是654321") or after it ("654321是验证码", "123是卡背面的三位数").
+
+Card numbers are 13–19 digits: masked when a card cue names them, when they
+pass the Luhn check, or when they look like a card (printed 4-4-4-4 grouping,
+or 16/19 digits starting like an issuer's number). PINs and SMS codes need a
+cue, since a bare six-digit number is as often an amount or a reference. A cue
+right before the number masks it whatever it looks like ("密码 3000"); a cue a
+few words away or after the number is weaker, and there a round number or a
+decimal ("密码忘了，卡里有20000", "3000是密码错了吗") is taken for money.
+
+Amounts, dates, times, phone numbers, hotlines, case numbers, card last-4 and
+transaction ids named by their cue (参考号, 凭证号, 流水号, 商户号, 终端号,
+批次号, 授权码, 订单号, …) are not secrets and stay exactly as typed.
+
+``mask_continuing`` adds what one message cannot know: a card number typed
+over two messages (see ``SplitState``); ``clean_metadata`` keeps a channel's
+client-supplied metadata out of storage.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import NamedTuple
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, NamedTuple, Protocol
 
-from bot.normalise import normalise_with_offsets
+from bot.normalise import money_cued, normalise_with_offsets
 
 SECRET_KINDS = ("card_number", "cvv", "pin", "sms_code", "expiry")
 HIDDEN = "[已隐藏]"
+MASKED_METADATA_KEY = "masked_secrets"
 
 
 @dataclass(frozen=True)
@@ -32,51 +60,275 @@ def _card_mask(last4: str) -> str:
     return f"[卡号已隐藏，尾号{last4}]"
 
 
-# Unbroken, or in the groups printed on cards: 4-4-4-4(-3) and 4-6-5.
-_CARD_NUMBER = re.compile(
-    r"(?<![0-9])(?:[0-9]{13,19}"
-    r"|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,4})?"
-    r"|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})(?![0-9])"
-)
-_SEPARATOR = r"[\s:]*(?:是|为|is(?![A-Za-z]))?[\s:]*"
-# Merchant ids (15 digits) and reference numbers can pass the Luhn check by chance.
-_TRANSACTION_ID_BEFORE = re.compile(
-    rf"(?:参考号|凭证号|流水号|商户号|终端号|批次号|授权码|订单号|交易号|单号|编号|电话|手机){_SEPARATOR}$"
-)
-_CARD_NUMBER_BEFORE = re.compile(rf"(?:卡号|card\s*(?:number|no\.?)){_SEPARATOR}$", re.IGNORECASE)
+# --- the digit view: one character per normalised character, Chinese numerals as digits ----
 
-_CUED_SECRETS = (
+_CN_DIGIT_VALUES = {
+    "零": "0", "〇": "0", "○": "0", "一": "1", "壹": "1", "幺": "1", "二": "2", "贰": "2",
+    "两": "2", "三": "3", "叁": "3", "四": "4", "肆": "4", "五": "5", "伍": "5", "六": "6",
+    "陆": "6", "七": "7", "柒": "7", "八": "8", "捌": "8", "九": "9", "玖": "9",
+}  # fmt: skip
+_CN_DIGITS = "".join(_CN_DIGIT_VALUES)
+_TO_DIGITS = str.maketrans(_CN_DIGIT_VALUES)
+# Every other digit-like character, full-width or Chinese, is ``str.isnumeric``.
+_NOT_NUMERIC_DIGITS = frozenset(char for char in _CN_DIGIT_VALUES if not char.isnumeric())
+# NFKC has already folded "，" to ",", "－" to "-", "．" to ".", "／" to "/", "＿" to "_" and "　" to " ".
+_SEP = r"[ \t\r\n\-.,/_·、・•‧—–‐]"
+# "两千五", "三四十": numerals next to these count a quantity, not digits.
+_QUANTITY = "十百千万亿拾佰仟点"
+_CN_RUN = re.compile(
+    rf"(?<![0-9{_CN_DIGITS}{_QUANTITY}])[{_CN_DIGITS}]+(?:{_SEP}{{1,3}}[{_CN_DIGITS}]+)*"
+    rf"(?![0-9{_CN_DIGITS}{_QUANTITY}])"
+)
+# Fewer stand in words ("一直", "三四天", "一、二"); three or more are read out digits.
+_MIN_CN_DIGITS = 3
+
+
+def _digit_view(normalised: str) -> str:
+    if not any(char in _CN_DIGIT_VALUES for char in normalised):
+        return normalised
+    parts: list[str] = []
+    last = 0
+    for match in _CN_RUN.finditer(normalised):
+        run = match.group()
+        if sum(char in _CN_DIGIT_VALUES for char in run) >= _MIN_CN_DIGITS:
+            parts += [normalised[last : match.start()], run.translate(_TO_DIGITS)]
+            last = match.end()
+    return "".join([*parts, normalised[last:]])
+
+
+# --- cues ---------------------------------------------------------------------------------
+
+# Named groups, tried in this order at each position; a longer, more specific cue
+# starting at the same place must come first ("卡号后四位" is a tail, "动态密码" an SMS code).
+_CUE_PATTERNS = (
     (
-        "cvv",
-        re.compile(
-            r"(?:(?<![A-Za-z])(?:cvv2|cvv|cvn2|cvn|cvc2|cvc)(?![A-Za-z])码?|安全码|卡?背面的?后?三位数?字?)"
-            rf"{_SEPARATOR}(?P<secret>[0-9]{{3,4}})(?![0-9])",
-            re.IGNORECASE,
-        ),
+        "sms",
+        r"(?:短信|手机)?(?:验证码|校验码|动态码|动态密码|短信密码|短信码|认证码|确认码|动态令牌|令牌)"
+        r"|(?:收到|发来|短信里|短信上|短信中)的?(?:码|数字|那串数字?)"
+        r"|(?<![a-z])(?:otp|sms\s*code|verification\s*code|verify\s*code|passcode"
+        r"|one[\s-]*time\s*(?:password|code)|code)(?![a-z])",
     ),
     (
         "pin",
-        re.compile(
-            r"(?:密码|(?<![A-Za-z])pin(?![A-Za-z])码?)"
-            rf"{_SEPARATOR}(?P<secret>[0-9]{{4,8}})(?![0-9])",
-            re.IGNORECASE,
-        ),
+        r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?密码"
+        r"|(?<![a-z])(?:pin|password|passwd|pwd)(?![a-z])码?|口令",
     ),
     (
-        "sms_code",
-        re.compile(
-            r"(?:验证码|动态码|校验码|短信码|(?<![A-Za-z])(?:code|otp)(?![A-Za-z]))"
-            rf"{_SEPARATOR}(?P<secret>[0-9]{{4,8}})(?![0-9])",
-            re.IGNORECASE,
-        ),
+        "cvv",
+        r"(?<![a-z])(?:cvv2|cvv|cvn2|cvn|cvc2|cvc|cav2|security\s*code)(?![a-z])码?|安全码"
+        r"|(?:银行卡|信用卡|卡片?)?(?:背面|背后|反面|签名栏|签名条)(?:上|后面)?(?:的|那)?(?:最?后)?[3三][位个](?:数字|数|码)?"
+        r"|(?:银行卡|信用卡|卡片?)?(?:背面|反面)的?(?:数字|号码|码)?|卡背",
     ),
     (
         "expiry",
-        re.compile(
-            rf"有效期(?:至|到)?{_SEPARATOR}(?P<secret>(?:0?[1-9]|1[0-2])\s*[/-]\s*(?:[0-9]{{4}}|[0-9]{{2}}))(?![0-9])"
-        ),
+        r"有效期(?:至|到|截止)?|有效日期|有效至|有效截止|到期日期?|到期时间|过期日期?|过期时间|失效日期|截止日期"
+        r"|(?<![a-z])(?:exp(?:iry|iration|ires)?(?:\s*date)?|valid\s*(?:thru|through|until)|good\s*thru"
+        r"|mm\s*/\s*yy)(?![a-z])",
     ),
+    (
+        "tail",
+        r"(?:卡号?|卡片)?(?:尾号|尾数|末尾|(?:最后|末尾|后|末|前)[4四6六]位(?:数字|数|号码|号)?|结尾|开头|打头)",
+    ),
+    (
+        "other",
+        r"(?:检索)?参考号?|凭证号?|流水号?|商户(?:编)?号?|终端(?:编)?号?|批次号?|授权(?:码|号)|订单号?|交易(?:单)?号"
+        r"|单号|编号|工号|案件号|受理号|手机号?码?|电话(?:号码?)?|号码|热线|客服|拨打|致电|打给|座机"
+        r"|身份证(?:号码?)?|证件号码?|qq号?|微信号?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
+        # Any other "…号" names some other number ("房间号", "工单号"); not a day ("20号").
+        r"|(?<=[\u4e00-\u9fff])(?<![卡账帐尾])号码?"
+        r"|(?<![a-z])(?:ref(?:erence)?(?:\s*(?:no\.?|number))?|rrn|order(?:\s*(?:no\.?|number|id))?|mid|tid"
+        r"|tel|phone|mobile|(?:auth(?:orization)?|zip|postal|error|promo|qr|response|return|reason|swift|area)\s*code"
+        r")(?![a-z])",
+    ),
+    (
+        "cardno",
+        r"(?:银行|信用|储蓄|借记|贷记)?卡(?:号码?|的号码|片号码?|面号码?)|账号|帐号|账户号码?|帐户号码?"
+        r"|(?<![a-z])(?:card\s*(?:number|no\.?|num|#)|account\s*(?:number|no\.?)|pan)(?![a-z])",
+    ),
+    ("card", r"(?:银行|信用|储蓄|借记|贷记|工资|社保)?卡片?|(?<![a-z])card(?![a-z])"),
 )
+_CUES = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _CUE_PATTERNS)
+# Every cue starts with one of its Chinese characters or a letter: a position that cannot start
+# one is passed over at once instead of trying each alternative (six times faster).
+_CUE_CHARS = "".join(sorted(set(re.findall("[\u4e00-\u9fff]", _CUES))))
+_CUE_START = f"(?=[{_CUE_CHARS}a-z])"
+_CUE = re.compile(f"{_CUE_START}(?:{_CUES})", re.IGNORECASE)
+_SECRET_CUES = {"sms": "sms_code", "pin": "pin", "cvv": "cvv"}
+_DIGIT_RANGES = {"sms": (4, 8), "pin": (4, 8), "cvv": (3, 4)}
+_CARD_CUES = ("cardno", "card")
+_NOT_SECRET_CUES = ("tail", "other")
+
+# Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces.
+_FILLER = r"(?:[\s:=#,.、\-()\[\]【】「」“”\"'<>《》]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
+_DIRECT = re.compile(rf"{_FILLER}{{0,12}}\Z", re.IGNORECASE)
+# "验证码刚收到，是654321", "验证码是多少？123456": a few words between cue and number.
+_GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}\s?位){1,12}\Z")
+_MAX_GAP_WORDS = 8
+# ... unless they move on to money or to another number's name; digits in between end the gap anyway.
+_GAP_FORBIDDEN = re.compile(
+    r"号|尾|元|块|钱|刷|扣|付|转|退|费|额|取|存|充|缴|买|卡里|电话|手机|客服|热线|拨|打|\["
+)
+_CUE_WINDOW = 28
+# Between a number and a cue after it: "654321是验证码", "123456（短信验证码）", "1234 这张卡".
+_GLUE = (
+    r"[\s,:=)）\]】」”\"']*(?:[(（\[【「“\"']\s*)?"
+    r"(?:(?:就|也|应该|好像)?(?:是|为)|这个?是|这是|即)?\s*"
+    r"(?:我的|我们的|你的|您的|我|刚刚?|刚才)?\s*"
+    r"(?:银行|短信|手机)?(?:刚?收到的|发来的|发的|给的|里的|中的|上的)?(?:这张|那张)?的?\s*"
+)
+_AFTER = re.compile(f"{_GLUE}(?:{_CUES})", re.IGNORECASE)
+_OWN_NUMBER = re.compile(rf"{_FILLER}{{0,4}}[0-9]", re.IGNORECASE)
+
+
+class _Cue(NamedTuple):
+    kind: str
+    direct: bool  # nothing but filler between cue and number
+    rest: str  # what is between them
+
+
+def _cue_before(view: str, start: int) -> _Cue | None:
+    cues = list(_CUE.finditer(view, max(0, start - _CUE_WINDOW), start))
+    last = cues[-1] if cues else None  # the nearest cue is the one that names the number
+    if last is None or last.lastgroup is None:
+        return None
+    rest = view[last.end() : start]
+    if _DIRECT.match(rest):
+        return _Cue(last.lastgroup, True, rest)
+    words = re.sub(_FILLER, "", rest, flags=re.IGNORECASE)
+    if _GAP.match(rest) and len(words) <= _MAX_GAP_WORDS and not _GAP_FORBIDDEN.search(rest):
+        return _Cue(last.lastgroup, False, rest)
+    return None
+
+
+def _cue_after(view: str, end: int) -> str | None:
+    match = _AFTER.match(view, end)
+    if match is None or _OWN_NUMBER.match(view, match.end()):
+        return None  # "卡号6222 0212，验证码654321": the cue names the number after it
+    return match.lastgroup
+
+
+def _named_card(before: _Cue | None, after: str | None) -> bool:
+    """Named as a card number: "卡号是…", "我的卡：…", "…是我的卡号"; 卡号 may be a few words away."""
+    if after in _CARD_CUES:
+        return True
+    return before is not None and (before.kind == "cardno" or (before.kind == "card" and before.direct))
+
+
+def _names_other_number(cue: _Cue | None) -> bool:
+    """A transaction id, phone number or card tail is named right before: "参考号", "都是"."""
+    if cue is None or cue.kind not in _NOT_SECRET_CUES:
+        return False
+    return cue.direct or (len(cue.rest) <= 4 and "," not in cue.rest)
+
+
+# --- what a number is not -----------------------------------------------------------------
+
+_UNIT_AFTER = re.compile(
+    r"\s*(?:元|块|圆|角|毛|分(?!别)|万|千|百|亿|[kw](?![a-z])|%|‰|次|天|日|号(?!码)|月|年|笔|个|张|位|条|台|家"
+    r"|小时|钟|秒|周|岁|人|件|期|倍|点|多|余|来|左右|rmb|cny|usd|美元|港币|欧元|日元|刀)"
+    r"|\.[0-9]{1,2}(?![0-9])",  # the yuan of "1299.00"
+    re.IGNORECASE,
+)
+_CURRENCY_BEFORE = re.compile(
+    r"(?:[¥$€£]|rmb|cny|usd|人民币|余额|额度|价格|单价|总价)\s*:?\s*\Z", re.IGNORECASE
+)
+_PHONE = re.compile(
+    r"(?:0{0,2}86)?1[3-9][0-9]{9}|(?:400|800)[0-9]{7}|(?:95|96)[0-9]{3}|100[0-9]{2}|123[0-9]{2}"
+)
+_YEAR_MONTH_DAY = r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_DATE_START = re.compile(_YEAR_MONTH_DAY)
+# 18 digits: region, birth date, serial and check digit.
+_ID_NUMBER = re.compile(rf"[1-8][0-9]{{5}}{_YEAR_MONTH_DAY}[0-9]{{4}}")
+# Card numbers start 2221-2720 (Mastercard), 3, 4, 5, 6 (UnionPay 62) or 9 (older domestic cards);
+# merchant ids (8…), dates (20…) and phone numbers (1…) do not.
+_ISSUER = re.compile(r"2[2-7]|[3-69]")
+_CARD_LENGTHS = (16, 19)
+_UNIONPAY = re.compile(r"62[0-9]{14,17}")  # 16 to 19 digits
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _money_before(view: str, start: int) -> bool:
+    return money_cued(view, start) or bool(_CURRENCY_BEFORE.search(view, max(0, start - 8), start))
+
+
+def _amount_or_count(view: str, start: int, end: int) -> bool:
+    return _money_before(view, start) or bool(_UNIT_AFTER.match(view, end))
+
+
+def _part_of_word(view: str, start: int, end: int) -> bool:
+    """ "WS-2026…", "No12…", "+86 138…", "…123X": digits inside a code or a phone number."""
+    before = view[max(0, start - 2) : start]
+    if (
+        before[-1:] == "+"
+        or _LETTER.match(before[-1:])
+        or (before[-1:] in "-_" and _LETTER.match(before[:1]))
+    ):
+        return True
+    return bool(_LETTER.match(view[end : end + 1]))
+
+
+def _is_date(values: list[str], keys: list[str]) -> bool:
+    """ "2026-11-20", "11/20", "2026.11.20", "11-20-2026"."""
+    if len(values) not in (2, 3) or any(key not in "-/." for key in keys):
+        return False
+    numbers = [int(value) for value in values]
+    if len(values) == 3 and len(values[0]) == 4:
+        return 1 <= numbers[1] <= 12 and 1 <= numbers[2] <= 31
+    if len(values) == 3:
+        return len(values[2]) == 4 and 1 <= numbers[0] <= 12 and 1 <= numbers[1] <= 31
+    return max(map(len, values)) <= 2 and 1 <= numbers[0] <= 12 and 1 <= numbers[1] <= 31
+
+
+def _luhn_sum(digits: str, following: int = 0) -> int:
+    """The Luhn sum of ``digits`` when ``following`` more digits come after them."""
+    total = 0
+    for position, char in enumerate(reversed(digits), start=following):
+        digit = int(char)
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10
+
+
+def _luhn_valid(digits: str) -> bool:
+    return _luhn_sum(digits) == 0
+
+
+# --- scanning one message -----------------------------------------------------------------
+
+_CHAIN = re.compile(rf"(?<![0-9])[0-9]+(?:{_SEP}{{1,3}}[0-9]+)*")
+_DIGITS = re.compile(r"[0-9]+")
+# Earlier masks (so masking twice changes nothing) and case numbers stay as they are.
+_PROTECTED = re.compile(
+    r"\[(?:卡号已隐藏[,，]尾号[0-9]{4}|已隐藏)\]|(?<![A-Za-z0-9])WS\s*-\s*[0-9]{8}\s*-\s*[0-9]{4}(?![0-9])",
+    re.IGNORECASE,
+)
+_CARD_MASK = re.compile(r"\[卡号已隐藏[,，]尾号[0-9]{4}\]")
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR = r"(?:20)?[2-4][0-9]"  # cards issued now expire in the 2020s-2040s
+_EXPIRY_VALUE = (
+    rf"(?<![0-9])(?P<value>{_MONTH}\s*[/\-.·、 ]\s*{_YEAR}|{_YEAR}\s*[/\-.]\s*{_MONTH}"
+    rf"|(?:0[1-9]|1[0-2]){_YEAR}|{_YEAR}\s*年\s*{_MONTH}\s*月份?|{_MONTH}\s*月\s*/?\s*{_YEAR}\s*年?)"
+    # Not part of a full date: a card's expiry has no day.
+    r"(?![0-9])(?!\s*[/\-.][0-9])(?!\s*(?:[日号天月年周期次]|个月|小时|分钟))"
+)
+_EXPIRY_CUE = dict(_CUE_PATTERNS)["expiry"]
+_EXPIRY_SECRETS = (
+    re.compile(
+        rf"{_CUE_START}(?:{_EXPIRY_CUE})(?:{_FILLER}|至|到|截至|截止|为止){{0,8}}{_EXPIRY_VALUE}",
+        re.IGNORECASE,
+    ),
+    re.compile(rf"{_EXPIRY_VALUE}{_GLUE}(?:{_EXPIRY_CUE})", re.IGNORECASE),
+)
+_PASSWORD_CHARS = r"[a-z0-9!@#$%^&*._\-]"
+# Online passwords mix letters and digits: "密码是Abc12345".
+_PASSWORD = re.compile(
+    rf"{_CUE_START}(?:{dict(_CUE_PATTERNS)['pin']}){_FILLER}{{0,8}}"
+    rf"(?P<value>(?={_PASSWORD_CHARS}*[0-9])(?={_PASSWORD_CHARS}*[a-z]){_PASSWORD_CHARS}{{6,32}})(?!{_PASSWORD_CHARS})",
+    re.IGNORECASE,
+)
+_CUT_KEEPS = 6  # PCI DSS: at most the first six digits may be shown ...
+_TAIL_KEEPS = 4  # ... and the last four
 
 
 class _Secret(NamedTuple):
@@ -86,50 +338,547 @@ class _Secret(NamedTuple):
     replacement: str
 
 
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if position % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
+class _Group(NamedTuple):
+    start: int
+    end: int
 
 
-def _card_numbers(text: str) -> Iterator[_Secret]:
-    for match in _CARD_NUMBER.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group())
-        if not 13 <= len(digits) <= 19:
-            continue
-        before = text[max(0, match.start() - 16) : match.start()]
-        if _TRANSACTION_ID_BEFORE.search(before):
-            continue
-        if _luhn_valid(digits) or _CARD_NUMBER_BEFORE.search(before):
-            yield _Secret(match.start(), match.end(), "card_number", _card_mask(digits[-4:]))
+class _Chain(NamedTuple):
+    """Digit groups and, between each two, the kind of separator typed."""
+
+    groups: tuple[_Group, ...]
+    keys: tuple[str, ...]
+
+    @property
+    def start(self) -> int:
+        return self.groups[0].start
+
+    @property
+    def end(self) -> int:
+        return self.groups[-1].end
+
+    def part(self, first: int, last: int) -> _Chain:
+        return _Chain(self.groups[first : last + 1], self.keys[first:last])
 
 
-def _cued_secrets(text: str) -> Iterator[_Secret]:
-    for kind, pattern in _CUED_SECRETS:
-        for match in pattern.finditer(text):
-            yield _Secret(match.start("secret"), match.end("secret"), kind, HIDDEN)
+def _separator_key(separator: str) -> str:
+    visible = separator.strip()
+    if visible:
+        return visible[0]
+    return "\n" if "\n" in separator else " "
+
+
+def _printed(lengths: list[int]) -> bool:
+    """Grouped in fours as printed on a card: 4-4-4-4, 4-4-4-4-3, 4-4-4."""
+    return len(lengths) >= 3 and all(length == 4 for length in lengths[:-1]) and lengths[-1] <= 4
+
+
+def _card_shape(lengths: list[int], keys: tuple[str, ...]) -> bool:
+    """Unbroken, printed, in even groups ("6 2 2 2 …", "62 22 02 …"), or split a few times alike."""
+    if len(lengths) == 1 or _printed(lengths):
+        return True
+    if len(set(keys)) != 1:
+        return False
+    even = len(set(lengths[:-1])) == 1 and lengths[-1] <= lengths[0]
+    return even or (lengths[0] >= 4 and min(lengths[:-1]) >= 3)
+
+
+class _Scan:
+    """The secrets of one message, and the digit chains left over for ``mask_continuing``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.secrets: list[_Secret] = []
+        self.leftover: list[_Chain] = []
+        self._before: dict[int, _Cue | None] = {}
+        self._after: dict[int, str | None] = {}
+        if not any(map(str.isnumeric, text)) and not _NOT_NUMERIC_DIGITS.intersection(text):  # most messages
+            self.view, self.origin, self.protected = text, [], []
+            return
+        normalised, self.origin = normalise_with_offsets(text)
+        self.view = _digit_view(normalised)
+        self.protected = [match.span() for match in _PROTECTED.finditer(self.view)]
+        chains = [chain for match in _CHAIN.finditer(self.view) for chain in self._chains(match)]
+        for chain in chains:
+            self._card_numbers(chain)
+        self._by_pattern(_EXPIRY_SECRETS, "expiry")
+        self._by_pattern((_PASSWORD,), "pin")
+        for chain in chains:
+            for part in self._free_parts(chain):
+                self._cued_secrets(part)
+                self.leftover += self._free_parts(part)
+
+    def _chains(self, match: re.Match[str]) -> list[_Chain]:
+        groups = [
+            _Group(*digits.span()) for digits in _DIGITS.finditer(self.view, match.start(), match.end())
+        ]
+        keys = [_separator_key(self.view[a.end : b.start]) for a, b in itertools.pairwise(groups)]
+        return self._free_parts(_Chain(tuple(groups), tuple(keys)), self.protected)
+
+    def _free_parts(self, chain: _Chain, taken: list[tuple[int, int]] | None = None) -> list[_Chain]:
+        """The runs of ``chain``'s groups that overlap nothing masked or protected."""
+        spans = [(secret.start, secret.end) for secret in self.secrets] if taken is None else taken
+        parts: list[_Chain] = []
+        first = None
+        for index, group in enumerate([*chain.groups, None]):
+            free = group is not None and all(group.end <= a or group.start >= b for a, b in spans)
+            if free and first is None:
+                first = index
+            elif not free and first is not None:
+                parts.append(chain.part(first, index - 1))
+                first = None
+        return parts
+
+    def _free(self, start: int, end: int) -> bool:
+        return all(
+            end <= a or start >= b for a, b in [*self.protected, *((s.start, s.end) for s in self.secrets)]
+        )
+
+    def cue_before(self, start: int) -> _Cue | None:
+        if start not in self._before:
+            self._before[start] = _cue_before(self.view, start)
+        return self._before[start]
+
+    def cue_after(self, end: int) -> str | None:
+        if end not in self._after:
+            self._after[end] = _cue_after(self.view, end)
+        return self._after[end]
+
+    def digits(self, chain: _Chain) -> str:
+        return "".join(self.view[group.start : group.end] for group in chain.groups)
+
+    def add(self, start: int, end: int, kind: str, replacement: str) -> None:
+        self.secrets.append(_Secret(start, end, kind, replacement))
+
+    # --- card numbers
+
+    def _card_numbers(self, chain: _Chain) -> None:
+        """Mask the likeliest card numbers among the chain's runs of 13-19 digits."""
+        lengths = [group.end - group.start for group in chain.groups]
+        if sum(lengths) < 13:
+            return
+        before, after = self.cue_before(chain.start), self.cue_after(chain.end)
+        if _names_other_number(before) or after in _NOT_SECRET_CUES:
+            return  # "订单号 4200 0012 3420 2611 2012 3456 78": no part of it is a card number
+        if sum(lengths) > 19 and len(lengths) <= 2 and _named_card(before, None):
+            # "卡号62220212345678901234": a card number mistyped with a digit too many is still one.
+            self.add(chain.start, chain.end, "card_number", _card_mask(self.digits(chain)[-_TAIL_KEEPS:]))
+            return
+        candidates: list[tuple[tuple[bool, bool, bool, bool, bool, int], int, int]] = []
+        for first in range(len(lengths)):
+            # A card starts the chain ("6 2 2 2 …" too) or a group of four or more ("3000、6222 0212 …").
+            if first and lengths[first] < 4:
+                continue
+            total = 0
+            for last in range(first, len(lengths)):
+                total += lengths[last]
+                if total > 19:
+                    break
+                if total < 13:
+                    continue
+                part = chain.part(first, last)
+                # Only the chain's first number can follow a cue, only its last can precede one.
+                cues = (before if first == 0 else None, after if last == len(lengths) - 1 else None)
+                verdict = self._card_verdict(
+                    part, total, _card_shape(lengths[first : last + 1], part.keys), cues
+                )
+                if verdict is not None:
+                    named, luhn = verdict
+                    consistent = len(set(part.keys)) <= 1
+                    score = (named, consistent, luhn, first == 0, last == len(lengths) - 1, total)
+                    candidates.append((score, first, last))
+        used: set[int] = set()
+        for _, first, last in sorted(candidates, reverse=True):
+            if used.isdisjoint(range(first, last + 1)):
+                used.update(range(first, last + 1))
+                part = chain.part(first, last)
+                self.add(part.start, part.end, "card_number", _card_mask(self.digits(part)[-_TAIL_KEEPS:]))
+
+    def _card_verdict(
+        self, part: _Chain, total: int, shaped: bool, cues: tuple[_Cue | None, str | None]
+    ) -> tuple[bool, bool] | None:
+        """None when ``part`` is not a card number, else (named as one, passes Luhn) to rank it."""
+        view, digits = self.view, self.digits(part)
+        if _PHONE.fullmatch(digits) or _UNIT_AFTER.match(view, part.end):
+            return None
+        if _CURRENCY_BEFORE.search(view, max(0, part.start - 8), part.start):
+            return None
+        # "分别扣了3000、2000、1500、8000" lists amounts; a card number is never one of them.
+        listed = bool(part.keys) and part.keys[0] in "、," and part.groups[0].end - part.groups[0].start <= 8
+        if listed and money_cued(view, part.start):
+            return None
+        luhn = _luhn_valid(digits)
+        if _named_card(*cues):
+            return (True, luhn)
+        if (
+            not shaped
+            or _part_of_word(view, part.start, part.end)
+            or _DATE_START.match(digits)
+            or _ID_NUMBER.fullmatch(digits)
+        ):
+            return None
+        values = [view[group.start : group.end] for group in part.groups]
+        if len(values) >= 3 and all(value.endswith("00") for value in values):
+            return None  # "2000，3000，5000，1000": round amounts, not a card's groups
+        if _printed(list(map(len, values))) and total in _CARD_LENGTHS:
+            return (False, luhn)
+        if _ISSUER.match(digits) and (luhn or total in _CARD_LENGTHS or _UNIONPAY.fullmatch(digits)):
+            return (False, luhn)
+        return None
+
+    # --- expiry dates, passwords
+
+    def _by_pattern(self, patterns: tuple[re.Pattern[str], ...], kind: str) -> None:
+        for pattern in patterns:
+            for match in pattern.finditer(self.view):
+                start, end = match.span("value")
+                if self._free(start, end):
+                    self.add(start, end, kind, HIDDEN)
+
+    # --- CVV, PIN, SMS code
+
+    def _cued_secrets(self, chain: _Chain) -> None:
+        view, digits = self.view, self.digits(chain)
+        if len(digits) < _DIGIT_RANGES["cvv"][0] or _PHONE.fullmatch(digits):
+            return
+        values = [view[group.start : group.end] for group in chain.groups]
+        if _is_date(values, list(chain.keys)):
+            return
+        before = self.cue_before(chain.start)
+        first_free = 0
+        if before is not None and before.kind in _SECRET_CUES:
+            first_free = self._cued_from(chain, before)
+        elif _names_other_number(before):
+            first_free = 1
+        after = self.cue_after(chain.end)
+        if first_free < len(chain.groups) and after in _SECRET_CUES:
+            self._cued_before(chain, first_free, after)
+
+    def _cued_from(self, chain: _Chain, cue: _Cue) -> int:
+        """Mask the longest runs of groups, from the chain's start, that fit the cue's secret."""
+        first = 0
+        while first < len(chain.groups):
+            # Only the run right after the cue is named by it; "验证码123456 654321" has two.
+            last = self._longest(chain, first, cue.kind, direct=cue.direct and first == 0)
+            if last is None:
+                break
+            self.add(chain.groups[first].start, chain.groups[last].end, _SECRET_CUES[cue.kind], HIDDEN)
+            first = last + 1
+        return first
+
+    def _cued_before(self, chain: _Chain, first_free: int, kind: str) -> None:
+        """ "654321是验证码": the longest run of groups that fits, ending where the cue starts."""
+        low, high = _DIGIT_RANGES[kind]
+        last = len(chain.groups) - 1
+        best, count = None, 0
+        for first in range(last, first_free - 1, -1):
+            count += chain.groups[first].end - chain.groups[first].start
+            if count > high:
+                break
+            if count >= low and not self._secret_excluded(chain.part(first, last), direct=False):
+                best = first
+        if best is not None:
+            self.add(chain.groups[best].start, chain.end, _SECRET_CUES[kind], HIDDEN)
+
+    def _longest(self, chain: _Chain, first: int, kind: str, direct: bool) -> int | None:
+        low, high = _DIGIT_RANGES[kind]
+        best, count = None, 0
+        for last in range(first, len(chain.groups)):
+            count += chain.groups[last].end - chain.groups[last].start
+            if count > high:
+                break
+            if count >= low and not self._secret_excluded(chain.part(first, last), direct):
+                best = last
+        return best
+
+    def _secret_excluded(self, part: _Chain, direct: bool) -> bool:
+        """An amount, count or phone number, however it is cued.
+
+        A cue with words between ("密码忘了，卡里有20000") or after the number
+        ("3000是密码错了吗") is weaker: there, round numbers and decimals are money.
+        """
+        digits = self.digits(part)
+        if _amount_or_count(self.view, part.start, part.end) or _PHONE.fullmatch(digits):
+            return True
+        if direct:
+            return False
+        decimal = part.keys[-1:] == (".",) and part.groups[-1].end - part.groups[-1].start <= 2
+        return decimal or digits.endswith("00")
+
+    # --- output
+
+    def result(self, extra: list[_Secret] | None = None) -> MaskResult:
+        secrets = sorted([*self.secrets, *(extra or [])])
+        masked = self.text
+        for secret in reversed(secrets):
+            start, end = self.origin[secret.start], self.origin[secret.end - 1] + 1
+            masked = masked[:start] + secret.replacement + masked[end:]
+        found = {secret.kind for secret in secrets}
+        return MaskResult(masked, tuple(kind for kind in SECRET_KINDS if kind in found))
 
 
 def mask_secrets(text: str) -> MaskResult:
     """Replace secrets in ``text``; everything else is returned exactly as typed.
 
-    >>> mask_secrets("卡号 6222 0212 3456 7890 验证码是 123456")
+    >>> mask_secrets("卡号 6222，0212，3456，7890 验证码是 654321")
     MaskResult(text='卡号 [卡号已隐藏，尾号7890] 验证码是 [已隐藏]', kinds=('card_number', 'sms_code'))
+    >>> mask_secrets("654321是验证码，尾号1234多扣了¥1,299.00").text
+    '[已隐藏]是验证码，尾号1234多扣了¥1,299.00'
     """
-    # Match on the normalised text so full-width digits and "：" are caught too.
-    cleaned, origin = normalise_with_offsets(text)
-    secrets: list[_Secret] = []
-    for secret in sorted([*_card_numbers(cleaned), *_cued_secrets(cleaned)]):
-        if secrets and secret.start < secrets[-1].end:
+    return _Scan(text).result()
+
+
+# --- card numbers split over two messages --------------------------------------------------
+
+SPLIT_TTL_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class SplitState:
+    """What a conversation's last stored message leaves open; it holds no digit of a card.
+
+    - ``prefix``: it ended with the start of a card number (named by 卡号, or
+      seven or more digits that could start one), cut to its first six digits;
+      ``digits`` were typed. The next message's leading digits continue it.
+    - ``maybe``: it ended with four to six bare digits that start like a card
+      ("6222"), shown as typed since they are as likely a last-4 or an amount.
+      The next message's leading digits continue them only if together they
+      make a Luhn-valid card number (or a 16/19-digit one grouped like a card);
+      ``luhn`` holds their Luhn sums for an even and an odd number of digits
+      after them.
+    - ``complete``: it ended with a masked card number; one to three more
+      digits alone in the next message (the end of a 19-digit card) are hidden.
+    """
+
+    kind: Literal["prefix", "maybe", "complete"]
+    digits: int = 0
+    luhn: tuple[int, int] = (0, 0)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, stored: str) -> SplitState | None:
+        try:
+            data = json.loads(stored)
+            even, odd = data["luhn"]
+            return cls(data["kind"], int(data["digits"]), (int(even), int(odd)))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+# Before the continuation: nothing, or "后面是", "剩下的：".
+_LEAD_IN = re.compile(
+    r"[\s\W_]*(?:(?:后面|接着|接下来|然后|剩下|下面|还有|继续|再|后)(?:的|是|为|几位|部分|数字|号码)*)?[\s:,，]*\Z"
+)
+_TRAILING = re.compile(r"[^\w\[\]]*\Z")
+_SHORT_TAIL = 3  # a 19-digit card typed 16 + 3
+
+
+def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult, SplitState | None]:
+    """``mask_secrets`` for the next message of a conversation, and what it leaves open.
+
+    The rule: no two stored messages of a conversation together show more than
+    the first six and the last four digits of a card number. The first message
+    is stored before the second arrives, so:
+
+    - A message ending with what may start a card number shows at most its
+      first six digits: "6222 0212 3456" is stored as "6222 02[已隐藏]". That is
+      a number named by 卡号/银行卡/card (seven or more digits, anywhere in the
+      message), or seven to eighteen bare digits at the message's end that
+      start like a card (3, 4, 5, 6, 9 or 22-27) and are no phone number,
+      date, amount, or transaction id named by its cue.
+    - The next message's leading digits continue it: once the two make 13-19
+      digits, they are the card's end and show only its last four
+      ("[卡号已隐藏，尾号7890]"); fewer are a middle piece and are hidden.
+    - Four to six bare digits ending a message are shown (usually a last-4 or
+      an amount); the next message's digits continue them only into a
+      Luhn-valid card number, or a 16/19-digit one grouped like a card.
+
+    False positives accepted for this: a bare 7-18 digit reference number that
+    ends a message (and starts with 3-6 or 9) keeps only its first six digits;
+    and, for ``SPLIT_TTL_SECONDS``, a number opening the message after such a
+    cut is hidden. Named transaction ids ("参考号123456789012"), amounts with
+    a unit or money verb, dates, phone numbers and "尾号1234" are never cut.
+    """
+    scan = _Scan(text)
+    openings: list[tuple[_Secret, SplitState | None]] = []
+    leftover = list(scan.leftover)
+    if leftover and previous is not None and _LEAD_IN.match(scan.view[: leftover[0].start]):
+        continued = _continue(scan, leftover[0], previous)
+        if continued is not None:
+            secret, state, used = continued
+            openings.append((secret, state))
+            rest = leftover[0].groups[used:]
+            leftover[0:1] = [leftover[0].part(used, len(leftover[0].groups) - 1)] if rest else []
+    for chain in leftover:
+        cut = _cut(scan, chain)
+        if cut is not None:
+            openings.append(cut)
+    extra = [secret for secret, _ in openings]
+    return scan.result(extra), _ending(scan, openings, leftover)
+
+
+def _continue(
+    scan: _Scan, chain: _Chain, previous: SplitState
+) -> tuple[_Secret, SplitState | None, int] | None:
+    """The secret the chain opening this message makes with ``previous``, what it leaves open, groups used."""
+    view = scan.view
+    lengths = [group.end - group.start for group in chain.groups]
+    whole, values = scan.digits(chain), [view[group.start : group.end] for group in chain.groups]
+    if _PHONE.fullmatch(whole) or _DATE_START.match(whole) or _is_date(values, list(chain.keys)):
+        return None  # "138 0013 8000 是我电话" opens a message, it continues nothing
+    if previous.kind == "complete":
+        if sum(lengths) <= _SHORT_TAIL and _TRAILING.match(view, chain.end):
+            return _Secret(chain.start, chain.end, "card_number", HIDDEN), None, len(lengths)
+        return None
+    for last in range(len(lengths) - 1, -1, -1):
+        part = chain.part(0, last)
+        count = sum(lengths[: last + 1])
+        total = previous.digits + count
+        if (
+            total > 19
+            or _amount_or_count(view, part.start, part.end)
+            or scan.cue_after(part.end) in _NOT_SECRET_CUES
+            or _PHONE.fullmatch(scan.digits(part))
+        ):
             continue
-        secrets.append(secret)
-    masked = text
-    for secret in reversed(secrets):
-        start, end = origin[secret.start], origin[secret.end - 1] + 1
-        masked = masked[:start] + secret.replacement + masked[end:]
-    found = {secret.kind for secret in secrets}
-    return MaskResult(masked, tuple(kind for kind in SECRET_KINDS if kind in found))
+        digits = scan.digits(part)
+        if previous.kind == "maybe":
+            joined_luhn = (_luhn_sum(digits) + previous.luhn[count % 2]) % 10 == 0
+            card_like = total in _CARD_LENGTHS and _card_shape(lengths[: last + 1], part.keys)
+            if total < 13 or not (joined_luhn or card_like):
+                continue
+        if total >= 13:
+            replacement = _card_mask(digits[-_TAIL_KEEPS:]) if count >= _TAIL_KEEPS else HIDDEN
+            return _Secret(part.start, part.end, "card_number", replacement), SplitState("complete"), last + 1
+        return _Secret(part.start, part.end, "card_number", HIDDEN), SplitState("prefix", total), last + 1
+    return None
+
+
+def _may_start_card(scan: _Scan, chain: _Chain) -> tuple[bool, bool]:
+    """(named as a card number, may start one) for a chain nothing else masked."""
+    view, digits = scan.view, scan.digits(chain)
+    before, after = scan.cue_before(chain.start), scan.cue_after(chain.end)
+    values = [view[group.start : group.end] for group in chain.groups]
+    if (
+        _names_other_number(before)
+        or after in _NOT_SECRET_CUES
+        or _amount_or_count(view, chain.start, chain.end)
+    ):
+        return False, False
+    if _PHONE.fullmatch(digits) or _DATE_START.match(digits) or _ID_NUMBER.fullmatch(digits):
+        return False, False
+    if _is_date(values, list(chain.keys)):
+        return False, False
+    if _named_card(before, after):
+        return True, True
+    return False, bool(_ISSUER.match(digits)) and not _part_of_word(view, chain.start, chain.end)
+
+
+def _cut(scan: _Scan, chain: _Chain) -> tuple[_Secret, SplitState] | None:
+    """Everything after the first six digits of what may start a card number."""
+    digits = scan.digits(chain)
+    if not _CUT_KEEPS < len(digits) < 19:
+        return None
+    named, possible = _may_start_card(scan, chain)
+    lengths = [group.end - group.start for group in chain.groups]
+    if not (named or (possible and (_TRAILING.match(scan.view, chain.end) or _printed(lengths)))):
+        return None
+    seen = 0
+    for group in chain.groups:
+        if seen + group.end - group.start > _CUT_KEEPS:
+            secret = _Secret(group.start + _CUT_KEEPS - seen, chain.end, "card_number", HIDDEN)
+            return secret, SplitState("prefix", len(digits))
+        seen += group.end - group.start
+    return None
+
+
+def _ending(
+    scan: _Scan, openings: list[tuple[_Secret, SplitState | None]], leftover: list[_Chain]
+) -> SplitState | None:
+    """What the message leaves open at its end, or None (then nothing is kept)."""
+    view = scan.view
+    last_end, state = -1, None
+    for secret in scan.secrets:
+        if secret.end > last_end:
+            last_end, state = secret.end, SplitState("complete") if secret.kind == "card_number" else None
+    for match in _CARD_MASK.finditer(view):  # masked before, by the REST channel
+        if match.end() > last_end:
+            last_end, state = match.end(), SplitState("complete")
+    for secret, opened in openings:
+        if secret.end > last_end:
+            last_end, state = secret.end, opened
+    chains = [chain for chain in leftover if chain.end > last_end]
+    if chains:
+        last_end, state = chains[-1].end, _open_number(scan, chains[-1])
+    return state if _TRAILING.match(view, max(last_end, 0)) else None
+
+
+def _open_number(scan: _Scan, chain: _Chain) -> SplitState | None:
+    """A message ending with up to six digits, shown as typed: may the next message continue them?"""
+    digits = scan.digits(chain)
+    if len(digits) > _CUT_KEEPS:
+        return None
+    named, possible = _may_start_card(scan, chain)
+    before = scan.cue_before(chain.start)
+    if named and before is not None and before.kind == "cardno":
+        return SplitState("prefix", len(digits))
+    if possible and not named and len(digits) >= 4:
+        return SplitState("maybe", len(digits), (_luhn_sum(digits, 0), _luhn_sum(digits, 1)))
+    return None
+
+
+class SplitNumberGuard(Protocol):
+    """Masks each message of a conversation knowing what the previous one left open.
+
+    ``InMemorySplitNumberGuard`` for one process; ``bot.shared_state.RedisSplitNumberGuard``
+    when replicas share conversations.
+    """
+
+    async def mask(self, sender_id: str, text: str) -> MaskResult: ...
+
+
+class InMemorySplitNumberGuard:
+    def __init__(self, ttl_seconds: float = SPLIT_TTL_SECONDS, max_conversations: int = 100_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_conversations = max_conversations
+        self._states: OrderedDict[str, tuple[float, SplitState]] = OrderedDict()
+
+    async def mask(self, sender_id: str, text: str) -> MaskResult:
+        now = time.monotonic()
+        expires, previous = self._states.pop(sender_id, (0.0, None))
+        result, state = mask_continuing(text, previous if now < expires else None)
+        if state is not None:
+            self._states[sender_id] = (now + self.ttl_seconds, state)
+            while len(self._states) > self.max_conversations:
+                self._states.popitem(last=False)
+        return result
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+WECHAT_MESSAGE_TYPE_KEY = "wechat_msg_type"
+MAX_METADATA_VALUE_CHARS = 64
+
+
+def clean_metadata(metadata: object) -> dict[str, Any]:
+    """What may be stored of a message's metadata: the server's own keys, checked and masked.
+
+    Clients can put anything in REST and socket.io ``metadata``, and Rasa
+    stores it with the message; the bot reads none of it, so every other key
+    is dropped.
+
+    >>> clean_metadata({"masked_secrets": ["pin", "?"], "pan": "6222021234567894", "wechat_msg_type": "text"})
+    {'masked_secrets': ['pin'], 'wechat_msg_type': 'text'}
+    """
+    if not isinstance(metadata, dict):
+        return {}
+    cleaned: dict[str, Any] = {}
+    kinds = metadata.get(MASKED_METADATA_KEY)
+    if isinstance(kinds, list):
+        cleaned[MASKED_METADATA_KEY] = [kind for kind in SECRET_KINDS if kind in kinds]
+    message_type = metadata.get(WECHAT_MESSAGE_TYPE_KEY)
+    if isinstance(message_type, str):
+        cleaned[WECHAT_MESSAGE_TYPE_KEY] = mask_secrets(message_type[:MAX_METADATA_VALUE_CHARS]).text
+    return cleaned

@@ -201,6 +201,11 @@ def _cue_strength(text: str, start: int) -> int:
     return 0
 
 
+def money_cued(text: str, start: int) -> bool:
+    """Whether the number at ``start`` follows a money verb or 金额: "多扣了3000", "金额：3000"."""
+    return _cue_strength(text, start) == 2
+
+
 def _bare_number_is_money(text: str, match: re.Match[str]) -> bool:
     if _NOT_MONEY_AFTER.match(text, match.end()):
         return False

@@ -11,7 +11,9 @@ sign-in may reach another replica, so with ``REDIS_URL`` set (for example
   reaches the user (``RedisTurnLedger``),
 - which message each WeChat ``(timestamp, nonce)`` pair carried, so that no
   replica accepts the pair with another message (``RedisNonceStore``),
-- failed console sign-ins per user and per IP (``RedisLoginThrottle``).
+- failed console sign-ins per user and per IP (``RedisLoginThrottle``),
+- what each conversation's last message left open of a card number typed
+  over two messages (``RedisSplitNumberGuard``).
 
 With ``REDIS_URL`` unset nothing here is used and no Redis is needed.
 """
@@ -31,6 +33,8 @@ from datetime import timedelta
 
 import redis
 import redis.asyncio
+
+from bot.masking import MaskResult, SplitState, mask_continuing
 
 logger = logging.getLogger(__name__)
 
@@ -242,3 +246,52 @@ class RedisLoginThrottle:
                 pipeline.incr(key)
                 pipeline.pexpire(key, self.window_milliseconds, nx=True)
             pipeline.execute()
+
+
+class RedisSplitNumberGuard:
+    """``bot.masking.SplitNumberGuard`` with each conversation's ``SplitState`` in Redis, with a TTL.
+
+    Two messages of one conversation may reach two replicas, so the state is
+    read, the message masked and the new state written in one optimistic
+    transaction (WATCH, then MULTI/EXEC, retried when another replica wrote the
+    key meanwhile). The key is a hash of the sender id, and the state holds no
+    digit of the card. If Redis fails, the message is still masked, as the
+    first of its conversation: a prefix it ends with is still cut to six
+    digits, only its own leading digits are not joined to the previous message.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis, ttl_seconds: float, attempts: int = 3) -> None:
+        self.client = client
+        self.ttl_milliseconds = int(ttl_seconds * 1000)
+        self.attempts = attempts
+
+    @staticmethod
+    def _key(sender_id: str) -> str:
+        return f"{KEY_PREFIX}split:{hashlib.sha256(sender_id.encode()).hexdigest()[:32]}"
+
+    async def mask(self, sender_id: str, text: str) -> MaskResult:
+        key = self._key(sender_id)
+        try:
+            async with self.client.pipeline(transaction=True) as pipeline:
+                for _ in range(self.attempts):
+                    try:
+                        await pipeline.watch(key)
+                        stored = await pipeline.get(key)
+                        previous = SplitState.from_json(stored) if stored else None
+                        result, state = mask_continuing(text, previous)
+                        if stored is None and state is None:
+                            return result  # most messages: nothing was open, nothing is
+                        pipeline.multi()
+                        if state is None:
+                            pipeline.delete(key)
+                        else:
+                            pipeline.set(key, state.to_json(), px=self.ttl_milliseconds)
+                        await pipeline.execute()
+                        return result
+                    except redis.WatchError:
+                        continue
+        except redis.RedisError as error:
+            logger.error(
+                "Could not keep a conversation's split-number state in Redis: %s", type(error).__name__
+            )
+        return mask_continuing(text, None)[0]

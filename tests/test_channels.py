@@ -63,7 +63,7 @@ async def test_ordinary_text_passes_unchanged_without_a_warning() -> None:
     rasa, output = Recorder(), CollectingOutputChannel()
     await guard_incoming(rasa)(UserMessage("工行尾号1234被扣了3000元", output, "u1", metadata={"a": 1}))
     assert rasa.messages[0].text == "工行尾号1234被扣了3000元"
-    assert rasa.messages[0].metadata == {"a": 1, MASKED_METADATA_KEY: []}
+    assert rasa.messages[0].metadata == {MASKED_METADATA_KEY: []}  # client metadata is not stored
     assert [message["text"] for message in output.messages] == ["bot reply"]
 
 

@@ -1,7 +1,8 @@
 """Shared state in a real Redis: two clients stand for two replicas, and must agree.
 
 The WeChat channel's use of it (two ``WeChatInput`` replicas) is tested in
-``test_wechat.py``; here are the stores themselves and the console's login throttle.
+``test_wechat.py``; here are the stores themselves, the console's login throttle
+and the guard against card numbers split over two messages.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from bot import shared_state
 from bot.console.auth import DatabaseLoginThrottle, LoginThrottled, StaffAuth, login_throttle
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
+from bot.masking import MaskResult, SplitState
 from bot.shared_state import (
     RedisLoginThrottle,
     RedisMenuStore,
     RedisNonceStore,
+    RedisSplitNumberGuard,
     RedisTurnLedger,
     TurnOutcome,
 )
@@ -270,3 +273,48 @@ def test_the_throttle_is_in_redis_only_when_redis_url_is_set(
     throttle = login_throttle(db, settings)
     assert isinstance(throttle, RedisLoginThrottle)
     assert (throttle.max_failures, throttle.window_milliseconds) == (5, 15 * 60 * 1000)
+
+
+# --- card numbers split over two messages -----------------------------------------------------
+
+
+async def test_a_card_number_split_over_two_replicas_shows_six_and_four_digits(two_clients: Clients) -> None:
+    here, there = (RedisSplitNumberGuard(client, ttl_seconds=60) for client in two_clients)
+    card = ("card_number",)
+    assert await here.mask("web:alice", "卡号6222 0212") == MaskResult("卡号6222 02[已隐藏]", card)
+    assert await there.mask("web:alice", "3456 7890") == MaskResult("[卡号已隐藏，尾号7890]", card)
+    assert await here.mask("web:bob", "3000") == MaskResult("3000", ())
+    # Four bare digits, then the rest of a Luhn-valid card on the other replica.
+    assert (await here.mask("web:carol", "6222")).text == "6222"
+    assert (await there.mask("web:carol", "0212 3456 7894")).text == "[卡号已隐藏，尾号7894]"
+
+
+async def test_the_split_state_expires_and_names_no_sender(two_clients: Clients, redis_url: str) -> None:
+    guard = RedisSplitNumberGuard(two_clients[0], ttl_seconds=0.2)
+    await guard.mask("wechat:oAlice", "卡号6222 0212 3456")
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        (key,) = client.keys("*")
+        assert "oAlice" not in key and 0 < client.pttl(key) <= 200
+        assert SplitState.from_json(client.get(key)) == SplitState("prefix", 12)  # a count, no digit
+    await asyncio.sleep(0.3)
+    assert (await guard.mask("wechat:oAlice", "7890")).text == "7890"
+
+
+async def test_messages_of_a_conversation_racing_on_two_replicas_are_all_masked(two_clients: Clients) -> None:
+    guards = [RedisSplitNumberGuard(client, ttl_seconds=60) for client in two_clients]
+    texts = [f"验证码{654321 + number}" for number in range(10)]
+    results = await asyncio.gather(*(guards[n % 2].mask("web:alice", text) for n, text in enumerate(texts)))
+    assert [result.text for result in results] == ["验证码[已隐藏]"] * 10
+
+
+async def test_without_redis_a_message_is_still_masked_and_its_prefix_cut(
+    unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = shared_state.async_client(unreachable_redis_url)
+    guard = RedisSplitNumberGuard(client, ttl_seconds=60)
+    caplog.set_level(logging.ERROR)
+    assert await guard.mask("web:alice", "卡号6222 0212，验证码654321") == MaskResult(
+        "卡号6222 02[已隐藏]，验证码[已隐藏]", ("card_number", "sms_code")
+    )
+    assert any("split-number state" in line for line in caplog.messages)
+    await client.close()

@@ -2,28 +2,52 @@
 
 Secrets (full card numbers, CVV, PIN, SMS codes, expiry dates) are masked so
 that NLU, the tracker store, the case store and the logs only ever hold the
-masked text, and the user is warned that nobody needs them. Over-long
-messages are answered politely instead of being processed.
+masked text, and the user is warned that nobody needs them. A card number
+typed over two messages is caught too: the guard remembers, per conversation,
+what the previous message left open (``bot.masking.mask_continuing``), in
+memory or, with ``REDIS_URL`` set, in Redis shared by all replicas. Metadata
+the client sent is dropped except the server's own keys. Over-long messages
+are answered politely instead of being processed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.masking import mask_secrets
+from bot import shared_state
+from bot.masking import (
+    MASKED_METADATA_KEY,
+    SPLIT_TTL_SECONDS,
+    InMemorySplitNumberGuard,
+    SplitNumberGuard,
+    clean_metadata,
+)
 from bot.responses import response_text
 
 MAX_MESSAGE_CHARS = 5000
-MASKED_METADATA_KEY = "masked_secrets"
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
 
-def guard_incoming(on_new_message: Handler) -> Handler:
-    """Wraps Rasa's handler: mask secrets, warn about them, refuse over-long text."""
+@cache
+def split_guard_from_env() -> SplitNumberGuard:
+    """One per process, shared by every channel: in Redis when ``REDIS_URL`` is set, else in memory."""
+    redis_url = shared_state.redis_url_from_env()
+    if redis_url:
+        return shared_state.RedisSplitNumberGuard(shared_state.async_client(redis_url), SPLIT_TTL_SECONDS)
+    return InMemorySplitNumberGuard()
+
+
+def guard_incoming(on_new_message: Handler, split_guard: SplitNumberGuard | None = None) -> Handler:
+    """Wraps Rasa's handler: mask secrets, clean metadata, warn about secrets, refuse over-long text.
+
+    ``message.text`` and ``message.metadata`` are replaced by what may be stored;
+    channels read the masked text back from ``message.text``.
+    """
 
     async def handler(message: UserMessage) -> Any:
         text = message.text if isinstance(message.text, str) else ""
@@ -32,8 +56,9 @@ def guard_incoming(on_new_message: Handler) -> Handler:
                 message.sender_id, response_text("utter_message_too_long")
             )
             return None
-        masked = mask_secrets(text)
-        metadata = message.metadata if isinstance(message.metadata, dict) else {}
+        masked = await (split_guard or split_guard_from_env()).mask(message.sender_id, text)
+        metadata = clean_metadata(message.metadata)
+        # The REST channel masks once before the guard, for Rasa's own log; its finds count too.
         kinds = sorted({*masked.kinds, *metadata.get(MASKED_METADATA_KEY, [])})
         message.text = masked.text
         message.metadata = {**metadata, MASKED_METADATA_KEY: kinds}
