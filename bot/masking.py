@@ -14,7 +14,10 @@ How people type numbers in Chinese chat, and what is read as one number:
   once three or more stand together and no 十/百/千/万 makes them a quantity
   ("两千五" stays an amount);
 - a cue before the number ("验证码，654321", "OTP=123456", "我的密码，123456",
-  "验证码刚收到，是654321") or after it ("654321是验证码", "123是卡背面的三位数").
+  "验证码刚收到，是654321") or after it ("654321是验证码", "123是卡背面的三位数",
+  "755268 这个验证码是谁发的");
+- a digit told as a count: "密码是六个八", "验证码四个1";
+- a card pasted from a form: "6222 0212 3456 7894 09/27 123" (number, expiry, CVV).
 
 Card numbers are 13–19 digits: masked when a card cue names them, when they
 pass the Luhn check, or when they look like a card (printed 4-4-4-4 grouping,
@@ -22,7 +25,19 @@ or 16/19 digits starting like an issuer's number). PINs and SMS codes need a
 cue, since a bare six-digit number is as often an amount or a reference. A cue
 right before the number masks it whatever it looks like ("密码 3000"); a cue a
 few words away or after the number is weaker, and there a round number or a
-decimal ("密码忘了，卡里有20000", "3000是密码错了吗") is taken for money.
+decimal ("密码忘了，卡里有20000", "3000是密码错了吗") is taken for money; but
+three digits attached to a CVV cue ("500是安全码") are a CVV, since nobody
+prices anything in 安全码. A number right after 卡号 is a card number whatever
+follows it ("卡号6225… 商户说…").
+
+An expiry is a month and a year named by a cue: 有效期, 到期日, EXP, valid
+thru, a form's "月/年" or "MM/YY" label, before or after it, a few words away
+("对方问我卡的有效期，我说了05/32"), or standing among a pasted card's details.
+到期 and 期限 alone also name due dates, so they take only an expiry written as
+on a card ("06/32到期", "2029年7月到期的卡"). A month and year named as a bill's,
+loan's or coupon's ("2026年12月到期的账单", "还款到期日 12/20") and a day
+something happened on ("11/20在超市刷的") are dates and stay. The trade-off: a
+"12/20到期" with nothing around it is masked, though it may be a due date.
 
 Amounts, dates, times, phone numbers, hotlines, case numbers, card last-4 and
 transaction ids named by their cue (参考号, 凭证号, 流水号, 商户号, 终端号,
@@ -117,13 +132,17 @@ _CUE_PATTERNS = (
         "cvv",
         r"(?<![a-z])(?:cvv2|cvv|cvn2|cvn|cvc2|cvc|cav2|security\s*code)(?![a-z])码?|安全码"
         r"|(?:银行卡|信用卡|卡片?)?(?:背面|背后|反面|签名栏|签名条)(?:上|后面)?(?:的|那)?(?:最?后)?[3三][位个](?:数字|数|码)?"
-        r"|(?:银行卡|信用卡|卡片?)?(?:背面|反面)的?(?:数字|号码|码)?|卡背",
+        # On the back of the card, a 验证码 or 校验码 is the CVV: "卡背面的验证码787".
+        r"|(?:银行卡|信用卡|卡片?)?(?:背面|背后|反面)(?:上|后面)?的?(?:验证码|校验码|数字|号码|码)?"
+        r"|卡背(?:面|后)?的?(?:验证码|校验码)?",
     ),
     (
         "expiry",
         r"有效期(?:至|到|截止)?|有效日期|有效至|有效截止|到期日期?|到期时间|过期日期?|过期时间|失效日期|截止日期"
+        # A form's column label: "有效期（月/年）：09/27", "MM/YY 09/27".
+        r"|月份?\s*/\s*年份?|年份?\s*/\s*月份?"
         r"|(?<![a-z])(?:exp(?:iry|iration|ires)?(?:\s*date)?|valid\s*(?:thru|through|until)|good\s*thru"
-        r"|mm\s*/\s*yy)(?![a-z])",
+        r"|mm\s*/\s*yy(?:yy)?|yy\s*/\s*mm)(?![a-z])",
     ),
     (
         "tail",
@@ -148,10 +167,16 @@ _CUE_PATTERNS = (
     ("card", r"(?:银行|信用|储蓄|借记|贷记|工资|社保)?卡片?|(?<![a-z])card(?![a-z])"),
 )
 _CUES = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _CUE_PATTERNS)
-# Every cue starts with one of its Chinese characters or a letter: a position that cannot start
-# one is passed over at once instead of trying each alternative (six times faster).
-_CUE_CHARS = "".join(sorted(set(re.findall("[\u4e00-\u9fff]", _CUES))))
-_CUE_START = f"(?=[{_CUE_CHARS}a-z])"
+
+
+def _cue_start(cues: str) -> str:
+    """Every cue starts with one of its Chinese characters or a letter: a position that cannot start
+    one is passed over at once instead of trying each alternative (six times faster)."""
+    chinese = "".join(sorted(set(re.findall("[\u4e00-\u9fff]", cues))))
+    return f"(?=[{chinese}a-z])"
+
+
+_CUE_START = _cue_start(_CUES)
 _CUE = re.compile(f"{_CUE_START}(?:{_CUES})", re.IGNORECASE)
 _SECRET_CUES = {"sms": "sms_code", "pin": "pin", "cvv": "cvv"}
 _DIGIT_RANGES = {"sms": (4, 8), "pin": (4, 8), "cvv": (3, 4)}
@@ -169,12 +194,14 @@ _GAP_FORBIDDEN = re.compile(
     r"号|尾|元|块|钱|刷|扣|付|转|退|费|额|取|存|充|缴|买|卡里|电话|手机|客服|热线|拨|打|\["
 )
 _CUE_WINDOW = 28
-# Between a number and a cue after it: "654321是验证码", "123456（短信验证码）", "1234 这张卡".
+# Between a number and a cue after it: "654321是验证码", "123456（短信验证码）", "1234 这张卡",
+# "755268 请问这个验证码是谁发的" (a demonstrative a few words on points back at the number).
 _GLUE = (
     r"[\s,:=)）\]】」”\"']*(?:[(（\[【「“\"']\s*)?"
     r"(?:(?:就|也|应该|好像)?(?:是|为)|这个?是|这是|即)?\s*"
     r"(?:我的|我们的|你的|您的|我|刚刚?|刚才)?\s*"
-    r"(?:银行|短信|手机)?(?:刚?收到的|发来的|发的|给的|里的|中的|上的)?(?:这张|那张)?的?\s*"
+    r"(?:银行|短信|手机)?(?:刚?收到的|发来的|发的|给的|里的|中的|上的)?"
+    r"(?:[^\W\d_]{0,3}?[这那](?:张|个|条|串))?的?\s*"
 )
 _AFTER = re.compile(f"{_GLUE}(?:{_CUES})", re.IGNORECASE)
 _OWN_NUMBER = re.compile(rf"{_FILLER}{{0,4}}[0-9]", re.IGNORECASE)
@@ -194,22 +221,42 @@ def _cue_before(view: str, start: int) -> _Cue | None:
     rest = view[last.end() : start]
     if _DIRECT.match(rest):
         return _Cue(last.lastgroup, True, rest)
-    words = re.sub(_FILLER, "", rest, flags=re.IGNORECASE)
-    if _GAP.match(rest) and len(words) <= _MAX_GAP_WORDS and not _GAP_FORBIDDEN.search(rest):
+    if _few_words(rest):
         return _Cue(last.lastgroup, False, rest)
     return None
 
 
-def _cue_after(view: str, end: int) -> str | None:
+def _few_words(rest: str) -> bool:
+    """What stands between a cue and its number is a few words, not money or another number's name."""
+    words = re.sub(_FILLER, "", rest, flags=re.IGNORECASE)
+    return bool(_GAP.match(rest)) and len(words) <= _MAX_GAP_WORDS and not _GAP_FORBIDDEN.search(rest)
+
+
+# Words of the "other" kind that, after a number, say who acts rather than what it is:
+# "6225215294415260 商户说已经撤销了" names no merchant id.
+_ACTORS = frozenset({"商户", "终端", "客服", "拨打", "致电", "打给"})
+# A cue "directly" after its number: "500是安全码", "123 (CVV)"; not "755268 这个验证码".
+_ATTACHED = re.compile(r"[\s(\[【「“\"']*(?:(?:就|也)?是|为)?\s*\Z")
+
+
+def _cue_after(view: str, end: int) -> _Cue | None:
     match = _AFTER.match(view, end)
     if match is None or _OWN_NUMBER.match(view, match.end()):
         return None  # "卡号6222 0212，验证码654321": the cue names the number after it
-    return match.lastgroup
+    kind = match.lastgroup or ""
+    if kind == "other" and match.group(kind) in _ACTORS:
+        return None
+    rest = view[end : match.start(kind)]
+    return _Cue(kind, bool(_ATTACHED.match(rest)), rest)
 
 
-def _named_card(before: _Cue | None, after: str | None) -> bool:
+def _kind(cue: _Cue | None) -> str | None:
+    return None if cue is None else cue.kind
+
+
+def _named_card(before: _Cue | None, after: _Cue | None) -> bool:
     """Named as a card number: "卡号是…", "我的卡：…", "…是我的卡号"; 卡号 may be a few words away."""
-    if after in _CARD_CUES:
+    if _kind(after) in _CARD_CUES:
         return True
     return before is not None and (before.kind == "cardno" or (before.kind == "card" and before.direct))
 
@@ -219,6 +266,16 @@ def _names_other_number(cue: _Cue | None) -> bool:
     if cue is None or cue.kind not in _NOT_SECRET_CUES:
         return False
     return cue.direct or (len(cue.rest) <= 4 and "," not in cue.rest)
+
+
+def _named_other(before: _Cue | None, after: _Cue | None) -> bool:
+    """Named as some other number before or after it, unless 卡号 stands right before it.
+
+    "卡号6225215294415260 参考号…" is a card number whatever follows it.
+    """
+    if before is not None and before.kind == "cardno" and before.direct:
+        return False
+    return _names_other_number(before) or _kind(after) in _NOT_SECRET_CUES
 
 
 # --- what a number is not -----------------------------------------------------------------
@@ -279,6 +336,16 @@ def _is_date(values: list[str], keys: list[str]) -> bool:
     return max(map(len, values)) <= 2 and 1 <= numbers[0] <= 12 and 1 <= numbers[1] <= 31
 
 
+def _due_date(view: str, first: int, last: int, weak: bool) -> bool:
+    """A bill, loan or coupon is named right before or after the cue and its month and year.
+
+    After 到期 or 期限 alone, one named anywhere in the message will do: "预授权…，11/30到期".
+    """
+    if weak and _DUE_WORD.search(view):
+        return True
+    return bool(_DUE_BEFORE.search(view, max(0, first - 8), first) or _DUE_AFTER.match(view, last))
+
+
 def _luhn_sum(digits: str, following: int = 0) -> int:
     """The Luhn sum of ``digits`` when ``following`` more digits come after them."""
     total = 0
@@ -306,26 +373,61 @@ _PROTECTED = re.compile(
 _CARD_MASK = re.compile(r"\[卡号已隐藏[,，]尾号[0-9]{4}\]")
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _YEAR = r"(?:20)?[2-4][0-9]"  # cards issued now expire in the 2020s-2040s
-_EXPIRY_VALUE = (
-    rf"(?<![0-9])(?P<value>{_MONTH}\s*[/\-.·、 ]\s*{_YEAR}|{_YEAR}\s*[/\-.]\s*{_MONTH}"
-    rf"|(?:0[1-9]|1[0-2]){_YEAR}|{_YEAR}\s*年\s*{_MONTH}\s*月份?|{_MONTH}\s*月\s*/?\s*{_YEAR}\s*年?)"
-    # Not part of a full date: a card's expiry has no day.
-    r"(?![0-9])(?!\s*[/\-.][0-9])(?!\s*(?:[日号天月年周期次]|个月|小时|分钟))"
+# An expiry is a month and a year: "09/27", "2027-09", "0927", "2029年7月", "7月/29年".
+_EXPIRY_VALUE = re.compile(
+    # The look-ahead passes over a position without a digit at once (several times faster).
+    r"(?=[0-9])(?<![0-9])(?<![0-9][/\-.])"
+    rf"(?:(?P<slashed>{_MONTH}\s*[/\-.·、 ]\s*{_YEAR}|{_YEAR}\s*[/\-.]\s*{_MONTH})"
+    rf"|(?P<packed>(?:0[1-9]|1[0-2]){_YEAR})|(?P<written>{_YEAR}\s*年\s*{_MONTH}\s*月份?|{_MONTH}\s*月\s*/?\s*{_YEAR}\s*年?))"
+    # Not part of a full date (a card's expiry has no day), a count or an amount.
+    r"(?![0-9])(?!\s*[/\-.][0-9])(?!\s*(?:[日号天月年周期次个%元块]|小时|分钟|工作日))"
 )
 _EXPIRY_CUE = dict(_CUE_PATTERNS)["expiry"]
-_EXPIRY_SECRETS = (
-    re.compile(
-        rf"{_CUE_START}(?:{_EXPIRY_CUE})(?:{_FILLER}|至|到|截至|截止|为止){{0,8}}{_EXPIRY_VALUE}",
-        re.IGNORECASE,
-    ),
-    re.compile(rf"{_EXPIRY_VALUE}{_GLUE}(?:{_EXPIRY_CUE})", re.IGNORECASE),
+# 到期 and 期限 also name a bill's or a loan's due date, so they take only a month and year written
+# as printed on a card ("06/32到期", "2029年7月到期的卡") and never a few words away.
+_EXPIRY_WEAK_CUE = r"到期|期限|过期"
+_EXPIRY_CUES = rf"(?:(?P<strong>{_EXPIRY_CUE})|(?P<weak>{_EXPIRY_WEAK_CUE}))"
+_EXPIRY_CUE_BEFORE = re.compile(f"{_cue_start(_EXPIRY_CUES)}{_EXPIRY_CUES}", re.IGNORECASE)
+_EXPIRY_CUE_AFTER = re.compile(f"{_GLUE}{_EXPIRY_CUES}", re.IGNORECASE)
+_EXPIRY_LINK = re.compile(rf"(?:{_FILLER}|至|到|截至|截止|为止|就|也){{0,8}}\Z", re.IGNORECASE)
+# What else expires or falls due: "还款到期日 12/20", "2026年12月到期的账单", "优惠券有效期至12/31".
+_DUE = (
+    r"还款|还钱|账单|贷款|借款|分期|缴费|续费|会员|套餐|合同|保险|保单|存款|定期|理财|基金|房租|租金|话费|年费"
+    r"|券|积分|优惠|活动|临时额度|预授权|押金|证件|身份证|护照|签证|驾照|执照"
 )
+_DUE_WORD = re.compile(_DUE)
+# "理财产品2027年3月到期", "还款日到期 12/20", "账单的到期日".
+_DUE_BEFORE = re.compile(rf"(?:{_DUE})[^\W\d_]{{0,2}}\s*\Z")
+_DUE_AFTER = re.compile(rf"\s*的?\s*(?:{_DUE})")
+# A date followed by what happened then ("11/20在超市刷的", "11/20那天") is a day, not an expiry.
+_EVENT_AFTER = re.compile(
+    r"\s*(?:[在去被给从把跟向让用晚早]|到(?!期)|(?:之|以)?[前后]|那天|当天|的时候|时候|上午|下午|中午|凌晨|傍晚|夜里"
+    r"|[0-9]{1,2}\s*[:点时]|刷|扣|消费|交易|支付|付|买|购|退|转|取|存|收到|发生|出现)"
+)
+# A pasted card: the number, then its expiry and CVV with nothing but separators between.
+_PASTED_ITEM = re.compile(
+    rf"[\s,;|、]{{1,3}}(?:(?P<expiry>{_MONTH}\s*/\s*{_YEAR})|(?P<cvv>[0-9]{{3}}))(?![0-9])(?!\s*[/\-.][0-9])"
+)
+_PASTED_ITEMS = 2
 _PASSWORD_CHARS = r"[a-z0-9!@#$%^&*._\-]"
 # Online passwords mix letters and digits: "密码是Abc12345".
 _PASSWORD = re.compile(
-    rf"{_CUE_START}(?:{dict(_CUE_PATTERNS)['pin']}){_FILLER}{{0,8}}"
+    rf"{_CUE_START}(?P<pin>{dict(_CUE_PATTERNS)['pin']}){_FILLER}{{0,8}}"
     rf"(?P<value>(?={_PASSWORD_CHARS}*[0-9])(?={_PASSWORD_CHARS}*[a-z]){_PASSWORD_CHARS}{{6,32}})(?!{_PASSWORD_CHARS})",
     re.IGNORECASE,
+)
+# A PIN or code told as a count of one digit: "密码是六个八", "密码就是6个6", "验证码三个1三个2",
+# "六个8是我的密码". "一" in a word ("两个一样") is no digit.
+_COUNT_TERM = (
+    r"[2-8二两三四五六七八]\s*个\s*(?:[0-9零〇二三四五六七八九幺两]|一(?![样起直下次遍共般些点定会天个]))"
+)
+_COUNT = rf"(?P<value>{_COUNT_TERM}(?:[\s,、和加]{{0,2}}{_COUNT_TERM})*)"
+_SECRET_CUE_GROUPS = "|".join(f"(?P<{name}>{dict(_CUE_PATTERNS)[name]})" for name in _SECRET_CUES)
+_COUNTED = (
+    re.compile(
+        rf"{_CUE_START}(?:{_SECRET_CUE_GROUPS})(?:{_FILLER}|就|都|也|全|应该){{0,6}}{_COUNT}", re.IGNORECASE
+    ),
+    re.compile(rf"(?<![0-9{_CN_DIGITS}]){_COUNT}{_GLUE}(?:{_SECRET_CUE_GROUPS})", re.IGNORECASE),
 )
 _CUT_KEEPS = 6  # PCI DSS: at most the first six digits may be shown ...
 _TAIL_KEEPS = 4  # ... and the last four
@@ -391,7 +493,7 @@ class _Scan:
         self.secrets: list[_Secret] = []
         self.leftover: list[_Chain] = []
         self._before: dict[int, _Cue | None] = {}
-        self._after: dict[int, str | None] = {}
+        self._after: dict[int, _Cue | None] = {}
         if not any(map(str.isnumeric, text)) and not _NOT_NUMERIC_DIGITS.intersection(text):  # most messages
             self.view, self.origin, self.protected = text, [], []
             return
@@ -401,12 +503,16 @@ class _Scan:
         chains = [chain for match in _CHAIN.finditer(self.view) for chain in self._chains(match)]
         for chain in chains:
             self._card_numbers(chain)
-        self._by_pattern(_EXPIRY_SECRETS, "expiry")
-        self._by_pattern((_PASSWORD,), "pin")
+        self._expiry_dates()
+        self._by_pattern(_PASSWORD)
+        if "个" in self.view:
+            for pattern in _COUNTED:
+                self._by_pattern(pattern)
         for chain in chains:
             for part in self._free_parts(chain):
                 self._cued_secrets(part)
-                self.leftover += self._free_parts(part)
+        self._pasted_card_details()
+        self.leftover = [part for chain in chains for part in self._free_parts(chain)]
 
     def _chains(self, match: re.Match[str]) -> list[_Chain]:
         groups = [
@@ -439,7 +545,7 @@ class _Scan:
             self._before[start] = _cue_before(self.view, start)
         return self._before[start]
 
-    def cue_after(self, end: int) -> str | None:
+    def cue_after(self, end: int) -> _Cue | None:
         if end not in self._after:
             self._after[end] = _cue_after(self.view, end)
         return self._after[end]
@@ -458,13 +564,13 @@ class _Scan:
         if sum(lengths) < 13:
             return
         before, after = self.cue_before(chain.start), self.cue_after(chain.end)
-        if _names_other_number(before) or after in _NOT_SECRET_CUES:
+        if _named_other(before, after):
             return  # "订单号 4200 0012 3420 2611 2012 3456 78": no part of it is a card number
         if sum(lengths) > 19 and len(lengths) <= 2 and _named_card(before, None):
             # "卡号62220212345678901234": a card number mistyped with a digit too many is still one.
             self.add(chain.start, chain.end, "card_number", _card_mask(self.digits(chain)[-_TAIL_KEEPS:]))
             return
-        candidates: list[tuple[tuple[bool, bool, bool, bool, bool, int], int, int]] = []
+        candidates: list[tuple[tuple[bool, bool, bool, bool, bool, bool, int], int, int]] = []
         for first in range(len(lengths)):
             # A card starts the chain ("6 2 2 2 …" too) or a group of four or more ("3000、6222 0212 …").
             if first and lengths[first] < 4:
@@ -485,7 +591,9 @@ class _Scan:
                 if verdict is not None:
                     named, luhn = verdict
                     consistent = len(set(part.keys)) <= 1
-                    score = (named, consistent, luhn, first == 0, last == len(lengths) - 1, total)
+                    # A card's usual length wins a tie: "卡号6225 2152 9441 5260 09/27" ends at 5260.
+                    usual = total in _CARD_LENGTHS
+                    score = (named, consistent, luhn, first == 0, last == len(lengths) - 1, usual, total)
                     candidates.append((score, first, last))
         used: set[int] = set()
         for _, first, last in sorted(candidates, reverse=True):
@@ -495,7 +603,7 @@ class _Scan:
                 self.add(part.start, part.end, "card_number", _card_mask(self.digits(part)[-_TAIL_KEEPS:]))
 
     def _card_verdict(
-        self, part: _Chain, total: int, shaped: bool, cues: tuple[_Cue | None, str | None]
+        self, part: _Chain, total: int, shaped: bool, cues: tuple[_Cue | None, _Cue | None]
     ) -> tuple[bool, bool] | None:
         """None when ``part`` is not a card number, else (named as one, passes Luhn) to rank it."""
         view, digits = self.view, self.digits(part)
@@ -526,14 +634,73 @@ class _Scan:
             return (False, luhn)
         return None
 
-    # --- expiry dates, passwords
+    # --- expiry dates, pasted cards
 
-    def _by_pattern(self, patterns: tuple[re.Pattern[str], ...], kind: str) -> None:
-        for pattern in patterns:
-            for match in pattern.finditer(self.view):
-                start, end = match.span("value")
-                if self._free(start, end):
+    def _expiry_dates(self) -> None:
+        for value in _EXPIRY_VALUE.finditer(self.view):
+            start, end = value.span()
+            # As printed on a card, with a slash, or written out with 年 and 月.
+            printed = value.lastgroup == "written" or "/" in value.group()
+            if self._free(start, end) and self._named_expiry(start, end, printed):
+                self.add(start, end, "expiry", HIDDEN)
+
+    def _named_expiry(self, start: int, end: int, printed: bool) -> bool:
+        """A cue names this month and year an expiry, and nothing makes them a bill's due date.
+
+        After it: "12/28是有效期", "06/32到期". Before it: "有效期：0927", "到期 09/27", and a
+        few words away from a strong cue ("对方问我卡的有效期，我说了05/32") unless what follows
+        makes it the day something happened ("有效期快到了，11/20去换卡").
+        """
+        view = self.view
+        after = _EXPIRY_CUE_AFTER.match(view, end)
+        if after is not None and not _OWN_NUMBER.match(view, after.end()):
+            if after.lastgroup == "strong" or printed:
+                return not _due_date(view, start, after.end(), weak=after.lastgroup == "weak")
+        cues = list(_EXPIRY_CUE_BEFORE.finditer(view, max(0, start - _CUE_WINDOW), start))
+        if not cues:
+            return False
+        cue = cues[-1]
+        strong, rest = cue.lastgroup == "strong", view[cue.end() : start]
+        if _EXPIRY_LINK.match(rest):
+            named = strong or (printed and not _EVENT_AFTER.match(view, end))
+        else:
+            named = strong and printed and _few_words(rest) and not _EVENT_AFTER.match(view, end)
+        return named and not _due_date(view, cue.start(), end, weak=not strong)
+
+    def _pasted_card_details(self) -> None:
+        """An expiry and a CVV pasted with a card: "6222 0212 3456 7894 09/27 123".
+
+        Joined to a card number, CVV or expiry by separators alone, a month/year is the expiry
+        (unless something happened that day: "卡号…，11/20被扣了"), and three digits next to an
+        expiry are its CVV.
+        """
+        view = self.view
+        details = ("card_number", "cvv", "expiry")
+        for anchor in sorted(secret for secret in self.secrets if secret.kind in details):
+            items: list[re.Match[str]] = []
+            position = anchor.end
+            while len(items) < _PASTED_ITEMS and (item := _PASTED_ITEM.match(view, position)):
+                if item.lastgroup == "expiry" and _EVENT_AFTER.match(view, item.end()):
+                    break
+                items.append(item)
+                position = item.end()
+            if anchor.kind != "expiry" and not any(item.lastgroup == "expiry" for item in items):
+                continue
+            for item in items:
+                kind = item.lastgroup or ""
+                start, end = item.span(kind)
+                if self._free(start, end) and not _amount_or_count(view, start, end):
                     self.add(start, end, kind, HIDDEN)
+
+    # --- passwords, codes told as counts
+
+    def _by_pattern(self, pattern: re.Pattern[str]) -> None:
+        """Mask each match's ``value`` as the secret its cue group (``pin``, ``sms``, ``cvv``) names."""
+        for match in pattern.finditer(self.view):
+            start, end = match.span("value")
+            cue = next(name for name, value in match.groupdict().items() if value and name in _SECRET_CUES)
+            if self._free(start, end):
+                self.add(start, end, _SECRET_CUES[cue], HIDDEN)
 
     # --- CVV, PIN, SMS code
 
@@ -551,7 +718,7 @@ class _Scan:
         elif _names_other_number(before):
             first_free = 1
         after = self.cue_after(chain.end)
-        if first_free < len(chain.groups) and after in _SECRET_CUES:
+        if first_free < len(chain.groups) and after is not None and after.kind in _SECRET_CUES:
             self._cued_before(chain, first_free, after)
 
     def _cued_from(self, chain: _Chain, cue: _Cue) -> int:
@@ -566,8 +733,14 @@ class _Scan:
             first = last + 1
         return first
 
-    def _cued_before(self, chain: _Chain, first_free: int, kind: str) -> None:
-        """ "654321是验证码": the longest run of groups that fits, ending where the cue starts."""
+    def _cued_before(self, chain: _Chain, first_free: int, cue: _Cue) -> None:
+        """ "654321是验证码": the longest run of groups that fits, ending where the cue starts.
+
+        Round numbers are taken for money there ("3000是密码错了吗"), but not one attached to a
+        CVV cue ("500是安全码"): nobody prices anything in 安全码.
+        """
+        kind = cue.kind
+        direct = cue.direct and kind == "cvv"
         low, high = _DIGIT_RANGES[kind]
         last = len(chain.groups) - 1
         best, count = None, 0
@@ -575,7 +748,7 @@ class _Scan:
             count += chain.groups[first].end - chain.groups[first].start
             if count > high:
                 break
-            if count >= low and not self._secret_excluded(chain.part(first, last), direct=False):
+            if count >= low and not self._secret_excluded(chain.part(first, last), direct):
                 best = first
         if best is not None:
             self.add(chain.groups[best].start, chain.end, _SECRET_CUES[kind], HIDDEN)
@@ -667,12 +840,20 @@ class SplitState:
             return None
 
 
-# Before the continuation: nothing, or "后面是", "剩下的：".
+# Before the continuation: nothing, "后面是", "剩下的号码：", or a few other words ("接上条", "刚才没发完：").
 _LEAD_IN = re.compile(
     r"[\s\W_]*(?:(?:后面|接着|接下来|然后|剩下|下面|还有|继续|再|后)(?:的|是|为|几位|部分|数字|号码)*)?[\s:,，]*\Z"
 )
 _TRAILING = re.compile(r"[^\w\[\]]*\Z")
 _SHORT_TAIL = 3  # a 19-digit card typed 16 + 3
+
+
+def _leads_in(scan: _Scan, chain: _Chain) -> bool:
+    """Only words that may introduce the rest of a card number stand before the message's first digits."""
+    lead = scan.view[: chain.start]
+    if _LEAD_IN.match(lead):
+        return True
+    return _few_words(lead) and not _names_other_number(scan.cue_before(chain.start))
 
 
 def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult, SplitState | None]:
@@ -688,9 +869,13 @@ def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult,
       message), or seven to eighteen bare digits at the message's end that
       start like a card (3, 4, 5, 6, 9 or 22-27) and are no phone number,
       date, amount, or transaction id named by its cue.
-    - The next message's leading digits continue it: once the two make 13-19
+    - The next message's leading digits continue it, after nothing or a few
+      words ("后面是", "接上条", "刚才没发完："): once the two make 13-19
       digits, they are the card's end and show only its last four
       ("[卡号已隐藏，尾号7890]"); fewer are a middle piece and are hidden.
+      After a cut prefix, digits that look like a phone number continue it
+      too unless typed as one (3-4-4 or, short of a card's length, unbroken):
+      "1345 6789 012" carries on the card's groups of four.
     - Four to six bare digits ending a message are shown (usually a last-4 or
       an amount); the next message's digits continue them only into a
       Luhn-valid card number, or a 16/19-digit one grouped like a card.
@@ -704,7 +889,7 @@ def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult,
     scan = _Scan(text)
     openings: list[tuple[_Secret, SplitState | None]] = []
     leftover = list(scan.leftover)
-    if leftover and previous is not None and _LEAD_IN.match(scan.view[: leftover[0].start]):
+    if leftover and previous is not None and _leads_in(scan, leftover[0]):
         continued = _continue(scan, leftover[0], previous)
         if continued is not None:
             secret, state, used = continued
@@ -726,7 +911,7 @@ def _continue(
     view = scan.view
     lengths = [group.end - group.start for group in chain.groups]
     whole, values = scan.digits(chain), [view[group.start : group.end] for group in chain.groups]
-    if _PHONE.fullmatch(whole) or _DATE_START.match(whole) or _is_date(values, list(chain.keys)):
+    if _dialled(whole, lengths, previous) or _DATE_START.match(whole) or _is_date(values, list(chain.keys)):
         return None  # "138 0013 8000 是我电话" opens a message, it continues nothing
     if previous.kind == "complete":
         if sum(lengths) <= _SHORT_TAIL and _TRAILING.match(view, chain.end):
@@ -739,8 +924,8 @@ def _continue(
         if (
             total > 19
             or _amount_or_count(view, part.start, part.end)
-            or scan.cue_after(part.end) in _NOT_SECRET_CUES
-            or _PHONE.fullmatch(scan.digits(part))
+            or _kind(scan.cue_after(part.end)) in _NOT_SECRET_CUES
+            or _dialled(scan.digits(part), lengths[: last + 1], previous)
         ):
             continue
         digits = scan.digits(part)
@@ -756,16 +941,28 @@ def _continue(
     return None
 
 
+def _dialled(digits: str, lengths: list[int], previous: SplitState) -> bool:
+    """A phone number; after a cut card prefix, only one typed as phone numbers are.
+
+    Grouped 3-4-4 ("138 0013 8000") it is a phone, but digits grouped in fours ("1345 6789 012")
+    carry on the card's printed groups, and unbroken ones that make the card's usual length with
+    the prefix are its rest: shown, they would give away all but a few of its digits.
+    """
+    if not _PHONE.fullmatch(digits):
+        return False
+    if previous.kind != "prefix":
+        return True
+    if len(lengths) == 1:
+        return previous.digits + lengths[0] not in _CARD_LENGTHS
+    return lengths[0] != 4
+
+
 def _may_start_card(scan: _Scan, chain: _Chain) -> tuple[bool, bool]:
     """(named as a card number, may start one) for a chain nothing else masked."""
     view, digits = scan.view, scan.digits(chain)
     before, after = scan.cue_before(chain.start), scan.cue_after(chain.end)
     values = [view[group.start : group.end] for group in chain.groups]
-    if (
-        _names_other_number(before)
-        or after in _NOT_SECRET_CUES
-        or _amount_or_count(view, chain.start, chain.end)
-    ):
+    if _named_other(before, after) or _amount_or_count(view, chain.start, chain.end):
         return False, False
     if _PHONE.fullmatch(digits) or _DATE_START.match(digits) or _ID_NUMBER.fullmatch(digits):
         return False, False

@@ -51,6 +51,17 @@ async def test_a_card_number_over_two_messages_is_stored_as_six_and_four_digits(
     assert all(message.metadata == {MASKED_METADATA_KEY: ["card_number"]} for message in rasa.messages)
 
 
+async def test_the_rest_after_a_few_words_is_stored_as_the_cards_last4(default_guard: None) -> None:
+    rasa = Recorder()
+    handler = guard_incoming(rasa)
+    await say(handler, "卡号是6222 0212")
+    await say(handler, "刚才没发完：1345 6789 012")  # eleven digits starting with 1, grouped as a card's
+    assert [message.text for message in rasa.messages] == [
+        "卡号是6222 02[已隐藏]",
+        "刚才没发完：[卡号已隐藏，尾号9012]",
+    ]
+
+
 async def test_the_rest_channels_premasked_text_and_kinds_are_kept(default_guard: None) -> None:
     rasa = Recorder()
     handler = guard_incoming(rasa, InMemorySplitNumberGuard())

@@ -144,6 +144,8 @@ def test_mixed_english_html_and_emoji() -> None:
         f"卡号{VISA}，CVV 123",
         f"{AMEX} 密码123456 有效期 09/27",
         "验证码１２３４５６",
+        "6222 0212 3456 7894 09/27 123",
+        "密码是六个八，06/32到期",
     ],
 )
 def test_masking_is_idempotent(text: str) -> None:
@@ -412,6 +414,200 @@ def test_secret_words_without_a_secret_change_nothing(text: str) -> None:
     assert mask_secrets(text) == MaskResult(text, ())
 
 
+# --- expiry dates: more cues, cues after, words between, pasted cards ------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # A form's label, English cues, 到期 / 期限 before the date.
+        ("有效期（月/年）：09/27", "有效期（月/年）：[已隐藏]"),
+        ("MM/YY：06/31", "MM/YY：[已隐藏]"),
+        ("月/年 11/29", "月/年 [已隐藏]"),
+        ("Exp: 11/30", "Exp: [已隐藏]"),
+        ("valid thru 07/31", "valid thru [已隐藏]"),
+        ("信用卡有效期至 08/29", "信用卡有效期至 [已隐藏]"),
+        ("到期 09/27", "到期 [已隐藏]"),
+        ("卡的到期日：28年9月", "卡的到期日：[已隐藏]"),
+        ("期限：10/31", "期限：[已隐藏]"),
+        # The cue after the date.
+        ("06/32到期", "[已隐藏]到期"),
+        ("我的卡09/28到期了吗", "我的卡[已隐藏]到期了吗"),
+        ("这张卡 2028/09 到期", "这张卡 [已隐藏] 到期"),
+        ("2029年7月到期的卡", "[已隐藏]到期的卡"),
+        ("卡是2031年5月到期的", "卡是[已隐藏]到期的"),
+        # A few words between the cue and the date.
+        ("对方问我卡的有效期，我说了05/32", "对方问我卡的有效期，我说了[已隐藏]"),
+        ("有效期呢？我看一下，03/33", "有效期呢？我看一下，[已隐藏]"),
+        ("他问我到期时间，我说是 10/30", "他问我到期时间，我说是 [已隐藏]"),
+    ],
+)
+def test_expiry_dates(text: str, masked: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, ("expiry",))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A day, with what happened on it.
+        "11/20在超市刷的",
+        "11/20 在超市刷了1299",
+        "11/20晚上刷的卡",
+        "我11/20刷的卡，今天11/25了还没退",
+        "有效期快到了，11/20去换卡",
+        "过期了吗？11/20那笔",
+        "尾号7890的卡11/20被扣了3000",
+        "参考号 512345678901 11/20",
+        # A bill's, loan's or coupon's due date.
+        "2026年12月到期的账单",
+        "到期还款日是12月20日",
+        "账单12/20到期",
+        "信用卡账单到期日 12/20",
+        "还款期限 11/28",
+        "贷款2030年到期",
+        "理财产品2027年3月到期",
+        "会员11/30到期",
+        "优惠券有效期至12/31",
+        "预授权有效期30天，11/30到期",
+        # Full dates, periods, counts, a date written with a dot.
+        "申请期限是2026年12月31日",
+        "2026/11/20 到期",
+        "退款期限是7到15个工作日",
+        "退款期限3-25个工作日",
+        "3.28到期",
+        "卡下个月到期，会影响退款吗",
+    ],
+)
+def test_dates_that_are_no_expiry_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kinds"),
+    [
+        (
+            "6222 0212 3456 7894 09/27 123",
+            "[卡号已隐藏，尾号7894] [已隐藏] [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        (
+            f"{VISA} | 12/29 | 456",
+            "[卡号已隐藏，尾号1111] | [已隐藏] | [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        (
+            f"{UNIONPAY_16}，123，09/27",
+            "[卡号已隐藏，尾号7894]，[已隐藏]，[已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        # Named and Luhn-invalid: the card still ends where its sixteen digits do.
+        (
+            "卡号6225 2152 9441 5260 09/27 123",
+            "卡号[卡号已隐藏，尾号5260] [已隐藏] [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        (f"{UNIONPAY_16} 12/29", "[卡号已隐藏，尾号7894] [已隐藏]", ("card_number", "expiry")),
+        ("有效期 09/27 123", "有效期 [已隐藏] [已隐藏]", ("cvv", "expiry")),
+        ("安全码 123 | 09/27", "安全码 [已隐藏] | [已隐藏]", ("cvv", "expiry")),
+        ("有效期 09/27 300元", "有效期 [已隐藏] 300元", ("expiry",)),
+        # The day it was charged is no expiry, and three digits without an expiry are no CVV.
+        (f"{UNIONPAY_16} 11/20被扣了3000", "[卡号已隐藏，尾号7894] 11/20被扣了3000", ("card_number",)),
+        (
+            f"卡号{UNIONPAY_16}，11/20在超市刷的",
+            "卡号[卡号已隐藏，尾号7894]，11/20在超市刷的",
+            ("card_number",),
+        ),
+        (f"{UNIONPAY_16} 300", "[卡号已隐藏，尾号7894] 300", ("card_number",)),
+    ],
+)
+def test_a_pasted_card_hides_its_expiry_and_cvv(text: str, masked: str, kinds: tuple[str, ...]) -> None:
+    assert mask_secrets(text) == MaskResult(masked, kinds)
+
+
+# --- CVVs, codes named by a demonstrative, counts -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        # Attached to a CVV cue after it, even a round number.
+        ("500是安全码", "[已隐藏]是安全码", "cvv"),
+        ("500 是CVV", "[已隐藏] 是CVV", "cvv"),
+        ("五零零是安全码", "[已隐藏]是安全码", "cvv"),
+        ("900是安全码吗", "[已隐藏]是安全码吗", "cvv"),
+        # Whatever the code on the back of the card is called.
+        ("卡背面的验证码787", "卡背面的验证码[已隐藏]", "cvv"),
+        ("卡背后的验证码是 909", "卡背后的验证码是 [已隐藏]", "cvv"),
+        ("信用卡背面的校验码：066", "信用卡背面的校验码：[已隐藏]", "cvv"),
+        ("卡背面的验证码是多少？787", "卡背面的验证码是多少？[已隐藏]", "cvv"),
+        # Named after the number by 这个 / 这条 / 那个 …
+        ("755268 这个验证码是谁发的", "[已隐藏] 这个验证码是谁发的", "sms_code"),
+        ("755268，请问这个验证码是谁发的", "[已隐藏]，请问这个验证码是谁发的", "sms_code"),
+        ("483920 这条验证码是什么意思", "[已隐藏] 这条验证码是什么意思", "sms_code"),
+        ("938271那个验证码我没告诉别人", "[已隐藏]那个验证码我没告诉别人", "sms_code"),
+        ("938271，那条短信验证码我没给别人", "[已隐藏]，那条短信验证码我没给别人", "sms_code"),
+        ("246810 这个密码对吗", "[已隐藏] 这个密码对吗", "pin"),
+        # Told as a count.
+        ("密码是六个八", "密码是[已隐藏]", "pin"),
+        ("密码就是6个6", "密码就是[已隐藏]", "pin"),
+        ("我的支付密码就是六个6", "我的支付密码就是[已隐藏]", "pin"),
+        ("密码是6个8吗", "密码是[已隐藏]吗", "pin"),
+        ("密码是三个1和三个2", "密码是[已隐藏]", "pin"),
+        ("验证码四个1", "验证码[已隐藏]", "sms_code"),
+        ("验证码是 4个3", "验证码是 [已隐藏]", "sms_code"),
+        ("六个8是我的密码", "[已隐藏]是我的密码", "pin"),
+        ("两个1两个2两个3是密码", "[已隐藏]是密码", "pin"),
+    ],
+)
+def test_cvvs_demonstratives_and_counts(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "500块是安全码那个页面显示的金额",
+        "扣了500是安全码输错了吗",
+        "输安全码那一步扣了500",
+        "安全码是什么，300元的那笔要输吗",
+        "3000，这个验证码是干嘛的",
+        "13800138000这个号码发的验证码",
+        "95588这个号码发的验证码是真的吗",
+        "尾号1234这张卡的验证码",
+        "123456789012 这个参考号查不到",
+        "密码有六个数字",
+        "密码输了三个小时",
+        "验证码等了五个小时",
+        "验证码三个人都收到了",
+        "验证码两个一样的吗",
+        "六个月前办的卡",
+        "给了三个八百是密码错了吗",
+    ],
+)
+def test_money_counts_and_other_numbers_near_those_cues_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # 卡号 right before the number wins over what follows it, Luhn or not.
+        ("卡号6225215294415260 商户说已经撤销了", "卡号[卡号已隐藏，尾号5260] 商户说已经撤销了"),
+        (
+            "我的卡号是6225215294415260，商户说撤销了但是没到账",
+            "我的卡号是[卡号已隐藏，尾号5260]，商户说撤销了但是没到账",
+        ),
+        ("卡号6225215294415260，客服让我等", "卡号[卡号已隐藏，尾号5260]，客服让我等"),
+        ("银行卡号 6225 2152 9441 5260 终端显示失败", "银行卡号 [卡号已隐藏，尾号5260] 终端显示失败"),
+        ("账号6225215294415260商户那边说退了", "账号[卡号已隐藏，尾号5260]商户那边说退了"),
+        # Without 卡号, a merchant acting after a card number names no merchant id either.
+        (f"{UNIONPAY_NOT_LUHN} 商户说退了", "[卡号已隐藏，尾号7890] 商户说退了"),
+    ],
+)
+def test_a_named_card_number_is_masked_whatever_follows(text: str, masked: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, ("card_number",))
+
+
 def test_only_the_secret_is_replaced_among_numbers_that_stay() -> None:
     text = "".join(
         [
@@ -459,6 +655,20 @@ def conversation(*messages: str, previous: SplitState | None = None) -> list[str
         (("6222", "0212 3456 7894"), ["6222", "[卡号已隐藏，尾号7894]"]),  # Luhn-valid together
         (("6222", "0212 3456 7890"), ["6222", "[卡号已隐藏，尾号7890]"]),  # 16 digits grouped as on a card
         (("卡号6222 0212 3456", "后面是 7890"), ["卡号6222 02[已隐藏]", "后面是 [卡号已隐藏，尾号7890]"]),
+        # A few words before the rest.
+        (("卡号6222 0212", "接上条 3456 7890"), ["卡号6222 02[已隐藏]", "接上条 [卡号已隐藏，尾号7890]"]),
+        (
+            ("卡号6222 0212 3456", "刚才没发完：7890"),
+            ["卡号6222 02[已隐藏]", "刚才没发完：[卡号已隐藏，尾号7890]"],
+        ),
+        (("6222 0212 3456", "还有 7894"), ["6222 02[已隐藏]", "还有 [卡号已隐藏，尾号7894]"]),
+        # Eleven digits starting with 1, grouped in fours as the card's are, or unbroken to 19.
+        (("卡号是6222 0212", "1345 6789 012"), ["卡号是6222 02[已隐藏]", "[卡号已隐藏，尾号9012]"]),
+        (
+            ("卡号是6222 0212", "剩下的 1345-6789-012"),
+            ["卡号是6222 02[已隐藏]", "剩下的 [卡号已隐藏，尾号9012]"],
+        ),
+        (("卡号是6222 0212", "13456789012"), ["卡号是6222 02[已隐藏]", "[卡号已隐藏，尾号9012]"]),
         (
             ("卡号6222 0212 3456", "7890 扣了3000元"),
             ["卡号6222 02[已隐藏]", "[卡号已隐藏，尾号7890] 扣了3000元"],
@@ -490,10 +700,31 @@ def test_no_two_messages_show_more_than_six_and_four_digits(messages: tuple[str]
         ("2026-11-20", "1234 5678"),
         (UNIONPAY_16, "3000元"),
         ("订单号 4200001234202611201234567890", "3000"),
+        ("1234", "接上条 3000"),
+        ("尾号1234", "还有 5678"),
     ],
 )
 def test_numbers_in_a_row_that_make_no_card_stay(messages: tuple[str, ...]) -> None:
     assert conversation(*messages) == [mask_secrets(message).text for message in messages]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "138 0013 8000",
+        "我的电话是 1345 6789 012",
+        "手机 13456789012",
+        "接上条 3000元",
+        "接上条，扣了3000",
+        "参考号 123456789012",
+        "好的 11/20 刷的",
+        "对 2026-11-20",
+        "打95588",
+        "案件号 WS-20261125-0001",
+    ],
+)
+def test_after_a_cut_prefix_other_numbers_stay(second: str) -> None:
+    assert conversation("卡号6222 0212", second) == ["卡号6222 02[已隐藏]", second]
 
 
 def test_the_rest_channels_premasked_text_gives_the_same_result() -> None:
