@@ -13,7 +13,9 @@ sign-in may reach another replica, so with ``REDIS_URL`` set (for example
   replica accepts the pair with another message (``RedisNonceStore``),
 - failed console sign-ins per user and per IP (``RedisLoginThrottle``),
 - what each conversation's last message left open of a card number typed
-  over two messages (``RedisSplitNumberGuard``).
+  over two messages (``RedisSplitNumberGuard``),
+- how many messages each conversation and client address sent in the
+  current minute (``RedisRateLimiter``).
 
 With ``REDIS_URL`` unset nothing here is used and no Redis is needed.
 """
@@ -35,6 +37,7 @@ import redis
 import redis.asyncio
 
 from bot.masking import MaskResult, SplitState, mask_continuing
+from bot.rate_limits import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -295,3 +298,27 @@ class RedisSplitNumberGuard:
                 "Could not keep a conversation's split-number state in Redis: %s", type(error).__name__
             )
         return mask_continuing(text, None)[0]
+
+
+class RedisRateLimiter:
+    """``bot.rate_limits.RateLimiter`` shared by replicas: one counter per key and window.
+
+    Keys hold a hash of the conversation or address, never the value itself.
+    An unreachable Redis lets the message through: a limit is a guard against
+    floods, not a reason to drop a user's message.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+
+    async def allow(self, limit: Limit, key: str) -> bool:
+        window = limit.window(time.time())
+        hashed = hashlib.sha256(key.encode()).hexdigest()[:32]
+        counter = f"{KEY_PREFIX}rate:{limit.name}:{hashed}:{window}"
+        try:
+            async with self.client.pipeline(transaction=True) as pipeline:
+                count, _ = await pipeline.incr(counter).expire(counter, limit.seconds * 2).execute()
+        except redis.RedisError as error:
+            logger.warning("rate limit not checked (%s)", type(error).__name__)
+            return True
+        return int(count) <= limit.count

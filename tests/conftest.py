@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -12,6 +13,18 @@ from sanic import Sanic
 Sanic.test_mode = True
 
 REFERENCE_DAY = date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.fixture(autouse=True)
+def fresh_per_process_state() -> Iterator[None]:
+    """Each test starts with no messages counted against a rate limit and no split card number."""
+    from bot.channels import guard
+
+    for cached in (guard.rate_limiter_from_env, guard.split_guard_from_env):
+        cached.cache_clear()
+    yield
+    for cached in (guard.rate_limiter_from_env, guard.split_guard_from_env):
+        cached.cache_clear()
 
 
 @pytest.fixture(autouse=True)

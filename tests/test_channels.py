@@ -69,8 +69,10 @@ async def test_ordinary_text_passes_unchanged_without_a_warning() -> None:
 
 async def test_an_over_long_message_gets_a_polite_answer_and_skips_rasa() -> None:
     rasa, output = Recorder(), CollectingOutputChannel()
-    await guard_incoming(rasa)(UserMessage("好" * 5001, output, "u1"))
+    message = UserMessage("卡号4111111111111111" + "好" * 5001, output, "u1")
+    await guard_incoming(rasa)(message)
     assert rasa.messages == []
+    assert "4111111111111111" not in message.text  # what a channel may echo back is masked too
     assert "5000字以内" in output.messages[0]["text"]
 
 
@@ -188,3 +190,17 @@ def test_browser_pages_of_other_sites_cannot_drive_rest(monkeypatch: pytest.Monk
         assert answered.headers["Access-Control-Allow-Origin"] == "https://www.bank.example"
         assert "Access-Control-Allow-Origin" not in requests.post(url, json=body, timeout=30).headers
     origins.allowed_origins.cache_clear()
+
+
+def test_oversized_bodies_and_metadata_are_refused_and_the_server_keeps_serving() -> None:
+    rasa = Recorder()
+    with rest_webhook(rasa) as url:
+        huge = requests.post(url, data=b'{"sender": "u", "message": "' + b"a" * 70_000 + b'"}', timeout=30)
+        assert huge.status_code == 413
+        metadata = {"note": "备注" * 1500}
+        refused = requests.post(
+            url, json={"sender": "u", "message": "你好", "metadata": metadata}, timeout=30
+        )
+        assert refused.status_code == 400 and "metadata" in refused.json()["error"]
+        assert requests.post(url, json={"sender": "u", "message": "你好"}, timeout=30).status_code == 200
+    assert [message.text for message in rasa.messages] == ["你好"]

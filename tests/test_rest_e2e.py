@@ -230,7 +230,7 @@ class Visitor:
         return stored["text"]
 
     def close(self) -> None:
-        self.client.disconnect()
+        self.client.eio.disconnect(abort=True)  # a clean disconnect waits out a long-poll (30 s)
 
 
 def user_texts(tracker: dict) -> list[str]:

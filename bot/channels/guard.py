@@ -6,13 +6,15 @@ masked text, and the user is warned that nobody needs them. A card number
 typed over two messages is caught too: the guard remembers, per conversation,
 what the previous message left open (``bot.masking.mask_continuing``), in
 memory or, with ``REDIS_URL`` set, in Redis shared by all replicas. Metadata
-the client sent is dropped except the server's own keys. Over-long messages
-are answered politely instead of being processed.
+the client sent is dropped except the server's own keys. Over-long messages,
+and messages beyond a conversation's rate limit (``bot/rate_limits.py``), are
+answered politely instead of being processed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -25,12 +27,18 @@ from bot.masking import (
     InMemorySplitNumberGuard,
     SplitNumberGuard,
     clean_metadata,
+    mask_secrets,
 )
+from bot.rate_limits import PER_CONVERSATION, InMemoryRateLimiter, RateLimiter
 from bot.responses import response_text
 
 MAX_MESSAGE_CHARS = 5000
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
+
+# Set in the request's task when its message was over the limit, for a channel
+# that answers with an HTTP status (REST: 429).
+throttled: ContextVar[bool] = ContextVar("wushua_throttled", default=False)
 
 
 @cache
@@ -42,7 +50,20 @@ def split_guard_from_env() -> SplitNumberGuard:
     return InMemorySplitNumberGuard()
 
 
-def guard_incoming(on_new_message: Handler, split_guard: SplitNumberGuard | None = None) -> Handler:
+@cache
+def rate_limiter_from_env() -> RateLimiter:
+    """One per process: in Redis when ``REDIS_URL`` is set, so every replica counts together."""
+    redis_url = shared_state.redis_url_from_env()
+    if redis_url:
+        return shared_state.RedisRateLimiter(shared_state.async_client(redis_url))
+    return InMemoryRateLimiter()
+
+
+def guard_incoming(
+    on_new_message: Handler,
+    split_guard: SplitNumberGuard | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> Handler:
     """Wraps Rasa's handler: mask secrets, clean metadata, warn about secrets, refuse over-long text.
 
     ``message.text`` and ``message.metadata`` are replaced by what may be stored;
@@ -52,6 +73,7 @@ def guard_incoming(on_new_message: Handler, split_guard: SplitNumberGuard | None
     async def handler(message: UserMessage) -> Any:
         text = message.text if isinstance(message.text, str) else ""
         if len(text) > MAX_MESSAGE_CHARS:
+            message.text = mask_secrets(text).text  # not processed, but a channel may echo it back
             await message.output_channel.send_text_message(
                 message.sender_id, response_text("utter_message_too_long")
             )
@@ -62,6 +84,12 @@ def guard_incoming(on_new_message: Handler, split_guard: SplitNumberGuard | None
         kinds = sorted({*masked.kinds, *metadata.get(MASKED_METADATA_KEY, [])})
         message.text = masked.text
         message.metadata = {**metadata, MASKED_METADATA_KEY: kinds}
+        if not await (rate_limiter or rate_limiter_from_env()).allow(PER_CONVERSATION, message.sender_id):
+            throttled.set(True)
+            await message.output_channel.send_text_message(
+                message.sender_id, response_text("utter_too_many_messages")
+            )
+            return None
         if kinds:
             await message.output_channel.send_text_message(
                 message.sender_id, response_text("utter_secret_never_needed")

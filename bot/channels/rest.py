@@ -22,24 +22,29 @@ instead of Rasa's 200 with whatever was collected, so a client can rely on a
 from __future__ import annotations
 
 import hmac
-import ipaddress
+import json
 import os
 from contextvars import ContextVar
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming
+from bot.channels.client_address import client_address, is_loopback
+from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming, throttled
 from bot.identity import conversation_id
 from bot.masking import mask_secrets
 from bot.origins import origin_allowed
 from bot.serving import action_endpoint
 
 MAX_SENDER_CHARS = 128
+MAX_METADATA_BYTES = 4096
+# The whole Rasa server's request cap (Sanic's default is 100 MB): the largest
+# legitimate body is a message of MAX_MESSAGE_CHARS in JSON, well under it.
+MAX_REQUEST_BYTES = 64 * 1024
 TURN_FAILED_MESSAGE = "抱歉，系统暂时出了点问题，您的消息没有处理成功，请稍后再发一次。"
 
 # Set inside Rasa's handler, read by the response middleware: both run in the
@@ -61,19 +66,9 @@ def request_problem(body: Any) -> str | None:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "metadata must be an object"
+    if metadata and len(json.dumps(metadata, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+        return f"metadata must be at most {MAX_METADATA_BYTES} bytes"
     return None
-
-
-def client_address(request: Request) -> str:
-    """The client's address: the proxy's report when Sanic trusts one, else the peer's."""
-    return request.remote_addr or request.ip
-
-
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def access_problem(request: Request, rest_token: str) -> HTTPResponse | None:
@@ -142,6 +137,10 @@ class MaskedRestInput(RestInput):
                 },
             )
 
+        @webhook.listener("before_server_start")
+        async def cap_request_size(app: Sanic, _: Any) -> None:
+            app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, MAX_REQUEST_BYTES)
+
         @webhook.listener("after_server_stop")
         async def close_action_server_connections(*_: Any) -> None:
             await action_endpoint.close_sessions()
@@ -150,6 +149,8 @@ class MaskedRestInput(RestInput):
         async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:
             if _turn_failed.get():
                 reply = response.json({"error": TURN_FAILED_MESSAGE}, status=500)
+            elif throttled.get():
+                reply.status = 429
             origin = request.headers.get("origin")
             if origin and origin_allowed(origin, request.host):
                 reply.headers["Access-Control-Allow-Origin"] = origin

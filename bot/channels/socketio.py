@@ -17,7 +17,10 @@ its owner. Here the server decides:
   widget keeps in the browser's storage.
 
 A connection from a browser page of another site is refused unless that
-site is allowed (``bot/origins.py``); Rasa's channel accepts any origin.
+site is allowed (``bot/origins.py``); Rasa's channel accepts any origin. A
+client address sending more than ``PER_ADDRESS`` messages a minute is asked to
+slow down (loopback is trusted), and no packet may exceed
+``MAX_PACKET_BYTES``.
 
 It also awaits ``sio.enter_room``: Rasa 3.6 calls it without awaiting, which
 python-socketio 5.x made a coroutine, so the socket never joined its room.
@@ -31,11 +34,17 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.channels.guard import Handler, guard_incoming
+from bot.channels.client_address import client_address, is_loopback
+from bot.channels.guard import Handler, guard_incoming, rate_limiter_from_env
 from bot.identity import WidgetSession, new_widget_session, verified_widget_session
+from bot.masking import mask_secrets
 from bot.origins import origin_allowed
+from bot.rate_limits import PER_ADDRESS
+from bot.responses import response_text
 
 SESSION_KEY = "widget_session"
+# A message of MAX_MESSAGE_CHARS in JSON fits; engine.io's default is 1 MB.
+MAX_PACKET_BYTES = 64 * 1024
 
 
 def allowed_origin(origin: str | None, environ: dict[str, Any]) -> bool:
@@ -53,6 +62,7 @@ class MaskedSocketIOInput(SocketIOInput):
         webhook = super().blueprint(handler)
         sio = self.sio
         sio.eio.cors_allowed_origins = allowed_origin
+        sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
 
         async def confirm(sid: str, session: WidgetSession) -> None:
             previous = await self._session_of(sid)
@@ -76,6 +86,14 @@ class MaskedSocketIOInput(SocketIOInput):
             if session is None:  # a client that skipped session_request gets a fresh session
                 session = new_widget_session()
                 await confirm(sid, session)
+            if not await self._address_allowed(sid):
+                await sio.emit(
+                    self.bot_message_evt,
+                    {"text": response_text("utter_too_many_messages")},
+                    room=sid,
+                    namespace=self.namespace,
+                )
+                return {"text": mask_secrets(data["message"]).text}
             metadata = data.get(self.metadata_key)
             message = UserMessage(
                 data["message"],
@@ -90,6 +108,11 @@ class MaskedSocketIOInput(SocketIOInput):
         sio.on("session_request", session_request, namespace=self.namespace)
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
         return webhook
+
+    async def _address_allowed(self, sid: str) -> bool:
+        request = self.sio.get_environ(sid, namespace=self.namespace).get("sanic.request")
+        address = client_address(request) if request is not None else ""
+        return is_loopback(address) or await rate_limiter_from_env().allow(PER_ADDRESS, address)
 
     async def _session_of(self, sid: str) -> WidgetSession | None:
         stored = await self.sio.get_session(sid, namespace=self.namespace)
