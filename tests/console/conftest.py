@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import FIRST_LOGIN_DELAY, Console
+from console_support import FIRST_LOGIN_DELAY, LOGIN_DELAY_CAP, Console
 from sanic import Sanic
 from server_env import ServerThread
 
@@ -38,8 +38,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Sign-in delays in tenths of a second (not seconds to minutes), so a test can sit one out."""
-    delays = {"login_delay_first": FIRST_LOGIN_DELAY, "login_delay_cap": 4 * FIRST_LOGIN_DELAY}
+    """Sign-in delays of a tenth of a second to 1.6 s (not 1 s to 5 min), so a test can sit one out."""
+    delays = {"login_delay_first": FIRST_LOGIN_DELAY, "login_delay_cap": LOGIN_DELAY_CAP}
     if backend == "sqlite":
         return Settings(case_db=tmp_path / "cases.db", tracker_db=tmp_path / "tracker.db", **delays)
     # Looked up here, so that only PostgreSQL tests start the server (or skip without one).

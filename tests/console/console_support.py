@@ -24,8 +24,10 @@ from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
 
 PASSWORD = "correct horse battery"
-# The tests' first sign-in delay (the console's is a second); each failure doubles it, up to four times it.
+# The tests' sign-in delays (the console's are a second, doubling up to five minutes): short
+# enough to sit out, and a last one long enough that two requests surely fall inside it.
 FIRST_LOGIN_DELAY = timedelta(milliseconds=100)
+LOGIN_DELAY_CAP = 16 * FIRST_LOGIN_DELAY
 MIS_SWIPE_TEXT = "我在华联超市刷卡被重复扣款了3000元"
 
 # Runs a test on SQLite files and on PostgreSQL databases (the `backend` fixture in conftest.py).

@@ -13,7 +13,15 @@ from html import unescape
 
 import pytest
 import requests
-from console_support import FIRST_LOGIN_DELAY, PASSWORD, Console, at, on_both_backends, open_mis_swipe
+from console_support import (
+    FIRST_LOGIN_DELAY,
+    LOGIN_DELAY_CAP,
+    PASSWORD,
+    Console,
+    at,
+    on_both_backends,
+    open_mis_swipe,
+)
 from tracker_events import entity, reply, session, user, write_events
 
 from bot.cases import Facts
@@ -125,11 +133,12 @@ def test_the_right_password_works_after_the_pause_that_follows_five_wrong_ones(c
             continue
         assert response.status_code == 401
         failures += 1
+    # Five failures: the wait is now 16 times the first (a second would be 16 s).
     throttled = browser.login("alice", PASSWORD)
-    assert throttled.status_code == 429 and "请 1 秒后再试" in throttled.text
+    assert throttled.status_code == 429 and "请 2 秒后再试" in throttled.text
     # The same address (this test's) with another name waits too.
     assert browser.login("bob", PASSWORD).status_code == 429
-    time.sleep(4 * FIRST_LOGIN_DELAY.total_seconds())  # the longest pause there is (the cap)
+    time.sleep(LOGIN_DELAY_CAP.total_seconds())
     assert browser.login("alice", PASSWORD).url.endswith("/")
     attempts = console.store.db.execute("SELECT count(*), sum(succeeded) FROM login_attempts").fetchone()
     assert tuple(attempts) == (8, 3)  # signed_in() twice, five wrong, one right
