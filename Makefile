@@ -81,7 +81,7 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@echo "Web chat demo:  http://localhost:5005/webhooks/widget/demo"
 	@echo "REST channel:   http://localhost:5005/webhooks/rest/webhook"
 	@echo "Action server:  http://localhost:5055"
-	@echo "Staff console:  http://localhost:5002  (create an account first: $(BIN)/python -m bot.console users add NAME)"
+	@echo "Staff console:  http://localhost:5002  (create an account first: $(BIN)/python -m bot.console users add NAME --role admin)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --port 5055 & \
 	$(BIN)/python -m bot.console serve --port 5002 & \

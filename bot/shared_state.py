@@ -31,7 +31,8 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import redis
 import redis.asyncio
@@ -213,19 +214,26 @@ class RedisNonceStore:
         return first
 
 
-class RedisLoginThrottle:
-    """The console's ``LoginThrottle`` in Redis: failure counters per user and per IP.
+class RecentFailures(NamedTuple):
+    """What a console login throttle knows of a user or an address: failures in its window, and the last."""
 
-    A counter starts its window at its first failure and is gone when the window
-    ends (INCR, then EXPIRE NX, in one transaction, so no counter is left without
-    an expiry). A successful sign-in clears the user's counter, not the IP's.
-    Names and addresses are hashed into the keys, so no user input becomes a key.
+    count: int
+    last: datetime | None
+
+
+class RedisLoginThrottle:
+    """The console's ``LoginThrottle`` in Redis: recent failed sign-ins per user and per IP.
+
+    Each key is a sorted set of failure times, so every replica counts the same
+    failures in the same window as the database throttle does. A key expires a
+    window after its last failure; a successful sign-in clears the user's set,
+    not the IP's. Names and addresses are hashed into the keys, so no user
+    input becomes a key.
     """
 
-    def __init__(self, client: redis.Redis, max_failures: int, window: timedelta) -> None:
+    def __init__(self, client: redis.Redis, window: timedelta) -> None:
         self.client = client
-        self.max_failures = max_failures
-        self.window_milliseconds = int(window.total_seconds() * 1000)
+        self.window = window
 
     @staticmethod
     def _key(kind: str, value: str) -> str:
@@ -234,21 +242,34 @@ class RedisLoginThrottle:
     def _keys(self, username: str, ip: str) -> tuple[str, str]:
         return self._key("user", username.casefold()), self._key("ip", ip)
 
-    def is_throttled(self, username: str, ip: str) -> bool:
-        """Raises ``redis.RedisError`` when Redis cannot say."""
-        counts = self.client.mget(self._keys(username, ip))
-        return max(int(count or 0) for count in counts) >= self.max_failures
+    def failures(self, username: str, ip: str, since: datetime) -> tuple[RecentFailures, RecentFailures]:
+        """For the user and for the IP; raises ``redis.RedisError`` when Redis cannot say."""
+        with self.client.pipeline(transaction=False) as pipeline:
+            for key in self._keys(username, ip):
+                pipeline.zcount(key, since.timestamp(), "+inf")
+                pipeline.zrange(key, -1, -1, withscores=True)
+            by_user_count, by_user_last, by_ip_count, by_ip_last = pipeline.execute()
+        return _recent(by_user_count, by_user_last, since), _recent(by_ip_count, by_ip_last, since)
 
-    def record(self, username: str, ip: str, succeeded: bool) -> None:
+    def record(self, username: str, ip: str, succeeded: bool, at: datetime) -> None:
         by_user, by_ip = self._keys(username, ip)
         if succeeded:
             self.client.delete(by_user)
             return
+        # Unique members: two replicas may record failures in the same microsecond.
+        member = f"{at.timestamp()}:{uuid.uuid4().hex[:8]}"
         with self.client.pipeline(transaction=True) as pipeline:
             for key in (by_user, by_ip):
-                pipeline.incr(key)
-                pipeline.pexpire(key, self.window_milliseconds, nx=True)
+                pipeline.zadd(key, {member: at.timestamp()})
+                pipeline.zremrangebyscore(key, "-inf", f"({(at - self.window).timestamp()}")
+                pipeline.pexpire(key, int(self.window.total_seconds() * 1000))
             pipeline.execute()
+
+
+def _recent(count: int, last: list[tuple[str, float]], since: datetime) -> RecentFailures:
+    if not count or not last:
+        return RecentFailures(0, None)
+    return RecentFailures(count, datetime.fromtimestamp(last[0][1], since.tzinfo))
 
 
 class RedisSplitNumberGuard:

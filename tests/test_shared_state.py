@@ -16,13 +16,16 @@ from pathlib import Path
 
 import pytest
 import redis
+from clocks import ManualClock
 
 from bot import shared_state
+from bot.clock import now
 from bot.console.auth import DatabaseLoginThrottle, LoginThrottled, StaffAuth, login_throttle
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
 from bot.masking import MaskResult, SplitState
 from bot.shared_state import (
+    RecentFailures,
     RedisLoginThrottle,
     RedisMenuStore,
     RedisNonceStore,
@@ -169,76 +172,88 @@ async def test_without_redis_a_pair_cannot_be_checked_and_says_so(unreachable_re
 # --- console sign-ins -----------------------------------------------------------------------
 
 
-def replica_auth(tmp_path: Path, name: str, url: str) -> StaffAuth:
+def replica_auth(tmp_path: Path, name: str, url: str, clock: ManualClock) -> StaffAuth:
     """A console replica with its own database, so only Redis can make replicas agree."""
     settings = Settings(case_db=tmp_path / f"{name}.db", tracker_db=tmp_path / "tracker.db")
-    throttle = RedisLoginThrottle(
-        shared_state.sync_client(url), settings.max_failed_logins, settings.failed_login_window
-    )
-    auth = StaffAuth(ConsoleStore(settings.case_db).db, settings, throttle)
-    auth.add_user("alice", PASSWORD)
+    throttle = RedisLoginThrottle(shared_state.sync_client(url), settings.failed_login_window)
+    auth = StaffAuth(ConsoleStore(settings.case_db).db, settings, throttle, clock)
+    auth.add_user("alice", PASSWORD, by="test")
     return auth
 
 
-def test_failures_on_one_console_replica_throttle_the_other(tmp_path: Path, redis_url: str) -> None:
-    first, second = replica_auth(tmp_path, "a", redis_url), replica_auth(tmp_path, "b", redis_url)
+def test_failures_on_one_console_replica_delay_the_other(tmp_path: Path, redis_url: str) -> None:
+    clock = ManualClock()
+    first, second = (replica_auth(tmp_path, name, redis_url, clock) for name in ("a", "b"))
+    waits = []
     for attempt in range(5):
         replica = (first, second)[attempt % 2]
         assert replica.login("alice", "wrong", f"10.0.0.{attempt}") is None
-    for replica in (first, second):
-        with pytest.raises(LoginThrottled):
-            replica.login("ALICE", PASSWORD, "10.0.1.1")  # by name: case and IP do not matter
-    assert second.login("bob", "wrong", "10.0.1.1") is None  # another name is not locked out
+        waits.append((first.retry_after("alice", "10.0.1.1"), second.retry_after("ALICE", "10.0.1.1")))
+        clock.advance(waits[-1][0])
+    assert waits == [(timedelta(seconds=wait), timedelta(seconds=wait)) for wait in (1, 2, 4, 8, 16)]
+    assert second.login("bob", "wrong", "10.0.1.1") is None  # another name does not wait
+    clock.advance(timedelta(seconds=1))
+    assert second.login("alice", PASSWORD, "10.0.1.2") is not None  # after the pause, the right password
 
 
 def test_failures_from_one_ip_are_counted_across_replicas_and_names(tmp_path: Path, redis_url: str) -> None:
-    first, second = replica_auth(tmp_path, "a", redis_url), replica_auth(tmp_path, "b", redis_url)
-    for number, name in enumerate(("a", "b", "c", "d", "e")):
+    clock = ManualClock()
+    first, second = (replica_auth(tmp_path, name, redis_url, clock) for name in ("a", "b"))
+    for number, name in enumerate(("a", "b", "c", "d")):
         (first, second)[number % 2].login(name, "wrong", "10.9.9.9")
+        clock.advance(second.retry_after(name, "10.9.9.9"))
+    first.login("e", "wrong", "10.9.9.9")
+    assert second.retry_after("alice", "10.9.9.9") == timedelta(seconds=16)
     with pytest.raises(LoginThrottled):
         second.login("alice", PASSWORD, "10.9.9.9")
     assert first.login("alice", PASSWORD, "10.9.9.10") is not None
 
 
 def test_a_success_clears_the_users_count_everywhere_but_not_the_ips(tmp_path: Path, redis_url: str) -> None:
-    first, second = replica_auth(tmp_path, "a", redis_url), replica_auth(tmp_path, "b", redis_url)
+    clock = ManualClock()
+    first, second = (replica_auth(tmp_path, name, redis_url, clock) for name in ("a", "b"))
     for _ in range(4):
         first.login("alice", "wrong", "10.0.0.1")
+        clock.advance(first.retry_after("alice", "10.0.0.1"))
     assert second.login("alice", PASSWORD, "10.0.0.2") is not None
-    for attempt in range(4):
-        first.login("alice", "wrong", f"10.0.2.{attempt}")
-    assert not second.is_throttled("alice", "10.0.3.1")
-    first.login("alice", "wrong", "10.0.2.9")
-    assert second.is_throttled("alice", "10.0.3.1")
+    assert first.retry_after("alice", "10.0.3.1") == timedelta(0)
+    first.login("alice", "wrong", "10.0.2.1")
+    assert second.retry_after("alice", "10.0.3.1") == timedelta(seconds=1)
     # 10.0.0.1 failed four times; the success came from another address.
     first.login("nobody", "wrong", "10.0.0.1")
-    assert second.is_throttled("carol", "10.0.0.1")
+    assert second.retry_after("carol", "10.0.0.1") == timedelta(seconds=16)
 
 
 def test_failures_are_forgotten_when_the_window_ends(redis_url: str) -> None:
-    # Counted directly: five scrypt checks can outlast a window short enough for a test.
-    throttle = RedisLoginThrottle(shared_state.sync_client(redis_url), 5, timedelta(milliseconds=300))
-    for _ in range(5):
-        throttle.record("alice", "10.0.0.1", succeeded=False)
-    assert throttle.is_throttled("alice", "10.0.0.2") and throttle.is_throttled("bob", "10.0.0.1")
-    time.sleep(0.4)
-    assert not throttle.is_throttled("alice", "10.0.0.1")
+    throttle = RedisLoginThrottle(shared_state.sync_client(redis_url), timedelta(milliseconds=300))
+    start = now()
+    for number in range(5):
+        throttle.record("alice", "10.0.0.1", succeeded=False, at=start + timedelta(milliseconds=number))
+    by_user, by_ip = throttle.failures("alice", "10.0.0.1", since=start - timedelta(milliseconds=300))
+    assert by_user == by_ip == RecentFailures(5, start + timedelta(milliseconds=4))
+    assert throttle.failures("bob", "10.0.0.2", since=start) == (RecentFailures(0, None),) * 2
+    time.sleep(0.4)  # Redis expires the keys a window after the last failure
+    assert (
+        throttle.failures("alice", "10.0.0.1", since=start - timedelta(hours=1))
+        == (RecentFailures(0, None),) * 2
+    )
 
 
 def test_no_user_input_becomes_a_redis_key(tmp_path: Path, redis_url: str) -> None:
-    auth = replica_auth(tmp_path, "a", redis_url)
+    auth = replica_auth(tmp_path, "a", redis_url, ManualClock())
     auth.login("alice*\r\nFLUSHALL", "wrong", "10.0.0.1")
+    auth.login("alice", "wrong", "10.0.0.2")
     with redis.Redis.from_url(redis_url, decode_responses=True) as client:
         keys = client.keys("*")
-        assert len(keys) == 2
-        assert not any("alice" in key or "10.0.0.1" in key for key in keys)
-        assert all(0 < client.pttl(key) <= 15 * 60 * 1000 for key in keys)
+        assert len(keys) == 4
+        assert not any("alice" in key or "10.0.0" in key for key in keys)
+        assert all(0 < client.pttl(key) <= 60 * 60 * 1000 for key in keys)
 
 
 def test_without_redis_sign_ins_are_refused_as_throttled_and_logged(
     tmp_path: Path, unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    auth = replica_auth(tmp_path, "a", unreachable_redis_url)
+    auth = replica_auth(tmp_path, "a", unreachable_redis_url, ManualClock())
     caplog.set_level(logging.ERROR)
     with pytest.raises(LoginThrottled):
         auth.login("alice", PASSWORD, "10.0.0.1")
@@ -248,15 +263,15 @@ def test_without_redis_sign_ins_are_refused_as_throttled_and_logged(
 def test_redis_going_away_after_the_check_still_lets_a_right_password_in(
     tmp_path: Path, private_redis: RedisService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    auth = replica_auth(tmp_path, "a", private_redis.url)
-    check = auth.is_throttled
+    auth = replica_auth(tmp_path, "a", private_redis.url, ManualClock())
+    check = auth.retry_after
 
-    def check_then_lose_redis(username: str, ip: str) -> bool:
-        throttled = check(username, ip)
+    def check_then_lose_redis(username: str, ip: str) -> timedelta:
+        wait = check(username, ip)
         private_redis.stop()
-        return throttled
+        return wait
 
-    auth.is_throttled = check_then_lose_redis  # type: ignore[method-assign]
+    auth.retry_after = check_then_lose_redis  # type: ignore[method-assign]
     caplog.set_level(logging.ERROR)
     assert auth.login("alice", PASSWORD, "10.0.0.1") is not None
     assert any("Could not record a sign-in attempt" in line for line in caplog.messages)
@@ -271,8 +286,7 @@ def test_the_throttle_is_in_redis_only_when_redis_url_is_set(
     assert isinstance(login_throttle(db, settings), DatabaseLoginThrottle)
     monkeypatch.setenv("REDIS_URL", redis_url)
     throttle = login_throttle(db, settings)
-    assert isinstance(throttle, RedisLoginThrottle)
-    assert (throttle.max_failures, throttle.window_milliseconds) == (5, 15 * 60 * 1000)
+    assert isinstance(throttle, RedisLoginThrottle) and throttle.window == timedelta(hours=1)
 
 
 # --- card numbers split over two messages -----------------------------------------------------

@@ -1,13 +1,17 @@
 """The staff console's web app (Sanic, server-rendered Jinja2 pages, no JavaScript).
 
 Every page but /login needs a session; every POST must carry the session's
-CSRF token. Pages only read, except the forms that change a case, a review or
-a flagged example, and each of those is written to the audit log.
+CSRF token. Routes declared with ``ctx_admin=True`` (exports, the audit log,
+staff accounts) answer 403 to an agent. Pages only read, except the forms that
+change a case, a review, a flagged example or an account, and each of those
+is written to the audit log. Every parameter is parsed by ``bot.console.params``:
+a bad one gets a 400 page saying what is wrong.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +25,18 @@ from bot import knowledge
 from bot.cases import Case
 from bot.checklist import build_checklist, render_text
 from bot.clock import now
-from bot.console.auth import LoginThrottled, StaffAuth, StaffSession
+from bot.console import params
+from bot.console.auth import (
+    STAFF_ROLES,
+    USERNAME_PATTERN,
+    AccountDisabled,
+    AccountError,
+    LoginThrottled,
+    StaffAuth,
+    StaffSession,
+)
 from bot.console.exporting import CONTENT_TYPES, FORMATS, WHAT, export_chunks
+from bot.console.params import BadParameter
 from bot.console.rendering import environment
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
@@ -34,6 +48,8 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "console_session"
 LOGIN_COOKIE = "console_login"
 PUBLIC_PATHS = frozenset({"/login", "/static/console.css"})
+# The conversation list's pages; deeper offsets would only make the database count rows.
+MAX_PAGE = 10_000
 SECURITY_HEADERS = {
     # No script runs on any page; the charts are inline SVG with inline styles.
     "Content-Security-Policy": (
@@ -61,14 +77,23 @@ def create_app(settings: Settings | None = None) -> Sanic:
         session: StaffSession | None = request.ctx.session
         body = pages.get_template(name).render(
             staff=session.username if session else None,
+            is_admin=bool(session and session.is_admin),
             csrf_token=session.csrf_token if session else "",
             path=request.path,
             **context,
         )
         return html(body, status=status)
 
-    def failure(request: Request, status: int, code: str, back: str | None = None) -> HTTPResponse:
-        return render(request, "error.html", status=status, code=code, back=back)
+    def failure(
+        request: Request, status: int, code: str, back: str | None = None, **context: Any
+    ) -> HTTPResponse:
+        return render(request, "error.html", status=status, code=code, back=back, **context)
+
+    @app.exception(BadParameter)
+    async def bad_parameter(request: Request, error: BadParameter) -> HTTPResponse:
+        # Back to the page without its query: the parameters are what went wrong.
+        back = request.path if request.method == "GET" else safe_next(request.form.get("next"))
+        return failure(request, 400, "bad_parameter", back=back, error=error)
 
     def username(request: Request) -> str:
         return request.ctx.session.username
@@ -93,6 +118,10 @@ def create_app(settings: Settings | None = None) -> Sanic:
                 target = request.path + (f"?{request.query_string}" if request.query_string else "")
                 return redirect(f"/login?next={quote(target, safe='')}", status=303)
             return failure(request, 403, "signed_out")
+        # No route (a 404 to come) has no ctx.
+        admin_only = request.route is not None and getattr(request.route.ctx, "admin", False)
+        if admin_only and not request.ctx.session.is_admin:
+            return failure(request, 403, "admin_only", back="/")
         if request.method not in ("GET", "HEAD") and not request.ctx.session.csrf_ok(
             request.form.get("csrf_token")
         ):
@@ -111,7 +140,9 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     # Signing in and out
 
-    def login_page(request: Request, status: int = 200, error: str | None = None) -> HTTPResponse:
+    def login_page(
+        request: Request, status: int = 200, error: str | None = None, seconds: int = 0
+    ) -> HTTPResponse:
         # Reuse the token already in the cookie, so that two tabs (or a favicon
         # fetch redirected here) do not invalidate a form already on screen.
         token = request.cookies.get(LOGIN_COOKIE) or ""
@@ -123,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             status=status,
             login_token=token,
             error=error,
+            seconds=seconds,
             next=safe_next((request.form if request.method == "POST" else request.args).get("next")),
         )
         cookie(response, request, LOGIN_COOKIE, token, max_age=3600)
@@ -141,13 +173,19 @@ def create_app(settings: Settings | None = None) -> Sanic:
         if not (submitted and expected and hmac.compare_digest(submitted.encode(), expected.encode())):
             return failure(request, 403, "csrf")
         name = (request.form.get("username") or "").strip()
-        # remote_addr is the client behind a proxy that Sanic is told to trust
-        # (SANIC_PROXIES_COUNT / SANIC_REAL_IP_HEADER); otherwise it is empty.
+        # remote_addr is the client as named by a proxy Sanic is told to trust
+        # (SANIC_PROXIES_COUNT, SANIC_REAL_IP_HEADER), and empty without one: then
+        # the address is the peer's, which behind an unconfigured proxy is the proxy's.
         client = request.remote_addr or request.ip or "unknown"
         try:
             session = auth.login(name, request.form.get("password") or "", client)
-        except LoginThrottled:
-            return login_page(request, 429, "throttled")
+        except LoginThrottled as throttled:
+            seconds = max(math.ceil(throttled.retry_after.total_seconds()), 1)
+            response = login_page(request, 429, "throttled", seconds=seconds)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        except AccountDisabled:
+            return login_page(request, 403, "disabled")
         if session is None:
             return login_page(request, 401, "wrong")
         store.audit(session.username, "signed_in", detail={"ip": client})
@@ -172,8 +210,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
         case_filter = CaseFilter.from_params(query(request))
         page = store.queue(
             case_filter,
-            after=Cursor.decode(request.args.get("after")),
-            before=Cursor.decode(request.args.get("before")),
+            after=Cursor.decode(request.args.get("after"), "after"),
+            before=Cursor.decode(request.args.get("before"), "before"),
             limit=settings.page_size,
         )
         return render(
@@ -188,9 +226,10 @@ def create_app(settings: Settings | None = None) -> Sanic:
             tags=store.all_tags(),
         )
 
-    @app.post("/handoffs/<handoff_id:int>/resolve")
-    async def resolve_handoff(request: Request, handoff_id: int) -> HTTPResponse:
-        if store.resolve_handoff(handoff_id, username(request)) is None:
+    @app.post("/handoffs/<handoff_id:str>/resolve")
+    async def resolve_handoff(request: Request, handoff_id: str) -> HTTPResponse:
+        handoff = params.row_id(handoff_id, "handoff_id")
+        if store.resolve_handoff(handoff, username(request)) is None:
             return failure(request, 404, "handoff_not_found")
         return redirect(safe_next(request.form.get("next")), status=303)
 
@@ -220,7 +259,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/cases/<case_id:str>")
     async def case_page(request: Request, case_id: str) -> HTTPResponse:
-        case = store.cases.get(case_id)
+        case = store.cases.get(params.required(params.case_id(case_id), "case_id"))
         if case is None:
             return failure(request, 404, "case_not_found", back="/")
         checklist = build_checklist(case)
@@ -243,7 +282,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
         request: Request, case_id: str, change: Callable[[Case, str], object], bad: str, anchor: str = ""
     ) -> HTTPResponse:
         """Look the case up, apply the change as the signed-in staff member, go back to the case."""
-        case = store.cases.get(case_id)
+        case = store.cases.get(params.required(params.case_id(case_id), "case_id"))
         if case is None:
             return failure(request, 404, "case_not_found", back="/")
         try:
@@ -293,9 +332,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/conversations")
     async def conversations(request: Request) -> HTTPResponse:
-        page_number = max(
-            int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1
-        )
+        page_number = params.integer(request.args.get("page"), "page", maximum=MAX_PAGE) or 1
         size = settings.page_size
         summaries = tracker.conversations(limit=size + 1, offset=(page_number - 1) * size)
         return render(
@@ -312,7 +349,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.get("/conversation")
     async def conversation(request: Request) -> HTTPResponse:
-        sender_id = request.args.get("sender") or ""
+        sender_id = sender(request.args.get("sender"))
         context = conversation_context(sender_id)
         if not context["transcript"]:
             return failure(request, 404, "conversation_not_found", back="/conversations")
@@ -326,11 +363,11 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.post("/conversation/review")
     async def review(request: Request) -> HTTPResponse:
-        sender_id = request.form.get("sender") or ""
+        sender_id = sender(request.form.get("sender"))
+        case_id = params.case_id(request.form.get("case_id"))
         last_event = tracker.last_event_id(sender_id)
         if last_event is None:
             return failure(request, 404, "conversation_not_found", back="/conversations")
-        case_id = request.form.get("case_id") or None
         store.mark_reviewed(sender_id, username(request), last_event, case_id)
         return redirect(safe_next(request.form.get("next")) + "#transcript", status=303)
 
@@ -339,8 +376,10 @@ def create_app(settings: Settings | None = None) -> Sanic:
     @app.post("/teach/flag")
     async def flag(request: Request) -> HTTPResponse:
         back = safe_next(request.form.get("next"))
-        sender_id, event_id = request.form.get("sender") or "", request.form.get("event_id") or ""
-        turn = tracker.user_turn(sender_id, int(event_id)) if event_id.isdigit() else None
+        sender_id = sender(request.form.get("sender"))
+        event_id = params.row_id(request.form.get("event_id"), "event_id")
+        case_id = params.case_id(request.form.get("case_id"))
+        turn = tracker.user_turn(sender_id, event_id)
         if turn is None or not turn.can_teach:
             return failure(request, 404, "message_not_found", back=back)
         domain = load_domain(settings.domain_path)
@@ -362,7 +401,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
             confidence=turn.confidence,
             intent=intent,
             username=username(request),
-            case_id=request.form.get("case_id") or None,
+            case_id=case_id,
         )
         return redirect(f"{back}#e{turn.event_id}", status=303)
 
@@ -379,12 +418,12 @@ def create_app(settings: Settings | None = None) -> Sanic:
             needs_review=tracker.needs_review(limit=50),
         )
 
-    @app.post("/teach/<example_id:int>/delete")
-    async def unflag(request: Request, example_id: int) -> HTTPResponse:
-        store.delete_flag(example_id, username(request))
+    @app.post("/teach/<example_id:str>/delete")
+    async def unflag(request: Request, example_id: str) -> HTTPResponse:
+        store.delete_flag(params.row_id(example_id, "example_id"), username(request))
         return redirect("/teach", status=303)
 
-    @app.get("/teach/export.yml")
+    @app.get("/teach/export.yml", ctx_admin=True)
     async def export_training_data(request: Request) -> HTTPResponse:
         export = export_nlu(store.flagged_examples(), load_training_texts(settings.training_data), now())
         store.audit(username(request), "nlu_exported", detail={"examples": export.exported})
@@ -427,13 +466,13 @@ def create_app(settings: Settings | None = None) -> Sanic:
             top_intents=tracker.top_intents(10),
         )
 
-    @app.get("/audit")
+    @app.get("/audit", ctx_admin=True)
     async def audit_log(request: Request) -> HTTPResponse:
-        before = request.args.get("before", "")
-        entries = store.audit_log(before_id=int(before) if before.isdigit() else None, limit=101)
+        before = params.integer(request.args.get("before"), "before")
+        entries = store.audit_log(before_id=before, limit=101)
         return render(request, "audit.html", entries=entries[:100], more=len(entries) > 100)
 
-    @app.get("/export/<name:str>")
+    @app.get("/export/<name:str>", ctx_admin=True)
     async def export(request: Request, name: str) -> HTTPResponse | None:
         what, _, fmt = name.partition(".")
         if what not in WHAT or fmt not in FORMATS:
@@ -457,7 +496,44 @@ def create_app(settings: Settings | None = None) -> Sanic:
         await response.eof()
         return None
 
+    # Staff accounts (adding one and setting passwords stay on the command line)
+
+    @app.get("/users", ctx_admin=True)
+    async def users(request: Request) -> HTTPResponse:
+        return render(request, "users.html", users=auth.users(), roles=STAFF_ROLES)
+
+    def change_user(request: Request, name: str, change: Callable[[str, str], object]) -> HTTPResponse:
+        if not USERNAME_PATTERN.fullmatch(name):
+            raise BadParameter("username", "username")
+        try:
+            change(name, username(request))
+        except AccountError as error:
+            return failure(request, 404 if error.code == "no_user" else 400, error.code, back="/users")
+        return redirect("/users", status=303)
+
+    @app.post("/users/<name:str>/disable", ctx_admin=True)
+    async def disable_user(request: Request, name: str) -> HTTPResponse:
+        return change_user(request, name, lambda user, who: auth.set_disabled(user, True, by=who))
+
+    @app.post("/users/<name:str>/enable", ctx_admin=True)
+    async def enable_user(request: Request, name: str) -> HTTPResponse:
+        return change_user(request, name, lambda user, who: auth.set_disabled(user, False, by=who))
+
+    @app.post("/users/<name:str>/revoke-sessions", ctx_admin=True)
+    async def revoke_sessions(request: Request, name: str) -> HTTPResponse:
+        return change_user(request, name, lambda user, who: auth.revoke_sessions(user, by=who))
+
+    @app.post("/users/<name:str>/role", ctx_admin=True)
+    async def change_role(request: Request, name: str) -> HTTPResponse:
+        role = params.required(params.choice(request.form.get("role"), "role", STAFF_ROLES), "role")
+        return change_user(request, name, lambda user, who: auth.set_role(user, role, by=who))
+
     return app
+
+
+def sender(value: str | None) -> str:
+    """A conversation id, as the tracker store keys it."""
+    return params.required(params.text(value, "sender", maximum=params.MAX_SENDER_CHARS), "sender")
 
 
 def query(request: Request) -> dict[str, list[str]]:

@@ -1,13 +1,19 @@
 """``python -m bot.console``: staff accounts, the case queue in a terminal, exports, and the web server.
 
-    python -m bot.console users add NAME [--password-stdin]
+    python -m bot.console users add NAME [--role agent|admin] [--password-stdin]
     python -m bot.console users list
+    python -m bot.console users passwd NAME [--password-stdin]     # ends NAME's sessions
+    python -m bot.console users role NAME admin|agent
+    python -m bot.console users disable NAME | enable NAME        # disabling ends NAME's sessions
+    python -m bot.console users revoke-sessions NAME
     python -m bot.console cases list [--status open --status with_bank] [--kind …] [--search …]
     python -m bot.console cases show WS-20261125-0001
     python -m bot.console export --format csv [--what transcripts] [--output FILE] [filters]
     python -m bot.console serve [--host 127.0.0.1] [--port 5002]
 
 Data locations come from ``CASE_STORE_URL`` and ``TRACKER_DB_URL``, as for the web app.
+Every change to an account is in the audit log, by ``cli:$USER``. A file the
+export writes is readable by its owner only (0600), whatever the umask.
 """
 
 from __future__ import annotations
@@ -17,16 +23,21 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from bot.cases import KINDS, STATUSES
 from bot.checklist import build_checklist, render_text
-from bot.console.auth import AccountError, StaffAuth
-from bot.console.exporting import FORMATS, WHAT, export_chunks
+from bot.console import params
+from bot.console.auth import STAFF_ROLES, AccountError, StaffAuth
+from bot.console.exporting import FORMATS, WHAT, export_chunks, write_private
+from bot.console.params import BadParameter
 from bot.console.rendering import environment
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore
 from bot.console.transcripts import TrackerReader
+
+MAX_LIMIT = 1000
 
 
 def _actor() -> str:
@@ -73,15 +84,30 @@ def parser() -> argparse.ArgumentParser:
     )
     add = users.add_parser("add", help="create a staff account (prompts for the password)")
     add.add_argument("name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    users.add_parser("list", help="list staff accounts")
+    add.add_argument(
+        "--role", choices=STAFF_ROLES, default="agent", help="admin: also exports and manages staff"
+    )
+    _add_password_argument(add)
+    users.add_parser("list", help="list staff accounts with their role, state and live sessions")
+    passwd = users.add_parser("passwd", help="set a new password (prompts for it); ends the user's sessions")
+    passwd.add_argument("name")
+    _add_password_argument(passwd)
+    role = users.add_parser("role", help="make a staff member an admin or an agent")
+    role.add_argument("name")
+    role.add_argument("role", choices=STAFF_ROLES)
+    for command, description in (
+        ("disable", "stop an account from signing in, and end its sessions now"),
+        ("enable", "let a disabled account sign in again"),
+        ("revoke-sessions", "sign a staff member out everywhere"),
+    ):
+        users.add_parser(command, help=description).add_argument("name")
 
     cases = commands.add_parser("cases", help="the case queue").add_subparsers(
         dest="cases_command", required=True
     )
     listing = cases.add_parser("list", help="list cases, newest first")
     _add_filter_arguments(listing)
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_limit, default=50, help=f"1 to {MAX_LIMIT}")
     show = cases.add_parser("show", help="a case with its checklist and transcript")
     show.add_argument("case_id")
 
@@ -97,12 +123,27 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _limit(text: str) -> int:
+    """As strict as the web console's numbers: ``int`` would take ``-1`` (every row) and ``３``."""
+    try:
+        limit = params.integer(text, "limit", maximum=MAX_LIMIT)
+    except params.BadParameter:
+        limit = None
+    if limit is None:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_LIMIT}")
+    return limit
+
+
+def _add_password_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+
 def _read_password(from_stdin: bool, stdin: TextIO) -> str:
     if from_stdin:
         return stdin.readline().rstrip("\r\n")
     password = getpass.getpass("Password: ")
     if getpass.getpass("Repeat password: ") != password:
-        raise AccountError("the passwords differ")
+        raise AccountError("bad_password", "the passwords differ")
     return password
 
 
@@ -117,34 +158,53 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO = sys.stdin, stdout
         return 0
     store, tracker = ConsoleStore(settings.case_db), TrackerReader(settings.tracker_db)
     try:
-        return _command(args, settings, store, tracker, stdin, stdout)
+        if args.command == "users":
+            return _users(args, StaffAuth(store.db, settings), stdin, stdout)
+        return _command(args, store, tracker, stdout)
+    except AccountError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BadParameter as error:
+        described = environment(html=False).from_string(
+            '{% import "_bad_parameter.html" as parameter %}{{ parameter.describe(error) }}'
+        )
+        print(f"error: --{error.name}: {described.render(error=error)}", file=sys.stderr)
+        return 2
     finally:
         store.close()
         tracker.close()
 
 
-def _command(
-    args: argparse.Namespace,
-    settings: Settings,
-    store: ConsoleStore,
-    tracker: TrackerReader,
-    stdin: TextIO,
-    stdout: TextIO,
-) -> int:
-    text = environment(html=False)
-    if args.command == "users":
-        auth = StaffAuth(store.db, settings)
-        if args.users_command == "list":
-            print("\n".join(auth.usernames()), file=stdout)
-            return 0
-        try:
-            auth.add_user(args.name, _read_password(args.password_stdin, stdin))
-        except AccountError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        store.audit(_actor(), "user_added", detail={"username": args.name})
-        print(f"Created staff account {args.name}.", file=stdout)
+def _users(args: argparse.Namespace, auth: StaffAuth, stdin: TextIO, stdout: TextIO) -> int:
+    """Raises ``AccountError`` for an unknown user, a bad password or role, or the last admin."""
+    command, name, by = args.users_command, getattr(args, "name", None), _actor()
+    if command == "list":
+        for user in auth.users():
+            state = "disabled" if user.disabled else "enabled"
+            print(f"{user.username:<32} {user.role:<6} {state:<9} {user.sessions} session(s)", file=stdout)
         return 0
+    if command == "add":
+        auth.add_user(name, _read_password(args.password_stdin, stdin), role=args.role, by=by)
+        print(f"Created staff account {name} ({args.role}).", file=stdout)
+        if not any(user.role == "admin" and not user.disabled for user in auth.users()):
+            print("No admin yet: add one with --role admin to export data and manage staff.", file=stdout)
+    elif command == "passwd":
+        ended = auth.set_password(name, _read_password(args.password_stdin, stdin), by=by)
+        print(f"Changed the password of {name}; ended {ended} session(s).", file=stdout)
+    elif command == "role":
+        changed = auth.set_role(name, args.role, by=by)
+        print(f"{name} is {'now' if changed else 'already'} {args.role}.", file=stdout)
+    elif command in ("disable", "enable"):
+        changed = auth.set_disabled(name, command == "disable", by=by)
+        print(f"{name} is {'now' if changed else 'already'} {command}d.", file=stdout)
+    else:
+        ended = auth.revoke_sessions(name, by=by)
+        print(f"Ended {ended} session(s) of {name}.", file=stdout)
+    return 0
+
+
+def _command(args: argparse.Namespace, store: ConsoleStore, tracker: TrackerReader, stdout: TextIO) -> int:
+    text = environment(html=False)
     if args.command == "cases" and args.cases_command == "list":
         page = store.queue(_case_filter(args), limit=args.limit)
         print(text.get_template("cli/cases.txt").render(page=page).rstrip(), file=stdout)
@@ -168,8 +228,7 @@ def _command(
     )
     chunks = export_chunks(store, tracker, case_filter, args.what, args.format)
     if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as handle:
-            handle.writelines(chunks)
+        write_private(Path(args.output), chunks)
     else:
         stdout.writelines(chunks)
     return 0

@@ -1,11 +1,17 @@
-"""Cases and transcripts as CSV or JSON, for the filter in force; streamed in chunks."""
+"""Cases and transcripts as CSV or JSON, for the filter in force; streamed in chunks.
+
+Over HTTP the chunks go straight to the browser; ``write_private`` writes them
+to a file only its owner can read.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from bot.console.store import CaseFilter, ConsoleStore
@@ -115,3 +121,20 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def write_private(path: Path, chunks: Iterable[str]) -> None:
+    """Write to ``path`` readable and writable by its owner only (0600), whatever the umask.
+
+    Exports hold transcripts and card tails. ``os.open``'s mode only applies to
+    a new file, and the umask can take bits from it; ``fchmod`` settles both
+    before anything is written.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+        handle.writelines(chunks)

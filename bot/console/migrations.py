@@ -129,6 +129,24 @@ def _namespace_sender_ids(db: Database) -> None:
                 db.execute(f"UPDATE {table} SET sender_id = ? WHERE sender_id = ?", [new, old])
 
 
+def _add_staff_roles(db: Database) -> None:
+    # Every account could do everything until roles existed; it keeps that.
+    # Accounts added from now on are agents unless made admins.
+    db.execute("ALTER TABLE staff_users ADD COLUMN role TEXT NOT NULL DEFAULT 'agent'")
+    db.execute("UPDATE staff_users SET role = 'admin'")
+
+
+def _add_staff_disabled_at(db: Database) -> None:
+    db.execute("ALTER TABLE staff_users ADD COLUMN disabled_at TEXT")
+
+
+def _add_session_last_seen(db: Database) -> None:
+    # The idle timeout counts from a session's last request; sessions already open count from their start.
+    db.execute("ALTER TABLE staff_sessions ADD COLUMN last_seen_at TEXT")
+    db.execute("UPDATE staff_sessions SET last_seen_at = created_at")
+    db.execute("CREATE INDEX idx_staff_sessions_username ON staff_sessions (username)")
+
+
 CONSOLE_MIGRATIONS: list[tuple[str, ConsoleMigration]] = [
     ("console_0001_create_staff_users", _create_staff_users),
     ("console_0002_create_staff_sessions", _create_staff_sessions),
@@ -141,6 +159,9 @@ CONSOLE_MIGRATIONS: list[tuple[str, ConsoleMigration]] = [
     ("console_0009_index_cases_for_queue", _index_cases_for_queue),
     ("console_0010_enable_cases_fts", _enable_cases_fts),
     ("console_0011_namespace_sender_ids", _namespace_sender_ids),
+    ("console_0012_add_staff_roles", _add_staff_roles),
+    ("console_0013_add_staff_disabled_at", _add_staff_disabled_at),
+    ("console_0014_add_session_last_seen", _add_session_last_seen),
 ]
 
 

@@ -8,10 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cases import DEFAULT_CASE_STORE_URL
+from bot.console import params
 from bot.console.database import location_from_url
 from bot.knowledge import PROJECT_ROOT
 
 DEFAULT_TRACKER_DB_URL = "sqlite:///var/tracker.db"
+IDLE_MINUTES_VARIABLE = "CONSOLE_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 30
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -24,9 +27,15 @@ class Settings:
     training_data: Path = PROJECT_ROOT / "data"
     # None: Secure cookies everywhere except when the console is reached as localhost.
     secure_cookies: bool | None = None
+    # A session ends at whichever comes first.
     session_lifetime: timedelta = timedelta(hours=12)
-    max_failed_logins: int = 5
-    failed_login_window: timedelta = timedelta(minutes=15)
+    session_idle_timeout: timedelta = timedelta(minutes=DEFAULT_IDLE_MINUTES)
+    # After a failed sign-in the next attempt (for that name, and from that
+    # address) waits login_delay_first, doubling with each further failure in
+    # the window up to login_delay_cap. Nothing locks an account.
+    login_delay_first: timedelta = timedelta(seconds=1)
+    login_delay_cap: timedelta = timedelta(minutes=5)
+    failed_login_window: timedelta = timedelta(hours=1)
     page_size: int = 50
 
     @classmethod
@@ -36,6 +45,7 @@ class Settings:
             case_db=location_from_url(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL)),
             tracker_db=location_from_url(os.environ.get("TRACKER_DB_URL", DEFAULT_TRACKER_DB_URL)),
             secure_cookies={"1": True, "true": True, "0": False, "false": False}.get(secure),
+            session_idle_timeout=timedelta(minutes=_idle_minutes(os.environ.get(IDLE_MINUTES_VARIABLE))),
         )
 
     def cookies_secure_for(self, host: str) -> bool:
@@ -49,3 +59,13 @@ def _hostname(host: str) -> str:
     if host.startswith("["):
         return host[: host.find("]") + 1]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _idle_minutes(text: str | None) -> int:
+    try:
+        minutes = params.integer(text, IDLE_MINUTES_VARIABLE, minimum=1, maximum=24 * 60)
+    except params.BadParameter:
+        raise ValueError(
+            f"{IDLE_MINUTES_VARIABLE}: a whole number of minutes, 1 to 1440, not {text!r}"
+        ) from None
+    return minutes or DEFAULT_IDLE_MINUTES

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bot.cases import KINDS, STATUSES, Case, SQLiteCaseStore
 from bot.checklist import step_ids_for
 from bot.clock import now
+from bot.console import params
 from bot.console.database import SQLITE, Database, Dialect, PostgresDatabase, SQLiteDatabase, is_postgres_url
 from bot.console.migrations import migrate_console
 
@@ -46,28 +47,29 @@ class CaseFilter:
     search: str | None = None
     tag: str | None = None
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Sequence[str]]) -> CaseFilter:
-        """From query parameters (each a list of values); unknown or malformed values are ignored."""
+    def __post_init__(self) -> None:
+        params.check_range(self.since, self.until, now().date())
 
-        def values(name: str) -> list[str]:
-            given = params.get(name) or []
-            given = [given] if isinstance(given, str) else given
-            return [value.strip() for value in given if value.strip()]
+    @classmethod
+    def from_params(cls, values: Mapping[str, Sequence[str]]) -> CaseFilter:
+        """From query parameters (each a list of values); raises ``BadParameter`` for a malformed one."""
 
         def first(name: str) -> str | None:
-            return next(iter(values(name)), None)
+            given = values.get(name) or []
+            return next(iter([given] if isinstance(given, str) else given), None)
 
-        kind = first("kind")
+        since, until = params.date_range(
+            params.day(first("since"), "since"), params.day(first("until"), "until"), now().date()
+        )
         return cls(
-            statuses=tuple(status for status in STATUSES if status in values("status")),
-            kind=kind if kind in KINDS else None,
-            bank=first("bank"),
-            channel=first("channel"),
-            since=_parse_date(first("since")),
-            until=_parse_date(first("until")),
-            search=first("q"),
-            tag=first("tag"),
+            statuses=params.choices(values.get("status") or [], "status", STATUSES),
+            kind=params.choice(first("kind"), "kind", KINDS),
+            bank=params.text(first("bank"), "bank"),
+            channel=params.text(first("channel"), "channel"),
+            since=since,
+            until=until,
+            search=params.search(first("q")),
+            tag=params.text(first("tag"), "tag"),
         )
 
     def params(self) -> list[tuple[str, str]]:
@@ -117,13 +119,6 @@ class CaseFilter:
         return (" AND ".join(clauses) or "1 = 1"), values
 
 
-def _parse_date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def _search_clause(search: str, dialect: Dialect) -> tuple[str, list[str]]:
     """Every word must match the case id, the card's last 4 digits or the merchant, ignoring case.
 
@@ -165,10 +160,18 @@ class Cursor:
         return f"{self.created_at}|{self.case_id}"
 
     @classmethod
-    def decode(cls, text: str | None) -> Cursor | None:
-        if not text or "|" not in text:
+    def decode(cls, text: str | None, name: str) -> Cursor | None:
+        """None for no cursor; raises ``BadParameter`` for one this page did not write."""
+        text = params.text(text, name)
+        if text is None:
             return None
-        created_at, case_id = text.rsplit("|", 1)
+        created_at, _, case_id = text.rpartition("|")
+        try:
+            valid = datetime.fromisoformat(created_at).isoformat() == created_at
+        except ValueError:
+            valid = False
+        if not valid or not params.CASE_ID.fullmatch(case_id):
+            raise params.BadParameter(name, "cursor")
         return cls(created_at, case_id)
 
 
@@ -388,7 +391,7 @@ class ConsoleStore:
             return None
         with self.db.transaction() as db:
             db.execute("UPDATE handoffs SET resolved_at = ? WHERE id = ?", [now().isoformat(), handoff_id])
-            self._audit(
+            write_audit(
                 db, username, "handoff_resolved", handoff.case_id, handoff.sender_id, {"handoff": handoff_id}
             )
         return handoff
@@ -410,7 +413,7 @@ class ConsoleStore:
         return revoked
 
     def add_note(self, case_id: str, text: str, username: str) -> Note:
-        text = text.strip()
+        text = params.without_controls(text, keep="\n").strip()
         if not text or len(text) > MAX_NOTE_LENGTH:
             raise ValueError("note must be 1 to 2000 characters")
         at = now()
@@ -420,7 +423,7 @@ class ConsoleStore:
                 {"case_id": case_id, "at": at.isoformat(), "username": username, "text": text},
                 returning="id",
             )
-            self._audit(db, username, "note_added", case_id, None, {"note": note_id})
+            write_audit(db, username, "note_added", case_id, None, {"note": note_id})
         return Note(note_id, at, username, text)
 
     def notes(self, case_id: str) -> list[Note]:
@@ -431,7 +434,7 @@ class ConsoleStore:
 
     def add_tag(self, case_id: str, tag: str, username: str) -> str:
         tag = tag.strip()
-        if not TAG_PATTERN.match(tag):
+        if not TAG_PATTERN.fullmatch(tag):
             raise ValueError("a tag is 1 to 20 letters, digits, - or _")
         with self.db.transaction() as db:
             added = db.execute(
@@ -440,16 +443,18 @@ class ConsoleStore:
                 [case_id, tag, username, now().isoformat()],
             ).rowcount
             if added:
-                self._audit(db, username, "tag_added", case_id, None, {"tag": tag})
+                write_audit(db, username, "tag_added", case_id, None, {"tag": tag})
         return tag
 
     def remove_tag(self, case_id: str, tag: str, username: str) -> None:
+        if not TAG_PATTERN.fullmatch(tag):
+            raise ValueError("no such tag")
         with self.db.transaction() as db:
             removed = db.execute(
                 "DELETE FROM case_tags WHERE case_id = ? AND tag = ?", [case_id, tag]
             ).rowcount
             if removed:
-                self._audit(db, username, "tag_removed", case_id, None, {"tag": tag})
+                write_audit(db, username, "tag_removed", case_id, None, {"tag": tag})
 
     def tags(self, case_id: str) -> list[str]:
         return [
@@ -471,7 +476,7 @@ class ConsoleStore:
                 "last_event_id = excluded.last_event_id",
                 [sender_id, username, review.reviewed_at.isoformat(), last_event_id],
             )
-            self._audit(
+            write_audit(
                 db, username, "conversation_reviewed", case_id, sender_id, {"last_event_id": last_event_id}
             )
         return review
@@ -511,7 +516,7 @@ class ConsoleStore:
                 [sender_id, event_id, text, annotated, predicted_intent, confidence, intent, username,
                  now().isoformat()],
             )  # fmt: skip
-            self._audit(
+            write_audit(
                 db, username, "example_flagged", case_id, sender_id,
                 {"event_id": event_id, "intent": intent, "annotated": annotated},
             )  # fmt: skip
@@ -544,7 +549,7 @@ class ConsoleStore:
             ).fetchone()
             if deleted:
                 sender_id, event_id = deleted
-                self._audit(db, username, "example_unflagged", None, sender_id, {"event_id": event_id})
+                write_audit(db, username, "example_unflagged", None, sender_id, {"event_id": event_id})
 
     # The audit log
 
@@ -557,28 +562,7 @@ class ConsoleStore:
         detail: dict[str, Any] | None = None,
     ) -> None:
         with self.db.transaction() as db:
-            self._audit(db, username, action, case_id, sender_id, detail or {})
-
-    @staticmethod
-    def _audit(
-        db: Database,
-        username: str,
-        action: str,
-        case_id: str | None,
-        sender_id: str | None,
-        detail: dict[str, Any],
-    ) -> None:
-        db.insert(
-            "audit_log",
-            {
-                "at": now().isoformat(),
-                "username": username,
-                "action": action,
-                "case_id": case_id,
-                "sender_id": sender_id,
-                "detail": json.dumps(detail, ensure_ascii=False),
-            },
-        )
+            write_audit(db, username, action, case_id, sender_id, detail)
 
     def audit_log(
         self,
@@ -658,6 +642,28 @@ class ConsoleStore:
             ).fetchall()
         )
         return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def write_audit(
+    db: Database,
+    username: str,
+    action: str,
+    case_id: str | None = None,
+    sender_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One audit entry, in the caller's transaction so that it lands with the change it records."""
+    db.insert(
+        "audit_log",
+        {
+            "at": now().isoformat(),
+            "username": username,
+            "action": action,
+            "case_id": case_id,
+            "sender_id": sender_id,
+            "detail": json.dumps(detail or {}, ensure_ascii=False),
+        },
+    )
 
 
 def _open_case_store(path: str | Path, attempts: int = 5) -> SQLiteCaseStore:

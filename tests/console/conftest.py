@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import Console
+from console_support import FIRST_LOGIN_DELAY, LOGIN_DELAY_CAP, Console
 from sanic import Sanic
 from server_env import ServerThread
 
@@ -38,13 +38,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Sign-in delays of a tenth of a second to 1.6 s (not 1 s to 5 min), so a test can sit one out."""
+    delays = {"login_delay_first": FIRST_LOGIN_DELAY, "login_delay_cap": LOGIN_DELAY_CAP}
     if backend == "sqlite":
-        return Settings(case_db=tmp_path / "cases.db", tracker_db=tmp_path / "tracker.db")
+        return Settings(case_db=tmp_path / "cases.db", tracker_db=tmp_path / "tracker.db", **delays)
     # Looked up here, so that only PostgreSQL tests start the server (or skip without one).
     # Rasa's `events` table shares the fresh database: one database per test keeps
     # the shared server's work down, and no table names collide.
     url = request.getfixturevalue("postgres_url")
-    return Settings(case_db=url, tracker_db=url)
+    return Settings(case_db=url, tracker_db=url, **delays)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,10 @@ from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
 
 PASSWORD = "correct horse battery"
+# The tests' sign-in delays (the console's are a second, doubling up to five minutes): short
+# enough to sit out, and a last one long enough that two requests surely fall inside it.
+FIRST_LOGIN_DELAY = timedelta(milliseconds=250)  # long enough to outlast a stall of a loaded machine
+LOGIN_DELAY_CAP = 16 * FIRST_LOGIN_DELAY
 MIS_SWIPE_TEXT = "我在华联超市刷卡被重复扣款了3000元"
 
 # Runs a test on SQLite files and on PostgreSQL databases (the `backend` fixture in conftest.py).
@@ -88,6 +92,13 @@ def open_mis_swipe(
     return case, user_ids
 
 
+def add_user(store: ConsoleStore, settings: Settings, username: str, role: str = "admin") -> StaffAuth:
+    auth = StaffAuth(store.db, settings)
+    if username not in {user.username for user in auth.users()}:
+        auth.add_user(username, PASSWORD, role=role, by="test")
+    return auth
+
+
 @dataclass
 class Console:
     base_url: str
@@ -98,9 +109,9 @@ class Console:
     def session(self) -> ConsoleSession:
         return ConsoleSession(self.base_url)
 
-    def signed_in(self, username: str = "alice") -> ConsoleSession:
-        if username not in StaffAuth(self.store.db, self.settings).usernames():
-            StaffAuth(self.store.db, self.settings).add_user(username, PASSWORD)
+    def signed_in(self, username: str = "alice", role: str = "admin") -> ConsoleSession:
+        """A browser signed in as ``username``, created with ``role`` if new."""
+        add_user(self.store, self.settings, username, role)
         browser = self.session()
         response = browser.login(username, PASSWORD)
         assert response.status_code == 200 and response.url.endswith("/"), response.text[:500]
@@ -116,13 +127,15 @@ class ConsoleSession(requests.Session):
         kwargs.setdefault("timeout", 30)
         return super().request(method, self.base_url + url, *args, **kwargs)
 
-    def login(self, username: str, password: str, next_path: str = "") -> requests.Response:
-        form = self.get("/login" + (f"?next={next_path}" if next_path else ""))
+    def login(
+        self, username: str, password: str, next_path: str = "", headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        form = self.get("/login" + (f"?next={next_path}" if next_path else ""), headers=headers)
         token = re.search(r'name="login_token" value="([^"]+)"', form.text)[1]
         data = {"login_token": token, "username": username, "password": password}
         if next_path:
             data["next"] = next_path
-        return self.post("/login", data=data)
+        return self.post("/login", data=data, headers=headers)
 
     def csrf_token(self) -> str:
         return re.search(r'name="csrf_token" value="([^"]+)"', self.get("/").text)[1]

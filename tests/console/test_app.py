@@ -6,13 +6,22 @@ import csv
 import io
 import json
 import re
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 from html import unescape
 
 import pytest
 import requests
-from console_support import PASSWORD, Console, at, on_both_backends, open_mis_swipe
+from console_support import (
+    FIRST_LOGIN_DELAY,
+    LOGIN_DELAY_CAP,
+    PASSWORD,
+    Console,
+    at,
+    on_both_backends,
+    open_mis_swipe,
+)
 from tracker_events import entity, reply, session, user, write_events
 
 from bot.cases import Facts
@@ -83,6 +92,7 @@ def test_signing_in_and_out(console: Console) -> None:
     wrong = browser.login("alice", "not the password", next_path="/dashboard")
     assert wrong.status_code == 401 and "用户名或密码不对" in wrong.text
     assert 'name="next" value="/dashboard"' in wrong.text
+    time.sleep(FIRST_LOGIN_DELAY.total_seconds())  # the pause after a failure
     right = browser.login("alice", PASSWORD, next_path="/cases/WS-20261125-0001?x=1")
     assert right.url.endswith("/cases/WS-20261125-0001?x=1") and right.status_code == 404  # no such case yet
     assert browser.get("/login").url.endswith("/")
@@ -93,6 +103,7 @@ def test_signing_in_and_out(console: Console) -> None:
     assert [(entry.username, entry.action) for entry in audit] == [
         ("alice", "signed_in"),
         ("alice", "signed_in"),
+        ("test", "user_added"),
     ]
 
 
@@ -108,15 +119,29 @@ def test_login_form_needs_its_token(console: Console) -> None:
     assert response.status_code == 403
 
 
-def test_failed_logins_are_throttled(console: Console) -> None:
+@on_both_backends
+def test_the_right_password_works_after_the_pause_that_follows_five_wrong_ones(console: Console) -> None:
     console.signed_in()
+    console.signed_in("bob")
     browser = console.session()
-    for _ in range(5):
-        assert browser.login("alice", "wrong").status_code == 401
+    failures = 0
+    while failures < 5:
+        response = browser.login("alice", "wrong")
+        if response.status_code == 429:  # still in the pause: neither checked nor counted
+            assert "秒后再试" in response.text and int(response.headers["Retry-After"]) >= 1
+            time.sleep(FIRST_LOGIN_DELAY.total_seconds() / 4)
+            continue
+        assert response.status_code == 401
+        failures += 1
+    # Five failures: the wait is now 16 times the first (4 s here; a second would be 16 s).
     throttled = browser.login("alice", PASSWORD)
-    assert throttled.status_code == 429 and "15分钟后再试" in throttled.text
-    # Same IP (this test's), another name: the per-IP limit holds too.
+    assert throttled.status_code == 429 and "请 4 秒后再试" in throttled.text
+    # The same address (this test's) with another name waits too.
     assert browser.login("bob", PASSWORD).status_code == 429
+    time.sleep(LOGIN_DELAY_CAP.total_seconds())
+    assert browser.login("alice", PASSWORD).url.endswith("/")
+    attempts = console.store.db.execute("SELECT count(*), sum(succeeded) FROM login_attempts").fetchone()
+    assert tuple(attempts) == (8, 3)  # signed_in() twice, five wrong, one right
 
 
 def test_next_only_ever_points_at_this_site() -> None:
@@ -433,7 +458,8 @@ def test_pages_cope_with_no_tracker_database_yet(console: Console) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/audit", "/audit?before=abc", "/conversations?page=x", "/static/console.css"]
+    "path",
+    ["/audit", "/audit?before=3", "/conversations?page=2", "/conversations?page=", "/static/console.css"],
 )
 def test_small_pages(console: Console, path: str) -> None:
     response = console.signed_in().get(path)

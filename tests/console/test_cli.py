@@ -7,6 +7,7 @@ import io
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from console_support import PASSWORD, database_url, on_both_backends, open_mis_swipe
+from console_support import PASSWORD, add_user, database_url, on_both_backends, open_mis_swipe
 
 from bot.cases import Facts
 from bot.console.auth import StaffAuth
@@ -38,16 +39,81 @@ def run(*argv: str, stdin: str = "") -> tuple[int, str]:
 
 @on_both_backends
 def test_users_add_reads_the_password_and_refuses_a_twin(store: ConsoleStore, settings: Settings) -> None:
-    assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n") == (
+    assert run("users", "add", "alice", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n") == (
         0,
-        "Created staff account alice.\n",
+        "Created staff account alice (admin).\n",
     )
     auth = StaffAuth(store.db, settings)
-    assert auth.login("alice", PASSWORD, "127.0.0.1") is not None
+    assert auth.login("alice", PASSWORD, "127.0.0.1").is_admin
     assert run("users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")[0] == 1
     assert run("users", "add", "bob", "--password-stdin", stdin="short\n")[0] == 1
-    assert run("users", "list") == (0, "alice\n")
-    assert store.audit_log()[-1].action == "user_added"
+    assert run("users", "add", "bob", "--password-stdin", stdin=PASSWORD + "\n")[0] == 0
+    code, listing = run("users", "list")
+    assert code == 0 and listing.splitlines() == [
+        f"{'alice':<32} admin  enabled   1 session(s)",
+        f"{'bob':<32} agent  enabled   0 session(s)",
+    ]
+    entry = store.audit_log()[0]
+    assert (entry.username, entry.action, entry.detail) == (
+        f"cli:{os.environ.get('USER') or 'unknown'}",
+        "user_added",
+        {"username": "bob", "role": "agent"},
+    )
+
+
+def test_the_first_agent_is_told_that_there_is_no_admin_yet(store: ConsoleStore) -> None:
+    code, out = run("users", "add", "carol", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0 and "No admin yet" in out
+
+
+@on_both_backends
+def test_users_disable_enable_passwd_role_and_revoke_sessions(
+    store: ConsoleStore, settings: Settings
+) -> None:
+    auth = add_user(store, settings, "alice")
+    add_user(store, settings, "bob", role="agent")
+    session = auth.login("bob", PASSWORD, "10.0.0.1")
+    assert run("users", "disable", "bob") == (0, "bob is now disabled.\n")
+    assert auth.session(session.token) is None
+    assert run("users", "disable", "bob") == (0, "bob is already disabled.\n")
+    assert run("users", "enable", "bob") == (0, "bob is now enabled.\n")
+    session = auth.login("bob", PASSWORD, "10.0.0.2")
+    assert run("users", "passwd", "bob", "--password-stdin", stdin="another long one\n") == (
+        0,
+        "Changed the password of bob; ended 1 session(s).\n",
+    )
+    assert auth.session(session.token) is None
+    session = auth.login("bob", "another long one", "10.0.0.3")
+    assert run("users", "role", "bob", "admin") == (0, "bob is now admin.\n")
+    assert auth.session(session.token).is_admin
+    assert run("users", "revoke-sessions", "bob") == (0, "Ended 1 session(s) of bob.\n")
+    assert auth.session(session.token) is None
+    assert run("users", "disable", "nobody")[0] == 1
+    assert run("users", "passwd", "bob", "--password-stdin", stdin="short\n")[0] == 1
+    assert run("users", "role", "alice", "agent")[0] == 0
+    assert run("users", "role", "bob", "agent")[0] == 1  # the last admin
+    actions = [(entry.action, entry.detail["username"]) for entry in store.audit_log()]
+    assert actions[:7] == [
+        ("role_changed", "alice"),
+        ("sessions_revoked", "bob"),
+        ("role_changed", "bob"),
+        ("password_changed", "bob"),
+        ("user_enabled", "bob"),
+        ("user_disabled", "bob"),
+        ("user_added", "bob"),
+    ]
+
+
+def test_users_passwd_prompts_twice_without_stdin(
+    monkeypatch: pytest.MonkeyPatch, store: ConsoleStore, settings: Settings
+) -> None:
+    auth = add_user(store, settings, "alice")
+    answers = iter(["a new long password", "a new long passwore"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    assert run("users", "passwd", "alice")[0] == 1
+    answers = iter(["a new long password", "a new long password"])
+    assert run("users", "passwd", "alice")[0] == 0
+    assert auth.login("alice", "a new long password", "10.0.0.1") is not None
 
 
 def test_users_add_prompts_twice_without_stdin(monkeypatch: pytest.MonkeyPatch, store: ConsoleStore) -> None:
@@ -71,6 +137,9 @@ def test_cases_list_filters_like_the_queue(store: ConsoleStore, settings: Settin
     assert case.case_id in searched and other.case_id not in searched
     _, limited = run("cases", "list", "--limit", "1")
     assert "显示最新的 1 件" in limited
+    for bad in ("-1", "0", "３", "1001", "9" * 40):
+        with pytest.raises(SystemExit):  # argparse: a usage message, exit status 2
+            run("cases", "list", "--limit", bad)
 
 
 @on_both_backends
@@ -107,6 +176,38 @@ def test_export_writes_csv_or_json_for_the_filter(
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8").lstrip("\ufeff"))))
     assert {row["case_id"] for row in rows} == {case.case_id} and rows[0]["speaker"] == "user"
     assert store.audit_log()[0].action == "exported"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_an_export_file_is_readable_by_its_owner_only_whatever_the_umask(
+    store: ConsoleStore, settings: Settings, tmp_path: Path, umask: int
+) -> None:
+    open_mis_swipe(store, settings)
+    fresh, existing = tmp_path / "fresh.json", tmp_path / "existing.csv"
+    existing.write_text("old, readable by anyone")
+    existing.chmod(0o666)
+    previous = os.umask(umask)
+    try:
+        for target, fmt in ((fresh, "json"), (existing, "csv")):
+            assert run("export", "--format", fmt, "--what", "transcripts", "--output", str(target))[0] == 0
+    finally:
+        os.umask(previous)
+    for target in (fresh, existing):
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600, target
+    assert "华联超市" in fresh.read_text(encoding="utf-8") and "readable" not in existing.read_text()
+    assert [entry.action for entry in store.audit_log()] == ["exported", "exported"]
+
+
+@on_both_backends
+def test_a_bad_filter_on_the_command_line_says_what_is_wrong(
+    store: ConsoleStore, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "never.csv"
+    assert run("export", "--format", "csv", "--since", "0001-01-01", "--output", str(target))[0] == 2
+    assert "--since" in capsys.readouterr().err and not target.exists()
+    assert run("cases", "list", "--since", "2026-01-01", "--until", "2025-01-01")[0] == 2
+    assert "开始日期不能晚于结束日期" in capsys.readouterr().err
+    assert store.audit_log() == []  # nothing was exported
 
 
 def test_the_module_runs_as_a_command() -> None:

@@ -15,6 +15,7 @@ from console_support import at, on_both_backends
 
 from bot.cases import Facts, SQLiteCaseStore, open_store
 from bot.console.migrations import CONSOLE_MIGRATIONS
+from bot.console.params import BadParameter
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
 
@@ -87,7 +88,11 @@ def test_console_migrations_are_named_recorded_once_and_after_the_case_stores(
         ({"q": ["8888"]}, {"fraud"}),
         ({"q": ["烧烤 老王"]}, {"shop"}),
         ({"kind": ["misswipe"], "q": ["全家"]}, {"old"}),
-        ({"kind": ["no-such-kind"], "status": ["nonsense"]}, {"hualian", "walmart", "fraud", "shop", "old"}),
+        (
+            {"kind": [""], "status": [], "since": [" "], "q": ["\x00"]},
+            {"hualian", "walmart", "fraud", "shop", "old"},
+        ),
+        ({"q": ["\x00华联\x1b"]}, {"hualian"}),
     ],
 )
 @on_both_backends
@@ -128,7 +133,42 @@ def test_filter_survives_a_round_trip_through_query_parameters() -> None:
     for name, value in case_filter.params():
         params.setdefault(name, []).append(value)
     assert CaseFilter.from_params(params) == case_filter
-    assert CaseFilter.from_params({"since": ["yesterday"], "q": ["  "]}) == CaseFilter()
+    assert CaseFilter.from_params({"since": [""], "q": ["  "], "status": []}) == CaseFilter()
+
+
+@pytest.mark.parametrize(
+    ("params", "name", "code"),
+    [
+        ({"since": ["yesterday"]}, "since", "date"),
+        ({"until": ["2026-02-30"]}, "until", "date"),
+        ({"until": ["２０２６-１１-２５"]}, "until", "date"),
+        ({"since": ["0001-01-01"]}, "since", "date"),
+        ({"since": ["2025-11-24"]}, "since", "date_span"),  # to today: 367 days
+        ({"since": ["2026-11-02"], "until": ["2026-11-01"]}, "since", "date_order"),
+        ({"since": ["2024-01-01"], "until": ["2025-01-01"]}, "since", "date_span"),  # 367 days
+        ({"kind": ["no-such-kind"]}, "kind", "choice"),
+        ({"status": ["open", "nonsense"]}, "status", "choice"),
+        ({"bank": ["工商\x00银行"]}, "bank", "text"),
+        ({"channel": ["x" * 101]}, "channel", "text"),
+        ({"q": ["华联" * 51]}, "q", "text"),
+    ],
+)
+def test_a_malformed_filter_names_its_parameter(params: dict, name: str, code: str) -> None:
+    with pytest.raises(BadParameter) as raised:
+        CaseFilter.from_params(params)
+    assert (raised.value.name, raised.value.code) == (name, code)
+
+
+def test_a_date_range_is_at_most_366_days_and_until_alone_says_where_it_starts() -> None:
+    longest = CaseFilter.from_params({"since": ["2025-11-25"]})  # today is 2026-11-25
+    assert (longest.since, longest.until) == (date(2025, 11, 25), None)
+    leap = CaseFilter.from_params({"since": ["2024-01-01"], "until": ["2024-12-31"]})
+    assert (leap.until - leap.since).days + 1 == 366
+    until_alone = CaseFilter.from_params({"until": ["2026-10-31"]})
+    assert (until_alone.since, until_alone.until) == (date(2025, 10, 31), date(2026, 10, 31))
+    assert ("since", "2025-10-31") in until_alone.params()
+    with pytest.raises(BadParameter):
+        CaseFilter(since=date(2000, 1, 1), until=date(2099, 12, 31))  # however the filter is made
 
 
 @on_both_backends
@@ -146,8 +186,17 @@ def test_pages_walk_forward_and_back_without_gaps_or_repeats(store: ConsoleStore
     back = store.queue(CaseFilter(), before=second.newer, limit=3)
     assert [row.case_id for row in back.rows] == [row.case_id for row in first.rows]
     assert back.newer is None
-    assert Cursor.decode(first.older.encode()) == first.older
-    assert Cursor.decode("garbage") is None
+    assert Cursor.decode(first.older.encode(), "after") == first.older
+    assert Cursor.decode("", "after") is None
+    for garbage in (
+        "garbage",
+        "2026-11-25|WS-1",
+        f"x|{first.older.case_id}",
+        "２０２６-11-25T10:00:00|WS-20261125-0001",
+        "2026-11-25T10:00:00+08:00|WS-20261125-0001\x00",
+    ):
+        with pytest.raises(BadParameter):
+            Cursor.decode(garbage, "after")
 
 
 @on_both_backends
