@@ -154,17 +154,18 @@ _CUE_PATTERNS = (
         "sms",
         r"(?:短信|手机)?(?:验证码|校验码|效验码|动态码|动态密码|短信密码|短信码|认证码|确认码|动态令牌|令牌"
         # The IME's slips for 验证码 (yanzhengma), its pinyin initials, and what a scammer calls it.
-        r"|验证[吗嘛马玛]|验正码)|(?<![a-z])yzm(?![a-z])|(?:退款|取消|撤销|解冻|解除|注销|核验|解绑)码"
+        r"|验证[吗嘛马玛妈]|验正码)|(?<![a-z])(?:yzm|yanzhengma)(?![a-z])"
+        r"|(?:退款|取消|撤销|解冻|解除|注销|核验|解绑)码"
         r"|(?:收到|发来|短信里|短信上|短信中)的?(?:码|数字|那串数字?)"
         # A bare 码 someone sent or asked for: "银行发的码", "这个码", "把码报给他".
-        r"|(?<=[这那个串组把])码|(?<=[发给要来报问说信]的)码|(?<!\w)码"
+        r"|(?<=[这那个串组把])码|(?<=[发给要来报问说信我你他]的)码|(?<!\w)码"
         r"|(?<![a-z])(?:otp|sms\s*code|verification\s*code|verify\s*code|passcode"
         r"|one[\s-]*time\s*(?:password|code)|code)(?![a-z])",
     ),
     (
         "pin",
         r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?(?:密码|密马|秘码)"
-        r"|(?<![a-z])(?:pin|password|passwd|pwd)(?![a-z])码?|口令",
+        r"|(?<![a-z])(?:pin|password|passwd|pwd|mima)(?![a-z])码?|口令",
     ),
     (
         "cvv",
@@ -184,19 +185,22 @@ _CUE_PATTERNS = (
     ),
     (
         "tail",
-        r"(?:卡号?|卡片)?(?:尾号|尾数|末尾|(?:最后|末尾|后|末|前)[4四6六]位(?:数字|数|号码|号)?|结尾|开头|打头)",
+        r"(?:卡号?|卡片)?(?:尾号|尾数|末尾|(?:最后|末尾|后|末)[4四6六]位(?:数字|数|号码|号)?|结尾)",
     ),
+    # The card's first digits, shown as typed ("卡号前六位 622202"); the next message may hold its rest.
+    ("head", r"(?:卡号?|卡片)?(?:前[4四6六]位(?:数字|数|号码|号)?|开头|打头)"),
     (
         # Who to call: these name phone numbers, which a Luhn-valid card-length number never is.
         "contact",
-        r"手机号?码?|电话(?:号码?)?|号码|热线|客服|拨打|致电|打给|座机|(?<![a-z])(?:tel|phone|mobile)(?![a-z])",
+        r"手机号?码?|电话(?:号码?)?|号码|热线|客服|拨打|致电|打给|座机|qq号?|微信号?"
+        r"|(?<![a-z])(?:tel|phone|mobile)(?![a-z])",
     ),
     (
         # Labels of transaction ids and other numbers: what they name is never a card number.
         "other",
         r"(?:检索)?参考号?|凭证号?|流水号?|商户(?:编)?号?|终端(?:编)?号?|批次号?|授权(?:码|号)|订单号?|交易(?:单)?号"
         r"|单号|编号|工号|案件号|受理号"
-        r"|身份证(?:号码?)?|证件号码?|qq号?|微信号?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
+        r"|身份证(?:号码?)?|证件号码?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
         # Any other "…号" names some other number ("房间号", "工单号"); not a day ("20号").
         r"|(?<=[\u4e00-\u9fff])(?<![卡账帐尾])号码?"
         r"|(?<![a-z])(?:ref(?:erence)?(?:\s*(?:no\.?|number))?|rrn|order(?:\s*(?:no\.?|number|id))?|mid|tid"
@@ -224,7 +228,7 @@ _CUE_START = _cue_start(_CUES)
 _CUE = re.compile(f"{_CUE_START}(?:{_CUES})", re.IGNORECASE)
 _SECRET_CUES = {"sms": "sms_code", "pin": "pin", "cvv": "cvv"}
 _DIGIT_RANGES = {"sms": (4, 8), "pin": (4, 8), "cvv": (3, 4)}
-_CARD_CUES = ("cardno", "card")
+_CARD_CUES = ("cardno", "head", "card")
 _NOT_SECRET_CUES = ("tail", "contact", "other")
 
 # Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces.
@@ -234,7 +238,7 @@ _DIRECT = re.compile(rf"{_FILLER}{{0,12}}\Z", re.IGNORECASE)
 _GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}\s?位){1,12}\Z")
 _MAX_GAP_WORDS = 8
 # ... unless they move on to money or to another number's name; digits in between end the gap anyway.
-_MONEY = r"元|块|钱|刷|扣|付|转|退|费|额|取|存|充|缴|买|卡里"
+_MONEY = r"元|块|钱|刷|扣|付|转|退|费|额|取|存|(?<!补)充|缴|买|卡里"
 _MONEY_OR_LABEL = rf"{_MONEY}|号|尾|电话|手机|热线|\["
 _GAP_FORBIDDEN = re.compile(rf"{_MONEY_OR_LABEL}|客服|拨|打")
 _CUE_WINDOW = 28
@@ -319,7 +323,7 @@ def _named_card(before: _Cue | None, after: _Cue | None) -> bool:
     """Named as a card number: "卡号是…", "我的卡：…", "…是我的卡号"; 卡号 may be a few words away."""
     if _kind(after) in _CARD_CUES:
         return True
-    return before is not None and (before.kind == "cardno" or (before.kind == "card" and before.direct))
+    return before is not None and (before.kind == "cardno" or (before.kind in _CARD_CUES and before.direct))
 
 
 def _names_other_number(cue: _Cue | None) -> bool:
@@ -721,7 +725,10 @@ class _Scan:
             start, end = value.span()
             # As printed on a card, with a slash, or written out with 年 and 月.
             printed = value.lastgroup == "written" or "/" in value.group()
-            if self._free(start, end) and self._named_expiry(start, end, printed):
+            # "尾号1234 这个是卡的有效期": the number's own label wins over a cue after it.
+            before = self.cue_before(start)
+            labelled = before is not None and before.direct and before.kind in ("tail", "other")
+            if self._free(start, end) and not labelled and self._named_expiry(start, end, printed):
                 self.add(start, end, "expiry", HIDDEN)
 
     def _named_expiry(self, start: int, end: int, printed: bool) -> bool:
@@ -927,13 +934,15 @@ class SplitState:
 
 
 # Before the continuation: nothing, "后面是", "剩下的号码：", or a few other words ("接上条", "刚才没发完：").
-_GOES_ON = r"(?:的|是|为|几位|部分|数字|号码)*[\s:,，]*\Z"
+_GOES_ON = r"(?:[\s:,，]*(?:的|是|为|几位|部分|数字|号码))*[\s:,，]*\Z"
 _LEAD_IN = re.compile(
     rf"[\s\W_]*(?:(?:后面|接着|接下来|然后|剩下|下面|还有|继续|再|后){_GOES_ON}|[\s:,，]*\Z)"
 )
 # After a longer lead-in, only a word that plainly carries on stands right before the digits:
 # "我眼花打得慢，后面是6491 5076 955".
-_CARRIES_ON = re.compile(rf"(?:后面|接着|接下来|剩下|剩余|下面|还有|后几位){_GOES_ON}")
+_CARRIES_ON = re.compile(
+    rf"(?:后面|接着|接下来|剩下|剩余|下面|还有|后几位|没(?:打|发|输|写)完|[漏少](?:打|发|输|写)?了){_GOES_ON}"
+)
 _MONEY_WORD = re.compile(_MONEY)
 _TRAILING = re.compile(r"[^\w\[\]]*\Z")
 _SHORT_TAIL = 3  # a 19-digit card typed 16 + 3
@@ -1116,10 +1125,10 @@ def _open_number(scan: _Scan, chain: _Chain) -> SplitState | None:
         return None
     named, possible = _may_start_card(scan, chain)
     before = scan.cue_before(chain.start)
-    # After 卡号 any digits start the card. After 银行卡 four may be its last-4 ("工行卡 1234") and a
-    # round number its limit ("信用卡 50000"), but five or six others are its start ("银行卡4367 42").
+    # After 卡号 or 前六位 any digits start the card. After 银行卡 four may be its last-4 ("工行卡 1234")
+    # and a round number its limit ("信用卡 50000"), but five or six others start it ("银行卡4367 42").
     starts_card = before is not None and (
-        before.kind == "cardno"
+        before.kind in ("cardno", "head")
         or (len(digits) > _TAIL_KEEPS and bool(_ISSUER.match(digits)) and not digits.endswith("00"))
     )
     if named and starts_card:
