@@ -15,20 +15,30 @@ How people type numbers in Chinese chat, and what is read as one number:
   ("两千五" stays an amount);
 - a cue before the number ("验证码，654321", "OTP=123456", "我的密码，123456",
   "验证码刚收到，是654321") or after it ("654321是验证码", "123是卡背面的三位数",
-  "755268 这个验证码是谁发的");
+  "755268 这个验证码是谁发的"), also in the next clause, named by whoever said it
+  ("收到短信 786302，说是验证码", "11/29 这个是卡的有效期") unless money, another
+  number's label or a denial stands between ("3000元，说是验证码错了", "不是验证码");
+- cues in traditional characters ("驗證碼", "卡號", "簡訊"), read through a
+  character-for-character map; cue words with a digit ("CVV2 904": the secret is
+  904); the IME's slips and loose names of codes ("验证吗", "密马", "yzm", "银行发
+  的码", "这个码", and the "退款码" or "取消码" a scammer asks for);
 - a digit told as a count: "密码是六个八", "验证码四个1";
 - a card pasted from a form: "6222 0212 3456 7894 09/27 123" (number, expiry, CVV).
 
 Card numbers are 13–19 digits: masked when a card cue names them, when they
 pass the Luhn check, or when they look like a card (printed 4-4-4-4 grouping,
-or 16/19 digits starting like an issuer's number). PINs and SMS codes need a
-cue, since a bare six-digit number is as often an amount or a reference. A cue
-right before the number masks it whatever it looks like ("密码 3000"); a cue a
-few words away or after the number is weaker, and there a round number or a
-decimal ("密码忘了，卡里有20000", "3000是密码错了吗") is taken for money; but
-three digits attached to a CVV cue ("500是安全码") are a CVV, since nobody
-prices anything in 安全码. A number right after 卡号 is a card number whatever
-follows it ("卡号6225… 商户说…").
+or 16/19 digits starting like an issuer's number), whatever mix of separators
+joins the groups (one that is neither printed nor Luhn-valid needs the same
+separator throughout). A transaction id's label (参考号, 订单号, 流水号 …) keeps
+a number as typed; after a phone's or a tail's cue (客服, 电话, 拨打, 尾号) only
+a Luhn-valid 16/19-digit number is a card ("@客服 6226 2228 0699 1092"). PINs
+and SMS codes need a cue, since a bare six-digit number is as often an amount
+or a reference. A cue right before the number masks it whatever it looks like
+("密码 3000"); a cue a few words away or after the number is weaker, and there
+a round number or a decimal ("密码忘了，卡里有20000", "3000是密码错了吗") is
+taken for money; but three digits attached to a CVV cue ("500是安全码") are a
+CVV, since nobody prices anything in 安全码. A number right after 卡号 is a card
+number whatever follows it ("卡号6225… 商户说…").
 
 An expiry is a month and a year named by a cue: 有效期, 到期日, EXP, valid
 thru, a form's "月/年" or "MM/YY" label, before or after it, a few words away
@@ -84,10 +94,34 @@ _CN_DIGIT_VALUES = {
 }  # fmt: skip
 _CN_DIGITS = "".join(_CN_DIGIT_VALUES)
 _TO_DIGITS = str.maketrans(_CN_DIGIT_VALUES)
+# Traditional characters of the cue, money and unit words, read as their simplified forms, one for
+# one so offsets hold: "驗證碼", "卡號", "這個碼", "後面是", "金額". 簡訊 and 短訊 are Taiwan's and
+# Hong Kong's 短信.
+_TRADITIONAL = (
+    "個个 們们 這这 運运 過过 遞递 還还 為为 爲为 郵邮 價价 億亿 優优 儲储 "
+    "態态 兩两 憑凭 熱热 凍冻 臨临 臺台 舊旧 別别 戶户 剛刚 銀银 銷销 動动 "
+    "錄录 錢钱 鍾钟 鐘钟 參参 叄叁 現现 萬万 著着 瑪玛 撥拨 員员 當当 數数 "
+    "開开 間间 單单 嗎吗 時时 號号 陸陆 發发 險险 隱隐 電电 會会 圓圆 執执 "
+    "預预 頭头 塊块 額额 條条 確确 碼码 裏里 裡里 餘余 祕秘 馬马 駕驾 訂订 "
+    "計计 記记 樣样 註注 積积 驗验 證证 証证 機机 詢询 話话 認认 檢检 欄栏 "
+    "權权 筆笔 歐欧 歲岁 護护 讓让 籤签 簽签 沒没 財财 貳贰 買买 貸贷 費费 "
+    "資资 賬账 帳账 購购 終终 組组 結结 給给 綁绑 網网 線线 編编 總总 幣币 "
+    "繳缴 繼继 幾几 續续 點点 張张 轉转 來来 後后 從从 週周 簡短 訊信 "
+)
+_TO_SIMPLIFIED = str.maketrans(dict(_TRADITIONAL.split()))
+# ``str.translate`` looks up every character (about 15 µs a message); finding none first is 30 times faster.
+_A_TRADITIONAL = re.compile(f"[{''.join(pair[0] for pair in _TRADITIONAL.split())}]")
+
+
+def _simplified(normalised: str) -> str:
+    return normalised.translate(_TO_SIMPLIFIED) if _A_TRADITIONAL.search(normalised) else normalised
+
+
 # Every other digit-like character, full-width or Chinese, is ``str.isnumeric``.
 _NOT_NUMERIC_DIGITS = frozenset(char for char in _CN_DIGIT_VALUES if not char.isnumeric())
 # NFKC has already folded "，" to ",", "－" to "-", "．" to ".", "／" to "/", "＿" to "_" and "　" to " ".
-_SEP = r"[ \t\r\n\-.,/_·、・•‧—–‐]"
+# Any dash, a tilde, and the zero-width spaces pasted from web pages join digit groups too.
+_SEP = r"[ \t\r\n\-.,/_·、・•‧—–‐‒―−⁃─~〜\u200b\u2060\ufeff]"
 # "两千五", "三四十": numerals next to these count a quantity, not digits.
 _QUANTITY = "十百千万亿拾佰仟点"
 _CN_RUN = re.compile(
@@ -118,15 +152,20 @@ def _digit_view(normalised: str) -> str:
 _CUE_PATTERNS = (
     (
         "sms",
-        r"(?:短信|手机)?(?:验证码|校验码|动态码|动态密码|短信密码|短信码|认证码|确认码|动态令牌|令牌)"
+        r"(?:短信|手机)?(?:验证码|校验码|效验码|动态码|动态密码|短信密码|短信码|认证码|确认码|动态令牌|令牌"
+        # The IME's slips for 验证码 (yanzhengma), its pinyin initials, and what a scammer calls it.
+        r"|验证[吗嘛马玛妈]|验正码)|(?<![a-z])(?:yzm|yanzhengma)(?![a-z])"
+        r"|(?:退款|取消|撤销|解冻|解除|注销|核验|解绑)码"
         r"|(?:收到|发来|短信里|短信上|短信中)的?(?:码|数字|那串数字?)"
+        # A bare 码 someone sent or asked for: "银行发的码", "这个码", "把码报给他".
+        r"|(?<=[这那个串组把])码|(?<=[发给要来报问说信我你他]的)码|(?<!\w)码"
         r"|(?<![a-z])(?:otp|sms\s*code|verification\s*code|verify\s*code|passcode"
         r"|one[\s-]*time\s*(?:password|code)|code)(?![a-z])",
     ),
     (
         "pin",
-        r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?密码"
-        r"|(?<![a-z])(?:pin|password|passwd|pwd)(?![a-z])码?|口令",
+        r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?(?:密码|密马|秘码)"
+        r"|(?<![a-z])(?:pin|password|passwd|pwd|mima)(?![a-z])码?|口令",
     ),
     (
         "cvv",
@@ -146,17 +185,26 @@ _CUE_PATTERNS = (
     ),
     (
         "tail",
-        r"(?:卡号?|卡片)?(?:尾号|尾数|末尾|(?:最后|末尾|后|末|前)[4四6六]位(?:数字|数|号码|号)?|结尾|开头|打头)",
+        r"(?:卡号?|卡片)?(?:尾号|尾数|末尾|(?:最后|末尾|后|末)[4四6六]位(?:数字|数|号码|号)?|结尾)",
+    ),
+    # The card's first digits, shown as typed ("卡号前六位 622202"); the next message may hold its rest.
+    ("head", r"(?:卡号?|卡片)?(?:前[4四6六]位(?:数字|数|号码|号)?|开头|打头)"),
+    (
+        # Who to call: these name phone numbers, which a Luhn-valid card-length number never is.
+        "contact",
+        r"手机号?码?|电话(?:号码?)?|号码|热线|客服|拨打|致电|打给|座机|qq号?|微信号?"
+        r"|(?<![a-z])(?:tel|phone|mobile)(?![a-z])",
     ),
     (
+        # Labels of transaction ids and other numbers: what they name is never a card number.
         "other",
         r"(?:检索)?参考号?|凭证号?|流水号?|商户(?:编)?号?|终端(?:编)?号?|批次号?|授权(?:码|号)|订单号?|交易(?:单)?号"
-        r"|单号|编号|工号|案件号|受理号|手机号?码?|电话(?:号码?)?|号码|热线|客服|拨打|致电|打给|座机"
-        r"|身份证(?:号码?)?|证件号码?|qq号?|微信号?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
+        r"|单号|编号|工号|案件号|受理号"
+        r"|身份证(?:号码?)?|证件号码?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
         # Any other "…号" names some other number ("房间号", "工单号"); not a day ("20号").
         r"|(?<=[\u4e00-\u9fff])(?<![卡账帐尾])号码?"
         r"|(?<![a-z])(?:ref(?:erence)?(?:\s*(?:no\.?|number))?|rrn|order(?:\s*(?:no\.?|number|id))?|mid|tid"
-        r"|tel|phone|mobile|(?:auth(?:orization)?|zip|postal|error|promo|qr|response|return|reason|swift|area)\s*code"
+        r"|(?:auth(?:orization)?|zip|postal|error|promo|qr|response|return|reason|swift|area)\s*code"
         r")(?![a-z])",
     ),
     (
@@ -180,8 +228,8 @@ _CUE_START = _cue_start(_CUES)
 _CUE = re.compile(f"{_CUE_START}(?:{_CUES})", re.IGNORECASE)
 _SECRET_CUES = {"sms": "sms_code", "pin": "pin", "cvv": "cvv"}
 _DIGIT_RANGES = {"sms": (4, 8), "pin": (4, 8), "cvv": (3, 4)}
-_CARD_CUES = ("cardno", "card")
-_NOT_SECRET_CUES = ("tail", "other")
+_CARD_CUES = ("cardno", "head", "card")
+_NOT_SECRET_CUES = ("tail", "contact", "other")
 
 # Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces.
 _FILLER = r"(?:[\s:=#,.、\-()\[\]【】「」“”\"'<>《》]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
@@ -190,21 +238,38 @@ _DIRECT = re.compile(rf"{_FILLER}{{0,12}}\Z", re.IGNORECASE)
 _GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}\s?位){1,12}\Z")
 _MAX_GAP_WORDS = 8
 # ... unless they move on to money or to another number's name; digits in between end the gap anyway.
-_GAP_FORBIDDEN = re.compile(
-    r"号|尾|元|块|钱|刷|扣|付|转|退|费|额|取|存|充|缴|买|卡里|电话|手机|客服|热线|拨|打|\["
-)
+_MONEY = r"元|块|钱|刷|扣|付|转|退|费|额|取|存|(?<!补)充|缴|买|卡里"
+_MONEY_OR_LABEL = rf"{_MONEY}|号|尾|电话|手机|热线|\["
+_GAP_FORBIDDEN = re.compile(rf"{_MONEY_OR_LABEL}|客服|拨|打")
 _CUE_WINDOW = 28
 # Between a number and a cue after it: "654321是验证码", "123456（短信验证码）", "1234 这张卡",
 # "755268 请问这个验证码是谁发的" (a demonstrative a few words on points back at the number).
+# The cue may come in the next clause, named by who said it: "786302，短信说是验证码", "846213 其实就是
+# 验证码", "11/29 这个是卡的有效期" (``said``, checked by ``_said_plainly``).
 _GLUE = (
     r"[\s,:=)）\]】」”\"']*(?:[(（\[【「“\"']\s*)?"
-    r"(?:(?:就|也|应该|好像)?(?:是|为)|这个?是|这是|即)?\s*"
+    r"(?:(?P<said>(?:[^\W\d_]{1,6}[\s,]{1,2})?[^\W\d_]{0,6}?)(?:是|为|叫)|即)?\s*"
     r"(?:我的|我们的|你的|您的|我|刚刚?|刚才)?\s*"
     r"(?:银行|短信|手机)?(?:刚?收到的|发来的|发的|给的|里的|中的|上的)?"
+    r"(?:(?:银行|信用|储蓄)?卡片?(?:上|面|背面)?的)?"
     r"(?:[^\W\d_]{0,3}?[这那](?:张|个|条|串))?的?\s*"
 )
 _AFTER = re.compile(f"{_GLUE}(?:{_CUES})", re.IGNORECASE)
-_OWN_NUMBER = re.compile(rf"{_FILLER}{{0,4}}[0-9]", re.IGNORECASE)
+# "说是3000元的那笔", "不是验证码": money, another number's name or a denial is no naming.
+_SAID_FORBIDDEN = re.compile(rf"{_MONEY_OR_LABEL}|不|没|非|别")
+_OWN_NUMBER = re.compile(rf"{_FILLER}{{0,4}}[0-9]+", re.IGNORECASE)
+
+
+def _said_plainly(glue: re.Match[str]) -> bool:
+    said = glue.groupdict().get("said")
+    return not said or not _SAID_FORBIDDEN.search(said)
+
+
+def _names_next_number(view: str, position: int) -> bool:
+    """A number follows the cue, so the cue names it ("卡号6222 0212，验证码654321"), not a count
+    ("说是验证码，5分钟有效")."""
+    match = _OWN_NUMBER.match(view, position)
+    return match is not None and not _UNIT_AFTER.match(view, match.end())
 
 
 class _Cue(NamedTuple):
@@ -241,10 +306,10 @@ _ATTACHED = re.compile(r"[\s(\[【「“\"']*(?:(?:就|也)?是|为)?\s*\Z")
 
 def _cue_after(view: str, end: int) -> _Cue | None:
     match = _AFTER.match(view, end)
-    if match is None or _OWN_NUMBER.match(view, match.end()):
-        return None  # "卡号6222 0212，验证码654321": the cue names the number after it
+    if match is None or _names_next_number(view, match.end()) or not _said_plainly(match):
+        return None
     kind = match.lastgroup or ""
-    if kind == "other" and match.group(kind) in _ACTORS:
+    if match.group(kind) in _ACTORS:
         return None
     rest = view[end : match.start(kind)]
     return _Cue(kind, bool(_ATTACHED.match(rest)), rest)
@@ -258,7 +323,7 @@ def _named_card(before: _Cue | None, after: _Cue | None) -> bool:
     """Named as a card number: "卡号是…", "我的卡：…", "…是我的卡号"; 卡号 may be a few words away."""
     if _kind(after) in _CARD_CUES:
         return True
-    return before is not None and (before.kind == "cardno" or (before.kind == "card" and before.direct))
+    return before is not None and (before.kind == "cardno" or (before.kind in _CARD_CUES and before.direct))
 
 
 def _names_other_number(cue: _Cue | None) -> bool:
@@ -276,6 +341,12 @@ def _named_other(before: _Cue | None, after: _Cue | None) -> bool:
     if before is not None and before.kind == "cardno" and before.direct:
         return False
     return _names_other_number(before) or _kind(after) in _NOT_SECRET_CUES
+
+
+def _id_labelled(before: _Cue | None, after: _Cue | None) -> bool:
+    """A transaction id's label names the number ("参考号 …", "… 是订单号"), not a phone's or a tail's."""
+    labelled_before = before is not None and before.kind == "other" and _names_other_number(before)
+    return labelled_before or _kind(after) == "other"
 
 
 # --- what a number is not -----------------------------------------------------------------
@@ -365,9 +436,11 @@ def _luhn_valid(digits: str) -> bool:
 
 _CHAIN = re.compile(rf"(?<![0-9])[0-9]+(?:{_SEP}{{1,3}}[0-9]+)*")
 _DIGITS = re.compile(r"[0-9]+")
-# Earlier masks (so masking twice changes nothing) and case numbers stay as they are.
+# Earlier masks (so masking twice changes nothing), case numbers and the digit of a cue word
+# ("CVC2 802": the secret is 802, not 2802) stay as they are.
 _PROTECTED = re.compile(
-    r"\[(?:卡号已隐藏[,，]尾号[0-9]{4}|已隐藏)\]|(?<![A-Za-z0-9])WS\s*-\s*[0-9]{8}\s*-\s*[0-9]{4}(?![0-9])",
+    r"\[(?:卡号已隐藏[,，]尾号[0-9]{4}|已隐藏)\]|(?<![A-Za-z0-9])WS\s*-\s*[0-9]{8}\s*-\s*[0-9]{4}(?![0-9])"
+    r"|(?<![a-z])(?:cv[vnc]|cav)2(?![0-9])",
     re.IGNORECASE,
 )
 _CARD_MASK = re.compile(r"\[卡号已隐藏[,，]尾号[0-9]{4}\]")
@@ -420,6 +493,7 @@ _PASSWORD = re.compile(
 # "六个8是我的密码". "一" in a word ("两个一样") is no digit.
 _COUNT_TERM = (
     r"[2-8二两三四五六七八]\s*个\s*(?:[0-9零〇二三四五六七八九幺两]|一(?![样起直下次遍共般些点定会天个]))"
+    rf"(?![{_QUANTITY}])"  # "三个八百" is 2400
 )
 _COUNT = rf"(?P<value>{_COUNT_TERM}(?:[\s,、和加]{{0,2}}{_COUNT_TERM})*)"
 _SECRET_CUE_GROUPS = "|".join(f"(?P<{name}>{dict(_CUE_PATTERNS)[name]})" for name in _SECRET_CUES)
@@ -476,13 +550,11 @@ def _printed(lengths: list[int]) -> bool:
 
 
 def _card_shape(lengths: list[int], keys: tuple[str, ...]) -> bool:
-    """Unbroken, printed, in even groups ("6 2 2 2 …", "62 22 02 …"), or split a few times alike."""
-    if len(lengths) == 1 or _printed(lengths):
+    """Unbroken, printed, in even groups alike ("6 2 2 2 …", "62 22 02 …"), or split a few times
+    into groups of three or more, whatever the separators ("6222 021234-567894")."""
+    if len(lengths) == 1 or _printed(lengths) or (lengths[0] >= 4 and min(lengths[:-1]) >= 3):
         return True
-    if len(set(keys)) != 1:
-        return False
-    even = len(set(lengths[:-1])) == 1 and lengths[-1] <= lengths[0]
-    return even or (lengths[0] >= 4 and min(lengths[:-1]) >= 3)
+    return len(set(keys)) == 1 and len(set(lengths[:-1])) == 1 and lengths[-1] <= lengths[0]
 
 
 class _Scan:
@@ -498,7 +570,7 @@ class _Scan:
             self.view, self.origin, self.protected = text, [], []
             return
         normalised, self.origin = normalise_with_offsets(text)
-        self.view = _digit_view(normalised)
+        self.view = _digit_view(_simplified(normalised))
         self.protected = [match.span() for match in _PROTECTED.finditer(self.view)]
         chains = [chain for match in _CHAIN.finditer(self.view) for chain in self._chains(match)]
         for chain in chains:
@@ -564,7 +636,9 @@ class _Scan:
         if sum(lengths) < 13:
             return
         before, after = self.cue_before(chain.start), self.cue_after(chain.end)
-        if _named_other(before, after):
+        # After 客服, 电话 or 尾号 only a Luhn-valid number of a card's length is taken for one.
+        strict = _named_other(before, after)
+        if strict and _id_labelled(before, after):
             return  # "订单号 4200 0012 3420 2611 2012 3456 78": no part of it is a card number
         if sum(lengths) > 19 and len(lengths) <= 2 and _named_card(before, None):
             # "卡号62220212345678901234": a card number mistyped with a digit too many is still one.
@@ -586,7 +660,7 @@ class _Scan:
                 # Only the chain's first number can follow a cue, only its last can precede one.
                 cues = (before if first == 0 else None, after if last == len(lengths) - 1 else None)
                 verdict = self._card_verdict(
-                    part, total, _card_shape(lengths[first : last + 1], part.keys), cues
+                    part, total, _card_shape(lengths[first : last + 1], part.keys), cues, strict
                 )
                 if verdict is not None:
                     named, luhn = verdict
@@ -603,9 +677,13 @@ class _Scan:
                 self.add(part.start, part.end, "card_number", _card_mask(self.digits(part)[-_TAIL_KEEPS:]))
 
     def _card_verdict(
-        self, part: _Chain, total: int, shaped: bool, cues: tuple[_Cue | None, _Cue | None]
+        self, part: _Chain, total: int, shaped: bool, cues: tuple[_Cue | None, _Cue | None], strict: bool
     ) -> tuple[bool, bool] | None:
-        """None when ``part`` is not a card number, else (named as one, passes Luhn) to rank it."""
+        """None when ``part`` is not a card number, else (named as one, passes Luhn) to rank it.
+
+        ``strict`` when a phone's or a tail's cue names the number: then only a Luhn-valid one of a
+        card's usual length is a card ("@客服 6226 2228 0699 1092 这张卡", "电话 4111 1111 1111 1111").
+        """
         view, digits = self.view, self.digits(part)
         if _PHONE.fullmatch(digits) or _UNIT_AFTER.match(view, part.end):
             return None
@@ -618,6 +696,13 @@ class _Scan:
         luhn = _luhn_valid(digits)
         if _named_card(*cues):
             return (True, luhn)
+        if strict and not (luhn and total in _CARD_LENGTHS):
+            return None
+        values = [view[group.start : group.end] for group in part.groups]
+        printed = _printed(list(map(len, values)))
+        # Groups typed with mixed separators and unlike a card's ("3782 822463-10005") must pass Luhn.
+        if len(set(part.keys)) > 1 and not printed and not luhn:
+            return None
         if (
             not shaped
             or _part_of_word(view, part.start, part.end)
@@ -625,10 +710,9 @@ class _Scan:
             or _ID_NUMBER.fullmatch(digits)
         ):
             return None
-        values = [view[group.start : group.end] for group in part.groups]
         if len(values) >= 3 and all(value.endswith("00") for value in values):
             return None  # "2000，3000，5000，1000": round amounts, not a card's groups
-        if _printed(list(map(len, values))) and total in _CARD_LENGTHS:
+        if printed and total in _CARD_LENGTHS:
             return (False, luhn)
         if _ISSUER.match(digits) and (luhn or total in _CARD_LENGTHS or _UNIONPAY.fullmatch(digits)):
             return (False, luhn)
@@ -641,7 +725,10 @@ class _Scan:
             start, end = value.span()
             # As printed on a card, with a slash, or written out with 年 and 月.
             printed = value.lastgroup == "written" or "/" in value.group()
-            if self._free(start, end) and self._named_expiry(start, end, printed):
+            # "尾号1234 这个是卡的有效期": the number's own label wins over a cue after it.
+            before = self.cue_before(start)
+            labelled = before is not None and before.direct and before.kind in ("tail", "other")
+            if self._free(start, end) and not labelled and self._named_expiry(start, end, printed):
                 self.add(start, end, "expiry", HIDDEN)
 
     def _named_expiry(self, start: int, end: int, printed: bool) -> bool:
@@ -653,8 +740,12 @@ class _Scan:
         """
         view = self.view
         after = _EXPIRY_CUE_AFTER.match(view, end)
-        if after is not None and not _OWN_NUMBER.match(view, after.end()):
-            if after.lastgroup == "strong" or printed:
+        if after is not None and not _names_next_number(view, after.end()) and _said_plainly(after):
+            # Only 有效期 and its like name a month and year in the next clause ("11/29 这个是卡的
+            # 有效期"), and not a day something happened ("11/20 那天说是有效期过了").
+            said = bool(after.group("said"))
+            by_strong_cue = after.lastgroup == "strong" and not (said and _EVENT_AFTER.match(view, end))
+            if by_strong_cue or (printed and not said):
                 return not _due_date(view, start, after.end(), weak=after.lastgroup == "weak")
         cues = list(_EXPIRY_CUE_BEFORE.finditer(view, max(0, start - _CUE_WINDOW), start))
         if not cues:
@@ -699,7 +790,7 @@ class _Scan:
         for match in pattern.finditer(self.view):
             start, end = match.span("value")
             cue = next(name for name, value in match.groupdict().items() if value and name in _SECRET_CUES)
-            if self._free(start, end):
+            if self._free(start, end) and _said_plainly(match):
                 self.add(start, end, _SECRET_CUES[cue], HIDDEN)
 
     # --- CVV, PIN, SMS code
@@ -810,11 +901,13 @@ SPLIT_TTL_SECONDS = 300.0
 class SplitState:
     """What a conversation's last stored message leaves open; it holds no digit of a card.
 
-    - ``prefix``: it ended with the start of a card number (named by 卡号, or
-      seven or more digits that could start one), cut to its first six digits;
-      ``digits`` were typed. The next message's leading digits continue it.
-    - ``maybe``: it ended with four to six bare digits that start like a card
-      ("6222"), shown as typed since they are as likely a last-4 or an amount.
+    - ``prefix``: it ended with the start of a card number (named by 卡号, five
+      or six digits named by 银行卡, or seven or more digits that could start
+      one), cut to its first six digits; ``digits`` were typed. The next
+      message's leading digits continue it.
+    - ``maybe``: it ended with four to six digits that start like a card
+      ("6222") or four named by 银行卡, shown as typed since they are as likely
+      a last-4 or an amount.
       The next message's leading digits continue them only if together they
       make a Luhn-valid card number (or a 16/19-digit one grouped like a card);
       ``luhn`` holds their Luhn sums for an even and an odd number of digits
@@ -841,9 +934,16 @@ class SplitState:
 
 
 # Before the continuation: nothing, "后面是", "剩下的号码：", or a few other words ("接上条", "刚才没发完：").
+_GOES_ON = r"(?:[\s:,，]*(?:的|是|为|几位|部分|数字|号码))*[\s:,，]*\Z"
 _LEAD_IN = re.compile(
-    r"[\s\W_]*(?:(?:后面|接着|接下来|然后|剩下|下面|还有|继续|再|后)(?:的|是|为|几位|部分|数字|号码)*)?[\s:,，]*\Z"
+    rf"[\s\W_]*(?:(?:后面|接着|接下来|然后|剩下|下面|还有|继续|再|后){_GOES_ON}|[\s:,，]*\Z)"
 )
+# After a longer lead-in, only a word that plainly carries on stands right before the digits:
+# "我眼花打得慢，后面是6491 5076 955".
+_CARRIES_ON = re.compile(
+    rf"(?:后面|接着|接下来|剩下|剩余|下面|还有|后几位|没(?:打|发|输|写)完|[漏少](?:打|发|输|写)?了){_GOES_ON}"
+)
+_MONEY_WORD = re.compile(_MONEY)
 _TRAILING = re.compile(r"[^\w\[\]]*\Z")
 _SHORT_TAIL = 3  # a 19-digit card typed 16 + 3
 
@@ -853,7 +953,9 @@ def _leads_in(scan: _Scan, chain: _Chain) -> bool:
     lead = scan.view[: chain.start]
     if _LEAD_IN.match(lead):
         return True
-    return _few_words(lead) and not _names_other_number(scan.cue_before(chain.start))
+    if _names_other_number(scan.cue_before(chain.start)):
+        return False
+    return _few_words(lead) or bool(_CARRIES_ON.search(lead) and not _MONEY_WORD.search(lead))
 
 
 def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult, SplitState | None]:
@@ -869,16 +971,20 @@ def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult,
       message), or seven to eighteen bare digits at the message's end that
       start like a card (3, 4, 5, 6, 9 or 22-27) and are no phone number,
       date, amount, or transaction id named by its cue.
-    - The next message's leading digits continue it, after nothing or a few
-      words ("后面是", "接上条", "刚才没发完："): once the two make 13-19
+    - The next message's leading digits continue it, after nothing, a few
+      words ("后面是", "接上条", "刚才没发完："), or a longer clause when a word
+      that carries on stands right before them and no money word is in it
+      ("我眼花打得慢，后面是6491 5076 955"): once the two make 13-19
       digits, they are the card's end and show only its last four
       ("[卡号已隐藏，尾号7890]"); fewer are a middle piece and are hidden.
       After a cut prefix, digits that look like a phone number continue it
       too unless typed as one (3-4-4 or, short of a card's length, unbroken):
       "1345 6789 012" carries on the card's groups of four.
-    - Four to six bare digits ending a message are shown (usually a last-4 or
-      an amount); the next message's digits continue them only into a
-      Luhn-valid card number, or a 16/19-digit one grouped like a card.
+    - Four to six digits ending a message are shown. Named by 卡号, or five or
+      six named by 银行卡 ("银行卡4367 42"), they start a card and the next
+      message's digits continue them as above. Otherwise (usually a last-4 or
+      an amount, "工行卡 1234") the next message's digits continue them only
+      into a Luhn-valid card number, or a 16/19-digit one grouped like a card.
 
     False positives accepted for this: a bare 7-18 digit reference number that
     ends a message (and starts with 3-6 or 9) keeps only its first six digits;
@@ -1019,9 +1125,15 @@ def _open_number(scan: _Scan, chain: _Chain) -> SplitState | None:
         return None
     named, possible = _may_start_card(scan, chain)
     before = scan.cue_before(chain.start)
-    if named and before is not None and before.kind == "cardno":
+    # After 卡号 or 前六位 any digits start the card. After 银行卡 four may be its last-4 ("工行卡 1234")
+    # and a round number its limit ("信用卡 50000"), but five or six others start it ("银行卡4367 42").
+    starts_card = before is not None and (
+        before.kind in ("cardno", "head")
+        or (len(digits) > _TAIL_KEEPS and bool(_ISSUER.match(digits)) and not digits.endswith("00"))
+    )
+    if named and starts_card:
         return SplitState("prefix", len(digits))
-    if possible and not named and len(digits) >= 4:
+    if possible and len(digits) >= _TAIL_KEEPS:
         return SplitState("maybe", len(digits), (_luhn_sum(digits, 0), _luhn_sum(digits, 1)))
     return None
 

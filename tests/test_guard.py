@@ -62,6 +62,19 @@ async def test_the_rest_after_a_few_words_is_stored_as_the_cards_last4(default_g
     ]
 
 
+async def test_a_short_named_prefix_then_a_longer_lead_in_is_stored_as_the_cards_last4(
+    default_guard: None,
+) -> None:
+    rasa = Recorder()
+    handler = guard_incoming(rasa)
+    await say(handler, "银行卡4367 42")  # six digits: shown, but they open the card
+    await say(handler, "我眼花打得慢，後面是99 1345 2298")
+    assert [message.text for message in rasa.messages] == [
+        "银行卡4367 42",
+        "我眼花打得慢，後面是[卡号已隐藏，尾号2298]",
+    ]
+
+
 async def test_the_rest_channels_premasked_text_and_kinds_are_kept(default_guard: None) -> None:
     rasa = Recorder()
     handler = guard_incoming(rasa, InMemorySplitNumberGuard())

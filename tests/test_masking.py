@@ -608,6 +608,225 @@ def test_a_named_card_number_is_masked_whatever_follows(text: str, masked: str) 
     assert mask_secrets(text) == MaskResult(masked, ("card_number",))
 
 
+# --- traditional characters, cue words with a digit, loose names of codes -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        # Every kind of cue, before and after the number.
+        ("驗證碼：482913", "驗證碼：[已隐藏]", "sms_code"),
+        ("簡訊驗證碼 593018", "簡訊驗證碼 [已隐藏]", "sms_code"),
+        ("短訊驗證碼【836201】", "短訊驗證碼【[已隐藏]】", "sms_code"),
+        ("校驗碼為 8213", "校驗碼為 [已隐藏]", "sms_code"),
+        ("動態密碼 778812", "動態密碼 [已隐藏]", "sms_code"),
+        ("這個驗證碼是 593018", "這個驗證碼是 [已隐藏]", "sms_code"),
+        ("驗證碼兩兩三三四四", "驗證碼[已隐藏]", "sms_code"),
+        ("482913 這個驗證碼是誰發的", "[已隐藏] 這個驗證碼是誰發的", "sms_code"),
+        ("收到簡訊 786302，說是驗證碼", "收到簡訊 [已隐藏]，說是驗證碼", "sms_code"),
+        ("我的取款密碼是 135790", "我的取款密碼是 [已隐藏]", "pin"),
+        ("135790 是我的支付密碼", "[已隐藏] 是我的支付密碼", "pin"),
+        ("密碼是六個八", "密碼是[已隐藏]", "pin"),
+        ("安全碼 321", "安全碼 [已隐藏]", "cvv"),
+        ("卡背面的三位數：四五六", "卡背面的三位數：[已隐藏]", "cvv"),
+        ("有效期限 11/29", "有效期限 [已隐藏]", "expiry"),
+        ("信用卡到期日：09/28", "信用卡到期日：[已隐藏]", "expiry"),
+        ("09/28 這個是卡的有效期", "[已隐藏] 這個是卡的有效期", "expiry"),
+        ("卡號 6225 2152 9441 5260", "卡號 [卡号已隐藏，尾号5260]", "card_number"),
+        ("我的銀行卡號是6225215294415260", "我的銀行卡號是[卡号已隐藏，尾号5260]", "card_number"),
+        ("6225 2152 9441 5260 是我的卡號", "[卡号已隐藏，尾号5260] 是我的卡號", "card_number"),
+        ("帳號 6225215294415260", "帳號 [卡号已隐藏，尾号5260]", "card_number"),
+    ],
+)
+def test_cues_in_traditional_characters(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "卡號後四位 1234",
+        "尾號1234",
+        "參考號 512345678901",
+        "訂單號 4111 1111 1111 1111",
+        "客服電話 95588",
+        "金額 3000",
+        "扣了3000元，驗證碼沒收到",
+        "驗證碼5分鐘內有效",
+        "驗證碼發到了 15811223344",
+        "賬單12/20到期",
+        "有效期還有兩年",
+        "兩千五",
+    ],
+)
+def test_numbers_near_traditional_cues_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("CVC2 802", "CVC2 [已隐藏]"),
+        ("CVN2 幺四九", "CVN2 [已隐藏]"),
+        ("cvv2:904", "cvv2:[已隐藏]"),
+        ("CAV2：071", "CAV2：[已隐藏]"),
+        ("卡背面的CVV2是 417", "卡背面的CVV2是 [已隐藏]"),
+        ("338 是CVC2", "[已隐藏] 是CVC2"),
+    ],
+)
+def test_a_cue_word_keeps_its_digit(text: str, masked: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, ("cvv",))
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        # The IME's slips and pinyin initials.
+        ("验证吗 482913", "验证吗 [已隐藏]", "sms_code"),
+        ("验证吗是592013", "验证吗是[已隐藏]", "sms_code"),
+        ("验正码：663018", "验正码：[已隐藏]", "sms_code"),
+        ("效验码 7731", "效验码 [已隐藏]", "sms_code"),
+        ("yzm 482913", "yzm [已隐藏]", "sms_code"),
+        ("yanzhengma 482913", "yanzhengma [已隐藏]", "sms_code"),
+        ("验证妈 482913", "验证妈 [已隐藏]", "sms_code"),
+        ("YZM：592018", "YZM：[已隐藏]", "sms_code"),
+        ("482913是yzm", "[已隐藏]是yzm", "sms_code"),
+        ("密马 135790", "密马 [已隐藏]", "pin"),
+        ("秘码是 246802", "秘码是 [已隐藏]", "pin"),
+        ("mima 135790", "mima [已隐藏]", "pin"),
+        # A bare 码 someone sent or asked for.
+        ("银行发的码 951720", "银行发的码 [已隐藏]", "sms_code"),
+        ("他要的码 774421 我没给", "他要的码 [已隐藏] 我没给", "sms_code"),
+        ("把158270这个码报给他", "把[已隐藏]这个码报给他", "sms_code"),
+        ("那个码是 330271", "那个码是 [已隐藏]", "sms_code"),
+        ("你的码 482913 发我", "你的码 [已隐藏] 发我", "sms_code"),
+        ("码：482913", "码：[已隐藏]", "sms_code"),
+        # What a scammer calls the code.
+        ("退款码 593018", "退款码 [已隐藏]", "sms_code"),
+        ("对方说取消码是 774421", "对方说取消码是 [已隐藏]", "sms_code"),
+        ("解冻码 661204", "解冻码 [已隐藏]", "sms_code"),
+    ],
+)
+def test_loose_names_of_codes(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CVV2在卡背面",
+        "CVV2是三位数",
+        "cvc2 验证失败 3次",
+        "这个码没收到",
+        "退款码是什么",
+        "验证吗？我刷了3000",
+        "需要验证吗，尾号1234",
+        "扫了商户的码，付了3000",
+        "商家的码 1299",
+        "二维码 12345678",
+        "取件码 1234",
+        "42码的鞋 300元",
+    ],
+)
+def test_numbers_near_loose_names_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+# --- a code named in the next clause ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        ("收到短信 786302，说是验证码", "收到短信 [已隐藏]，说是验证码", "sms_code"),
+        (
+            "刚才收到的是719352，短信说是验证码，5分钟有效",
+            "刚才收到的是[已隐藏]，短信说是验证码，5分钟有效",
+            "sms_code",
+        ),
+        ("846213 其实就是验证码", "[已隐藏] 其实就是验证码", "sms_code"),
+        ("330917，银行说这是动态密码", "[已隐藏]，银行说这是动态密码", "sms_code"),
+        ("602318 短信里写的是验证码", "[已隐藏] 短信里写的是验证码", "sms_code"),
+        ("5567 就是我的取款密码", "[已隐藏] 就是我的取款密码", "pin"),
+        ("11/29 这个是卡的有效期", "[已隐藏] 这个是卡的有效期", "expiry"),
+        ("0928，这个是有效期", "[已隐藏]，这个是有效期", "expiry"),
+    ],
+)
+def test_a_code_named_in_the_next_clause(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "说是3000元",
+        "说是 1299 元",
+        "3000元，说是验证码错了",
+        "我转了3000，说是验证码错了",
+        "2680 不是验证码的问题",
+        "11/20，说是验证码过期了",
+        "14:30 收到的，说是验证码",
+        "尾号1234，说是验证码",
+        "13800138000，短信说是验证码",
+        "参考号 512345678901，说是验证码",
+        "11/29 说是到期了",
+        "11/20 那天说是有效期过了",
+        "12/20 这个是账单的到期日",
+        "尾号1234 这个是卡的有效期吗",
+        "给了三个八百是密码错了吗",
+    ],
+)
+def test_money_dates_and_labelled_numbers_before_a_later_cue_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+# --- card numbers after a phone's cue, mixed separators ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("@客服 6226 2228 0699 1092 这张卡昨天扣两次", "@客服 [卡号已隐藏，尾号1092] 这张卡昨天扣两次"),
+        ("客服 4111 1111 1111 1111", "客服 [卡号已隐藏，尾号1111]"),
+        ("打电话给客服说 6222 0212 3456 7894 扣了两次", "打电话给客服说 [卡号已隐藏，尾号7894] 扣了两次"),
+        ("拨打 6222021234567894", "拨打 [卡号已隐藏，尾号7894]"),
+        ("微信号 6226222806991092", "微信号 [卡号已隐藏，尾号1092]"),
+        ("尾号 6222 0212 3456 7894", "尾号 [卡号已隐藏，尾号7894]"),
+        ("热线 6222 0212 3456 7890 128", "热线 [卡号已隐藏，尾号0128]"),
+        # Any mix of separators.
+        ("卡号 3528 6437-5116-7770", "卡号 [卡号已隐藏，尾号7770]"),
+        ("3528 6437−5116−7770", "[卡号已隐藏，尾号7770]"),  # minus signs
+        ("4111~1111~1111~1111", "[卡号已隐藏，尾号1111]"),
+        ("6222\u200b0212\u200b3456\u200b7894", "[卡号已隐藏，尾号7894]"),  # zero-width spaces
+        ("6222 021234-567894", "[卡号已隐藏，尾号7894]"),
+        ("3782 822463-10005", "[卡号已隐藏，尾号0005]"),
+        ("卡号 6222·0212 3456-7890", "卡号 [卡号已隐藏，尾号7890]"),
+    ],
+)
+def test_card_numbers_after_phone_cues_and_with_mixed_separators(text: str, masked: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, ("card_number",))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "客服 6222 0212 3456 7890",  # fails Luhn: a phone's cue before it keeps it as typed
+        "参考号 6222 0212 3456 7894",
+        "订单号 4111 1111 1111 1111",
+        "流水号 6222021234567894",
+        "客服电话 95588",
+        "拨打 4008208888",
+        "电话 010-88886666",
+        "会员卡号 88001234",
+        "6222 021234-567890",  # mixed separators, uneven groups, fails Luhn
+        "3000~5000",
+        "退款3~5个工作日",
+    ],
+)
+def test_labelled_ids_phone_numbers_and_uneven_mixed_groups_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
 def test_only_the_secret_is_replaced_among_numbers_that_stay() -> None:
     text = "".join(
         [
@@ -721,10 +940,74 @@ def test_numbers_in_a_row_that_make_no_card_stay(messages: tuple[str, ...]) -> N
         "对 2026-11-20",
         "打95588",
         "案件号 WS-20261125-0001",
+        "我眼花打得慢，后面是3000元",
+        "他后来又扣了，还有 3000",
+        "退了一笔，还有 3456",
+        "刚才那个号码不对，后面是 138 0013 8000",
     ],
 )
 def test_after_a_cut_prefix_other_numbers_stay(second: str) -> None:
     assert conversation("卡号6222 0212", second) == ["卡号6222 02[已隐藏]", second]
+
+
+@pytest.mark.parametrize(
+    ("messages", "stored"),
+    [
+        # Five or six digits named by 银行卡 start a card.
+        (("银行卡4367 42", "99 1345 2298"), ["银行卡4367 42", "[卡号已隐藏，尾号2298]"]),
+        (("信用卡：622202", "1234567894"), ["信用卡：622202", "[卡号已隐藏，尾号7894]"]),
+        (("我的卡 6222 02", "后面是 12 3456 7894"), ["我的卡 6222 02", "后面是 [卡号已隐藏，尾号7894]"]),
+        (("銀行卡4367 42", "99 1345 2298"), ["銀行卡4367 42", "[卡号已隐藏，尾号2298]"]),
+        # Four named by 银行卡 may be a last-4: continued only into a Luhn-valid card.
+        (("工行卡 6222", "0212 3456 7894"), ["工行卡 6222", "[卡号已隐藏，尾号7894]"]),
+        # The card's first six, named as such: the rest follows.
+        (("卡号前六位 622202", "后面是 1234567894"), ["卡号前六位 622202", "后面是 [卡号已隐藏，尾号7894]"]),
+        (("卡号开头 6222", "0212 3456 7894"), ["卡号开头 6222", "[卡号已隐藏，尾号7894]"]),
+        (("卡号前六位 622202", "后四位 7894"), ["卡号前六位 622202", "后四位 7894"]),
+        # A longer lead-in, with a word that carries on right before the digits.
+        (
+            ("卡号6222 0212", "我眼花打得慢，后面是3456 7890"),
+            ["卡号6222 02[已隐藏]", "我眼花打得慢，后面是[卡号已隐藏，尾号7890]"],
+        ),
+        (
+            ("卡号6222 0212", "不好意思刚才手滑了，剩下的 3456 7890"),
+            ["卡号6222 02[已隐藏]", "不好意思刚才手滑了，剩下的 [卡号已隐藏，尾号7890]"],
+        ),
+        (
+            ("卡号 6222 0212", "不好意思，卡号没打完，是 3456 7890"),
+            ["卡号 6222 02[已隐藏]", "不好意思，卡号没打完，是 [卡号已隐藏，尾号7890]"],
+        ),
+        (("卡号 6222 0212", "漏了 3456 7890"), ["卡号 6222 02[已隐藏]", "漏了 [卡号已隐藏，尾号7890]"]),
+        (("卡号 6222 0212", "补充：3456 7890"), ["卡号 6222 02[已隐藏]", "补充：[卡号已隐藏，尾号7890]"]),
+        (
+            ("6222 0212 3456", "不好意思我眼神不好，后几位是 7894"),
+            ["6222 02[已隐藏]", "不好意思我眼神不好，后几位是 [卡号已隐藏，尾号7894]"],
+        ),
+        (
+            ("卡號6222 0212", "手機沒電了，接著 3456 7890"),
+            ["卡號6222 02[已隐藏]", "手機沒電了，接著 [卡号已隐藏，尾号7890]"],
+        ),
+    ],
+)
+def test_short_named_prefixes_and_longer_lead_ins_continue_a_card(
+    messages: tuple[str, ...], stored: list[str]
+) -> None:
+    assert conversation(*messages) == stored
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        ("工行卡 1234", "5678"),
+        ("我的卡 1234", "3000"),
+        ("银行卡 12345", "3000元"),
+        ("信用卡 50000", "3000"),  # a round number after 信用卡 is its limit
+        ("6222开头的卡", "3000"),
+        ("尾号1234", "不好意思，后面是 5678"),
+    ],
+)
+def test_named_last4_and_amounts_continue_nothing(messages: tuple[str, ...]) -> None:
+    assert conversation(*messages) == [mask_secrets(message).text for message in messages]
 
 
 def test_the_rest_channels_premasked_text_gives_the_same_result() -> None:
