@@ -11,16 +11,19 @@ test.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
-from bot.business_days import add_business_days, is_estimated, is_workday
+from bot.business_days import add_business_days, is_estimated, is_workday, warn_about_estimated_years
 from bot.cases import Facts, SQLiteCaseStore
 from bot.checklist import Checklist, build_checklist, hotline_phrase, render_html, render_step, render_text
+from bot.knowledge import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -385,3 +388,38 @@ def test_the_calendar_knows_2026_officially_and_2027_by_its_statutory_days(day: 
 def test_business_days_run_across_2027_spring_festival() -> None:
     assert add_business_days(date(2027, 2, 4), 1) == date(2027, 2, 11)
     assert add_business_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+
+
+def response_texts() -> dict[str, str]:
+    with open(PROJECT_ROOT / "domain.yml", encoding="utf-8") as handle:
+        responses = yaml.safe_load(handle)["responses"]
+    return {name: variant["text"] for name, variants in responses.items() for variant in variants}
+
+
+class SampleValue(dict):
+    """Any placeholder reads as a plausible value of its kind, so a sentence can be checked."""
+
+    def __missing__(self, key: str) -> str:
+        return {"case_id": "WS-20261125-0001", "step_number": "5"}.get(key, "（示例）")
+
+
+@pytest.mark.parametrize("name", sorted(response_texts()))
+def test_every_response_reads_well(name: str) -> None:
+    text = response_texts()[name].format_map(SampleValue(hotline_phrase=hotline_phrase("中国银行", None)))
+    assert_well_formed(text.replace("（示例）", "示例"))
+    assert "商家" not in text  # one term: 商户
+    assert "说出案件号" not in text  # a chat sends it
+    numbers = re.sub(r"WS-\d{8}-\d{4}|40066-95566", "", text)
+    assert not re.search(r"\d[-–]\d", numbers)  # ranges take ～
+    assert "5位" not in text and "处理完毕" not in text
+
+
+def test_estimated_years_are_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    warn_about_estimated_years.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="bot.business_days"):
+        warn_about_estimated_years()
+        warn_about_estimated_years()
+    assert [record.getMessage()[:60] for record in caplog.records] == [
+        "Holiday calendar: the official schedule (chinesecalendar) en"
+    ]
+    assert "ends with 2026" in caplog.records[0].getMessage()
