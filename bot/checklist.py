@@ -131,19 +131,18 @@ def _bank_deadline_variant(facts: Facts, window_ends: date | None) -> tuple[str,
     transaction the user said was 境外/外币; a domestic card's limit is the
     statement's due date, which the bot cannot know.
     """
-    if facts.cross_border is None:
-        return "not_asked_debit" if facts.card_type == "debit" else "not_asked", {}
     if facts.cross_border:
         if window_ends is None:
             return "cross_border_no_date", {}
         key = "cross_border_open" if window_ends >= today() else "cross_border_passed"
         return key, {"day": format_day(window_ends)}
+    asked = "domestic" if facts.cross_border is False else "not_asked"
     if facts.card_type == "debit":
-        return "domestic_debit", {}
-    frames = knowledge.steps()["time_frames"]
-    if facts.txn_date and (today() - facts.txn_date).days > frames["statement_due_probably_passed_days"]:
-        return "domestic_probably_passed", {"days": str((today() - facts.txn_date).days)}
-    return "domestic", {}
+        return f"{asked}_debit", {}
+    days = (today() - facts.txn_date).days if facts.txn_date else 0
+    if days > knowledge.steps()["time_frames"]["statement_due_probably_passed_days"]:
+        return f"{asked}_probably_passed", {"days": str(days)}
+    return asked, {}
 
 
 def bank_deadline(case: Case, short: bool = False) -> str:

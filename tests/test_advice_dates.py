@@ -348,6 +348,13 @@ def test_the_hotline_reads_naturally_for_every_kind_of_bank(
             "储蓄卡交易请尽早提出，具体时限以发卡行为准。",
         ),
         (date(2026, 11, 25), date(2026, 11, 20), None, None, "境外或外币交易另有120天的拒付期限"),
+        (
+            date(2026, 12, 6),
+            date(2026, 5, 1),
+            None,
+            None,
+            "这笔交易已过去219天，发卡行规定的提出期限可能已过",
+        ),
     ],
 )
 def test_the_dispute_deadline_is_dated_only_for_cross_border_and_says_when_it_passed(
