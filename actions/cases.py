@@ -12,7 +12,15 @@ from rasa_sdk.types import DomainDict
 from actions.store import case_store, current_case
 from bot import knowledge
 from bot.cases import KINDS, Case, Facts
-from bot.checklist import build_checklist, format_amount, render_step, render_text
+from bot.checklist import (
+    ChecklistItem,
+    bank_deadline,
+    build_checklist,
+    format_amount,
+    needs_cross_border,
+    render_step,
+    render_text,
+)
 from bot.links import new_checklist_link
 from bot.progress import advance, complete_steps, item_for, status_label
 from bot.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
@@ -44,6 +52,7 @@ def checked_slot(tracker: Tracker, slot: str) -> Any:
 
 def facts_from_slots(tracker: Tracker) -> Facts:
     card_type = tracker.get_slot("card_type")
+    cross_border = tracker.get_slot("cross_border")
     return Facts(
         bank=checked_slot(tracker, "bank"),
         amount=checked_slot(tracker, "amount"),
@@ -51,7 +60,25 @@ def facts_from_slots(tracker: Tracker) -> Facts:
         merchant=checked_slot(tracker, "merchant"),
         card_last4=checked_slot(tracker, "card_last4"),
         card_type=card_type if card_type in CARD_TYPES else None,
+        cross_border=cross_border if isinstance(cross_border, bool) else None,
     )
+
+
+# Each path offers its own replies under a step: only a cardholder's
+# mis-swipe waits on the merchant's answer.
+STEP_RESPONSES = {
+    "misswipe": "utter_step",
+    "failed_charge": "utter_step_failed_charge",
+    "unauthorized": "utter_step_unauthorized",
+    "merchant": "utter_step_merchant",
+}
+
+
+def ask_cross_border_if_it_matters(
+    dispatcher: CollectingDispatcher, case: Case, item: ChecklistItem | None
+) -> None:
+    if needs_cross_border(case, item):
+        dispatcher.utter_message(response="utter_which_region")
 
 
 def utter_current_step(dispatcher: CollectingDispatcher, case: Case) -> None:
@@ -59,8 +86,9 @@ def utter_current_step(dispatcher: CollectingDispatcher, case: Case) -> None:
     upcoming = checklist.next_item
     if upcoming is None:
         dispatcher.utter_message(response="utter_all_steps_done")
-    else:
-        dispatcher.utter_message(response="utter_step", step_text=render_step(checklist, upcoming))
+        return
+    dispatcher.utter_message(response=STEP_RESPONSES[case.kind], step_text=render_step(checklist, upcoming))
+    ask_cross_border_if_it_matters(dispatcher, case, upcoming)
 
 
 class ActionCreateCase(Action):
@@ -114,6 +142,8 @@ class ActionUpdateCase(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         given = {entity["entity"]: entity["value"] for entity in tracker.latest_message.get("entities", [])}
+        if isinstance(given.get("cross_border"), bool):
+            return record_cross_border(dispatcher, tracker, given["cross_border"])
         changes: list[str] = []
         events: list[dict[str, Any]] = []
         accepted: dict[str, Any] = {}
@@ -153,6 +183,20 @@ class ActionUpdateCase(Action):
                 step_title=upcoming.title,
             )
         return events
+
+
+def record_cross_border(
+    dispatcher: CollectingDispatcher, tracker: Tracker, cross_border: bool
+) -> list[dict[str, Any]]:
+    """The answer to the 境外/境内 question (a button): stored, and the time limit it gives said."""
+    case = current_case(tracker)
+    if case is None:
+        # Answered before the case exists: the slot carries it into the new case.
+        dispatcher.utter_message(response="utter_cross_border_noted")
+        return []
+    case = case_store().update_facts(case.case_id, Facts(cross_border=cross_border))
+    dispatcher.utter_message(response="utter_cross_border_recorded", bank_deadline=bank_deadline(case))
+    return []
 
 
 def describe_change(slot: str, value: Any) -> str:
@@ -200,6 +244,7 @@ class ActionMerchantRefused(Action):
         bank_step = item_for(checklist, "contact_bank")
         step_text = render_step(checklist, bank_step) if bank_step else ""
         dispatcher.utter_message(response="utter_merchant_refused", step_text=step_text)
+        ask_cross_border_if_it_matters(dispatcher, case, bank_step)
         return []
 
 

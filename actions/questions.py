@@ -7,7 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.store import current_case
-from bot.checklist import build_checklist
+from bot.checklist import build_checklist, hotline_phrase
 from bot.knowledge import resolve_bank
 
 # Intents answered by a fixed response of the same name.
@@ -17,14 +17,24 @@ STATIC_ANSWERS = {
     "ask_required_documents": "utter_ask_required_documents",
     "ask_prevention": "utter_ask_prevention",
     "ask_escalation": "utter_ask_escalation",
+    "ask_credit_card_bill": "utter_ask_credit_card_bill",
+    "ask_preauthorization": "utter_ask_preauthorization",
+    "ask_cross_border": "utter_ask_cross_border",
+    "ask_installment": "utter_ask_installment",
+    "ask_statement_still_shows": "utter_ask_statement_still_shows",
+    "ask_merchant_closed": "utter_ask_merchant_closed",
+    "ask_qr_payment": "utter_ask_qr_payment",
+    "ask_merchant_name_mismatch": "utter_ask_merchant_name_mismatch",
+    "ask_contactless": "utter_ask_contactless",
+    "ask_replaced_card": "utter_ask_replaced_card",
+    "ask_refund_scam": "utter_ask_refund_scam",
     "bot_challenge": "utter_iamabot",
     "out_of_scope": "utter_out_of_scope",
 }
 
 
-def _bank_for(tracker: Tracker):
-    named = next(tracker.get_latest_entity_values("bank"), None)
-    return resolve_bank(named or tracker.get_slot("bank"))
+def _bank_named(tracker: Tracker) -> str | None:
+    return next(tracker.get_latest_entity_values("bank"), None) or tracker.get_slot("bank")
 
 
 class ActionAnswerQuestion(Action):
@@ -34,14 +44,13 @@ class ActionAnswerQuestion(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         intent = tracker.latest_message.get("intent", {}).get("name")
         if intent == "ask_bank_hotline":
-            bank = _bank_for(tracker)
-            if bank is None:
+            bank = _bank_named(tracker)
+            if resolve_bank(bank) is None:
                 dispatcher.utter_message(response="utter_ask_bank_hotline_unknown")
             else:
                 dispatcher.utter_message(
                     response="utter_ask_bank_hotline_known",
-                    bank_name=bank.name,
-                    hotline=bank.hotline_for(tracker.get_slot("card_type")),
+                    hotline_phrase=hotline_phrase(bank, tracker.get_slot("card_type")),
                 )
         else:
             dispatcher.utter_message(response=STATIC_ANSWERS.get(intent, "utter_default"))
@@ -68,10 +77,8 @@ class ActionFraudAlert(Action):
         return "action_fraud_alert"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        bank = _bank_for(tracker)
         dispatcher.utter_message(
             response="utter_fraud_urgent",
-            bank_name=bank.name if bank else "发卡行",
-            hotline=bank.hotline_for(tracker.get_slot("card_type")) if bank else "",
+            hotline_phrase=hotline_phrase(_bank_named(tracker), tracker.get_slot("card_type")),
         )
         return []

@@ -32,12 +32,6 @@ class Bank:
     def all_names(self) -> tuple[str, ...]:
         return (self.name, self.short, *self.aliases)
 
-    def hotline_for(self, card_type: str | None) -> str:
-        """Some banks run a separate credit-card line (中国银行 40066-95566)."""
-        if card_type == "credit" and self.credit_card_hotline:
-            return self.credit_card_hotline
-        return self.hotline
-
 
 def load_yaml(name: str) -> dict[str, Any]:
     with open(KNOWLEDGE_DIR / name, encoding="utf-8") as handle:

@@ -84,7 +84,7 @@ async def test_create_case_confirms_the_number_and_shows_step_one() -> None:
     assert messages[0]["case_id"] == case_id
     assert messages[0]["summary"] == "误刷（重复扣款或金额错误）：3000元｜11月20日｜华联超市"
     assert messages[1]["response"] == "utter_step"
-    assert messages[1]["step_text"].startswith("第1步（共6步）：联系商户\n请尽快联系华联超市")
+    assert messages[1]["step_text"].startswith("第1步（共6步）：联系商户｜今天办理\n请尽快联系华联超市")
     case = case_store().get(case_id)
     assert (case.channel, case.kind, case.facts.bank) == ("rest", "misswipe", "中国工商银行")
 
@@ -186,7 +186,39 @@ async def test_human_request_without_a_case_is_recorded_too() -> None:
 async def test_hotline_answer_uses_the_named_bank() -> None:
     current = tracker(intent="ask_bank_hotline", entities=[{"entity": "bank", "value": "中国建设银行"}])
     _, messages = await run(ActionAnswerQuestion(), current)
-    assert messages == [{**messages[0], "response": "utter_ask_bank_hotline_known", "hotline": "95533"}]
+    assert messages == [
+        {
+            **messages[0],
+            "response": "utter_ask_bank_hotline_known",
+            "hotline_phrase": "中国建设银行官方客服电话95533（以卡背面号码为准）",
+        }
+    ]
+
+
+async def test_hotline_answer_without_a_known_bank_asks_which() -> None:
+    _, messages = await run(ActionAnswerQuestion(), tracker(intent="ask_bank_hotline"))
+    assert [m["response"] for m in messages] == ["utter_ask_bank_hotline_unknown"]
+
+
+@pytest.mark.parametrize(
+    "intent",
+    [
+        "ask_credit_card_bill",
+        "ask_preauthorization",
+        "ask_cross_border",
+        "ask_installment",
+        "ask_statement_still_shows",
+        "ask_merchant_closed",
+        "ask_qr_payment",
+        "ask_merchant_name_mismatch",
+        "ask_contactless",
+        "ask_replaced_card",
+        "ask_refund_scam",
+    ],
+)
+async def test_each_in_scope_question_has_its_own_answer(intent: str) -> None:
+    _, messages = await run(ActionAnswerQuestion(), tracker(intent=intent, active_loop="case_form"))
+    assert [m["response"] for m in messages] == [f"utter_{intent}"]
 
 
 async def test_a_question_outside_the_form_reminds_the_user_of_their_case() -> None:
@@ -204,7 +236,61 @@ async def test_a_question_inside_the_form_leaves_the_form_to_re_ask() -> None:
 async def test_fraud_alert_names_the_hotline_when_the_bank_is_known() -> None:
     current = tracker(intent="report_unauthorized", entities=[{"entity": "bank", "value": "招商银行"}])
     _, messages = await run(ActionFraudAlert(), current)
-    assert messages[0]["hotline"] == "95555"
+    assert messages[0]["hotline_phrase"] == "招商银行官方客服电话95555（以卡背面号码为准）"
+
+
+async def test_fraud_alert_without_a_bank_points_to_the_back_of_the_card() -> None:
+    _, messages = await run(ActionFraudAlert(), tracker(intent="report_unauthorized"))
+    assert messages[0]["hotline_phrase"] == "卡背面印的官方客服电话"
+
+
+@pytest.mark.parametrize(
+    ("kind", "response"),
+    [
+        ("misswipe", "utter_step"),
+        ("failed_charge", "utter_step_failed_charge"),
+        ("unauthorized", "utter_step_unauthorized"),
+        ("merchant", "utter_step_merchant"),
+    ],
+)
+async def test_each_path_shows_its_steps_with_its_own_buttons(kind: str, response: str) -> None:
+    _, messages = await run(ActionCreateCase(), tracker(slots={**SLOTS, "kind": kind}))
+    assert messages[1]["response"] == response
+
+
+def region_button(cross_border: bool) -> Tracker:
+    """The 境外/境内 buttons send /inform{"cross_border": ...}, which also sets the slot."""
+    return tracker(
+        slots={"cross_border": cross_border}, entities=[{"entity": "cross_border", "value": cross_border}]
+    )
+
+
+async def test_the_bank_step_asks_whether_the_transaction_was_cross_border_once() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionMerchantRefused(), tracker())
+    assert [m["response"] for m in messages] == ["utter_merchant_refused", "utter_which_region"]
+    events, messages = await run(ActionUpdateCase(), region_button(True))
+    assert events == []
+    assert messages[0]["response"] == "utter_cross_border_recorded"
+    assert "即2027年3月20日（周六）" in messages[0]["bank_deadline"]
+    assert case_store().get(case_id).facts.cross_border is True
+    _, messages = await run(ActionMerchantRefused(), tracker())
+    assert [m["response"] for m in messages] == ["utter_merchant_refused"]
+    assert "即2027年3月20日（周六）" in messages[0]["step_text"]
+
+
+async def test_a_domestic_transaction_is_not_dated_by_the_120_day_rule() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionUpdateCase(), region_button(False))
+    assert messages[0]["bank_deadline"] == "境内交易通常应在账单到期还款日前提出，具体以发卡行为准。"
+    assert case_store().get(case_id).facts.cross_border is False
+
+
+async def test_cross_border_said_before_the_case_exists_goes_into_the_case() -> None:
+    _, messages = await run(ActionUpdateCase(), region_button(True))
+    assert [m["response"] for m in messages] == ["utter_cross_border_noted"]
+    case_id = await create_case(slots={**SLOTS, "cross_border": True})
+    assert case_store().get(case_id).facts.cross_border is True
 
 
 async def test_bank_buttons_come_from_the_knowledge_file() -> None:

@@ -131,7 +131,7 @@ def test_a_case_is_not_shown_to_another_conversation(bot: Bot) -> None:
     bot.text(owner, "我在永辉超市被扣了两次，每次88元")
     bot.text(owner, "建设银行")
     created = bot.text(owner, "昨天")
-    case_id = created.split("案件号 ")[1].split("，")[0]
+    case_id = re.search(r"案件号 (WS-\d{8}-\d{4})", created)[1]
     assert case_id.startswith("WS-")
     assert case_id in bot.text(owner, f"查一下{case_id}的进度")
     stranger = bot.text(new_sender(), f"查一下{case_id}的进度")

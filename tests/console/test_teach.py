@@ -25,7 +25,7 @@ from bot.console.teach import (
 from bot.console.transcripts import Entity, Turn
 from bot.knowledge import PROJECT_ROOT
 
-ENTITIES = ("amount", "date", "bank", "card_last4", "card_type", "merchant", "case_id")
+ENTITIES = ("amount", "date", "bank", "card_last4", "card_type", "merchant", "case_id", "cross_border")
 
 
 def turn(text: str, *entities: Entity) -> Turn:
