@@ -201,6 +201,21 @@ SCENARIOS = [
         due={"void_or_refund": "今天办理", "contact_bank": "建议11月26日（周四）前完成"},
         says={"void_or_refund": ("11月20日的交易已经结算", "参考号")},
     ),
+    Scenario(
+        "fraud reported months later at a bank without a known number: the deadline may have passed",
+        "unauthorized",
+        date(2026, 12, 6),
+        Facts(bank="某某农商银行", amount=3000.0, txn_date=date(2026, 5, 1)),
+        due={
+            "freeze_card": "立即办理",
+            "report_police": "立即办理",
+            "contact_bank": "建议12月9日（周三）前完成",
+        },
+        says={
+            "freeze_card": ("卡背面印的某某农商银行官方客服电话",),
+            "contact_bank": ("已过去219天", "可能已过", "仍可以向发卡行提出异议"),
+        },
+    ),
 ]
 
 
@@ -243,6 +258,8 @@ def test_every_sentence_is_well_formed(
 
 
 NESTED_BRACKETS = re.compile(r"（[^）]*（")
+# A word said twice in a row, across a label's colon too ("期限：期限可能已过").
+STUTTER = re.compile(r"([\u4e00-\u9fff]{2})[：:]?\1")
 BROKEN = (
     "{",
     "}",
@@ -264,6 +281,7 @@ def assert_well_formed(rendered: str) -> None:
     for broken in BROKEN:
         assert broken not in rendered, (broken, rendered)
     assert not re.search(r"[\u4e00-\u9fff][ \t]+[\u4e00-\u9fff]", rendered)
+    assert not STUTTER.search(rendered), STUTTER.search(rendered)
     for clause in re.split(r"[。；，\n]", rendered):
         assert not doubled_phrase(clause), (doubled_phrase(clause), clause)
 
