@@ -14,16 +14,28 @@ How people type numbers in Chinese chat, and what is read as one number:
   once three or more stand together and no 十/百/千/万 makes them a quantity
   ("两千五" stays an amount);
 - a cue before the number ("验证码，654321", "OTP=123456", "我的密码，123456",
-  "验证码刚收到，是654321") or after it ("654321是验证码", "123是卡背面的三位数",
+  "验证码刚收到，是654321", "验证码→4719", "the code they sent is 123456": an
+  English word counts as one word between them) or after it ("654321是验证码", "123是卡背面的三位数",
   "755268 这个验证码是谁发的"), also in the next clause, named by whoever said it
   ("收到短信 786302，说是验证码", "11/29 这个是卡的有效期") unless money, another
   number's label or a denial stands between ("3000元，说是验证码错了", "不是验证码");
+- a later number of the same message brought in as another of the secret a cue
+  named earlier ("验证码过期了，让我再报一个，第二个是 284615", "密码是 258037，
+  但他总记错成 258073": 第二个是, 新的是, 正确的应该是, 记错成, 还是, 不对 …),
+  unless money, another number's label or another number (but for a count, "输错3次")
+  stands between;
 - cues in traditional characters ("驗證碼", "卡號", "簡訊"), read through a
   character-for-character map; cue words with a digit ("CVV2 904": the secret is
   904); the IME's slips and loose names of codes ("验证吗", "密马", "yzm", "银行发
-  的码", "这个码", and the "退款码" or "取消码" a scammer asks for);
+  的码", "这个码", and the "退款码" or "取消码" a scammer asks for); cue words with
+  characters typed as pinyin when the IME is switched mid-word ("yan证码",
+  "验zheng码", "mi码", "密ma"), read as written in characters;
+- English descriptions: "the 3 digits on the back are 906", "my PIN is 1234",
+  "security code 123", "expires 07/27";
 - a digit told as a count: "密码是六个八", "验证码四个1";
-- a card pasted from a form: "6222 0212 3456 7894 09/27 123" (number, expiry, CVV).
+- a card pasted from a form: "6222 0212 3456 7894 09/27 123" (number, expiry, CVV),
+  or with its labels first: "卡号/有效期/CVV：5240 7036 2943 1311 / 07/27 / 483"
+  (each value, in order, is what its label names).
 
 Card numbers are 13–19 digits: masked when a card cue names them, when they
 pass the Luhn check, or when they look like a card (printed 4-4-4-4 grouping,
@@ -40,8 +52,9 @@ taken for money; but three digits attached to a CVV cue ("500是安全码") are 
 CVV, since nobody prices anything in 安全码. A number right after 卡号 is a card
 number whatever follows it ("卡号6225… 商户说…").
 
-An expiry is a month and a year named by a cue: 有效期, 到期日, EXP, valid
-thru, a form's "月/年" or "MM/YY" label, before or after it, a few words away
+An expiry is a month and a year named by a cue: 有效期 (效期, 有效至), 到期日,
+到期年月, EXP, valid thru, a form's "月/年" or "MM/YY" label, before or after it,
+written in digits or in numerals ("有效期是二八年九月"), a few words away
 ("对方问我卡的有效期，我说了05/32"), or standing among a pasted card's details.
 到期 and 期限 alone also name due dates, so they take only an expiry written as
 on a card ("06/32到期", "2029年7月到期的卡"). A month and year named as a bill's,
@@ -51,7 +64,8 @@ something happened on ("11/20在超市刷的") are dates and stay. The trade-off
 
 Amounts, dates, times, phone numbers, hotlines, case numbers, card last-4 and
 transaction ids named by their cue (参考号, 凭证号, 流水号, 商户号, 终端号,
-批次号, 授权码, 订单号, …) are not secrets and stay exactly as typed.
+批次号, 授权码, 订单号, a slip's "APPR CODE" …) are not secrets and stay exactly
+as typed.
 
 ``mask_continuing`` adds what one message cannot know: a card number typed
 over two messages (see ``SplitState``); ``clean_metadata`` keeps a channel's
@@ -145,6 +159,61 @@ def _digit_view(normalised: str) -> str:
     return "".join([*parts, normalised[last:]])
 
 
+# People switch the IME mid-word and type a character of a cue as its pinyin: "yan证码", "验zheng码",
+# "mi码", "密ma", "ka号", "有效qi". Written back in characters, they are read as the cue.
+_CUE_PINYIN = {
+    "验": "yan", "证": "zheng", "码": "ma", "密": "mi", "安": "an", "全": "quan", "卡": "ka",
+    "号": "hao", "有": "you", "效": "xiao", "期": "qi", "校": "jiao|xiao", "动": "dong", "态": "tai",
+}  # fmt: skip
+_TYPED_WORDS = ("验证码", "校验码", "动态码", "安全码", "有效期", "密码", "卡号")
+
+
+def _typed(word: str) -> str:
+    """``word`` with any of its characters typed as pinyin ("yan zheng 码" too); a pinyin at either end
+    is a whole word."""
+    parts = []
+    for index, char in enumerate(word):
+        pinyin = _CUE_PINYIN[char]
+        if index == 0:
+            pinyin = f"(?<![a-z])(?:{pinyin})"
+        if index == len(word) - 1:
+            pinyin = f"(?:{pinyin})(?![a-z])"
+        parts.append(f"(?:{char}|{pinyin})")
+    return " ?".join(parts)
+
+
+_TYPED_CUES = "|".join(f"(?P<w{index}>{_typed(word)})" for index, word in enumerate(_TYPED_WORDS))
+_TYPED_CUE = re.compile(f"(?=[{''.join(_TYPED_WORDS)}a-z])(?:{_TYPED_CUES})", re.IGNORECASE)
+_A_LETTER = re.compile("[a-z]", re.IGNORECASE)
+
+
+def _cue_view(view: str, origin: list[int]) -> tuple[str, list[int]]:
+    """``view`` with cue words typed partly in pinyin written in characters, and each character's origin."""
+    parts: list[str] = []
+    origins: list[int] = []
+    last = 0
+    for match in _TYPED_CUE.finditer(view):
+        word = _TYPED_WORDS[int((match.lastgroup or "w0")[1:])]
+        if match.group() == word:
+            continue
+        starts, position = [], match.start()
+        for char in word:
+            if view[position] == " ":
+                position += 1
+            starts.append(position)
+            if view[position] == char:
+                position += 1
+                continue
+            spelled = view[position : position + 5].lower()
+            position += next(len(py) for py in _CUE_PINYIN[char].split("|") if spelled.startswith(py))
+        parts += [view[last : match.start()], word]
+        origins += [*origin[last : match.start()], *(origin[start] for start in starts)]
+        last = match.end()
+    if not parts:
+        return view, origin
+    return "".join([*parts, view[last:]]), [*origins, *origin[last:]]
+
+
 # --- cues ---------------------------------------------------------------------------------
 
 # Named groups, tried in this order at each position; a longer, more specific cue
@@ -152,24 +221,30 @@ def _digit_view(normalised: str) -> str:
 _CUE_PATTERNS = (
     (
         "sms",
-        r"(?:短信|手机)?(?:验证码|校验码|效验码|动态码|动态密码|短信密码|短信码|认证码|确认码|动态令牌|令牌"
+        r"(?:短信|手机)?(?:验证码|校验码|效验码|动态码|动态密码|短信密码|短信码"
+        r"|认证码|确认码|动态令牌|令牌"
         # The IME's slips for 验证码 (yanzhengma), its pinyin initials, and what a scammer calls it.
-        r"|验证[吗嘛马玛妈]|验正码)|(?<![a-z])(?:yzm|yanzhengma)(?![a-z])"
+        r"|验证[吗嘛马玛妈]|验正码)|(?<![a-z])yzm(?![a-z])"
         r"|(?:退款|取消|撤销|解冻|解除|注销|核验|解绑)码"
         r"|(?:收到|发来|短信里|短信上|短信中)的?(?:码|数字|那串数字?)"
         # A bare 码 someone sent or asked for: "银行发的码", "这个码", "把码报给他".
         r"|(?<=[这那个串组把])码|(?<=[发给要来报问说信我你他]的)码|(?<!\w)码"
         r"|(?<![a-z])(?:otp|sms\s*code|verification\s*code|verify\s*code|passcode"
-        r"|one[\s-]*time\s*(?:password|code)|code)(?![a-z])",
+        # "the code on the back" is the CVV.
+        r"|one[\s-]*time\s*(?:password|code)|code(?!\s+(?:on|at)\s))(?![a-z])",
     ),
     (
         "pin",
         r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?(?:密码|密马|秘码)"
-        r"|(?<![a-z])(?:pin|password|passwd|pwd|mima)(?![a-z])码?|口令",
+        r"|(?<![a-z])(?:pin|password|passwd|pwd)(?![a-z])(?:\s*(?:码|code|number|no\.?)(?![a-z]))?|口令",
     ),
     (
         "cvv",
-        r"(?<![a-z])(?:cvv2|cvv|cvn2|cvn|cvc2|cvc|cav2|security\s*code)(?![a-z])码?|安全码"
+        r"(?<![a-z])(?:cvv2|cvv|cvn2|cvn|cvc2|cvc|cav2|security\s*code)(?![a-z])(?:\s*(?:码|code|number|no\.?)(?![a-z]))?"
+        r"|安全码"
+        # "the 3 digits on the back", "code on the back of the card", "back of card".
+        r"|(?<![a-z])(?:(?:digits?|numbers?|code)\s+(?:on|at)\s+(?:the\s+)?back(?:\s+of\s+(?:the\s+|my\s+)?card)?"
+        r"|back\s+of\s+(?:the\s+|my\s+)?card)(?![a-z])"
         r"|(?:银行卡|信用卡|卡片?)?(?:背面|背后|反面|签名栏|签名条)(?:上|后面)?(?:的|那)?(?:最?后)?[3三][位个](?:数字|数|码)?"
         # On the back of the card, a 验证码 or 校验码 is the CVV: "卡背面的验证码787".
         r"|(?:银行卡|信用卡|卡片?)?(?:背面|背后|反面)(?:上|后面)?的?(?:验证码|校验码|数字|号码|码)?"
@@ -177,10 +252,12 @@ _CUE_PATTERNS = (
     ),
     (
         "expiry",
-        r"有效期(?:至|到|截止)?|有效日期|有效至|有效截止|到期日期?|到期时间|过期日期?|过期时间|失效日期|截止日期"
+        r"有效期(?:至|到|截止)?|有效日期|有效至|有效截[止至]|到期日期?|到期时间|过期日期?|过期时间|失效日期|截止日期"
+        # Shortened: "效期 07/27", "到期年月：07/27".
+        r"|效期(?:至|到)?|(?:到期|有效|截止)年月"
         # A form's column label: "有效期（月/年）：09/27", "MM/YY 09/27".
         r"|月份?\s*/\s*年份?|年份?\s*/\s*月份?"
-        r"|(?<![a-z])(?:exp(?:iry|iration|ires)?(?:\s*date)?|valid\s*(?:thru|through|until)|good\s*thru"
+        r"|(?<![a-z])(?:exp(?:iry|iration|ires|iring)?(?:\s*date)?|valid\s*(?:thru|through|until|till|to)|good\s*(?:thru|through|till)"
         r"|mm\s*/\s*yy(?:yy)?|yy\s*/\s*mm)(?![a-z])",
     ),
     (
@@ -198,13 +275,15 @@ _CUE_PATTERNS = (
     (
         # Labels of transaction ids and other numbers: what they name is never a card number.
         "other",
-        r"(?:检索)?参考号?|凭证号?|流水号?|商户(?:编)?号?|终端(?:编)?号?|批次号?|授权(?:码|号)|订单号?|交易(?:单)?号"
+        r"(?:检索)?参考号?|凭证号?|流水号?|商户(?:编)?号?|终端(?:编)?号?|批次号?|(?:授权|批准|核准)(?:码|号)|订单号?|交易(?:单)?号"
         r"|单号|编号|工号|案件号|受理号"
         r"|身份证(?:号码?)?|证件号码?|邮编|发票号?|快递单?号?|运单号?|会员(?:卡)?号|券码"
         # Any other "…号" names some other number ("房间号", "工单号"); not a day ("20号").
         r"|(?<=[\u4e00-\u9fff])(?<![卡账帐尾])号码?"
-        r"|(?<![a-z])(?:ref(?:erence)?(?:\s*(?:no\.?|number))?|rrn|order(?:\s*(?:no\.?|number|id))?|mid|tid"
-        r"|(?:auth(?:orization)?|zip|postal|error|promo|qr|response|return|reason|swift|area)\s*code"
+        # A slip's approval code ("APPR CODE 772031") is a transaction id, not an SMS code.
+        r"|(?<![a-z])(?:(?:auth(?:ori[sz]ation)?|appr(?:oval)?|approve|ref(?:erence)?|order|booking|tracking"
+        r"|transaction|trace|batch|invoice|voucher|coupon|zip|postal|error|promo|qr|response|return|reason|swift|area)"
+        r"\s*(?:code|no\.?|number|id|#)|ref(?:erence)?|rrn|order|mid|tid"
         r")(?![a-z])",
     ),
     (
@@ -212,7 +291,12 @@ _CUE_PATTERNS = (
         r"(?:银行|信用|储蓄|借记|贷记)?卡(?:号码?|的号码|片号码?|面号码?)|账号|帐号|账户号码?|帐户号码?"
         r"|(?<![a-z])(?:card\s*(?:number|no\.?|num|#)|account\s*(?:number|no\.?)|pan)(?![a-z])",
     ),
-    ("card", r"(?:银行|信用|储蓄|借记|贷记|工资|社保)?卡片?|(?<![a-z])card(?![a-z])"),
+    # "the CVV on my card is 381": a card the secret is on names no number.
+    (
+        "card",
+        r"(?:银行|信用|储蓄|借记|贷记|工资|社保)?卡片?"
+        r"|(?<![a-z])(?<!on my )(?<!on the )(?<!on your )card(?![a-z])",
+    ),
 )
 _CUES = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _CUE_PATTERNS)
 
@@ -227,28 +311,38 @@ def _cue_start(cues: str) -> str:
 _CUE_START = _cue_start(_CUES)
 _CUE = re.compile(f"{_CUE_START}(?:{_CUES})", re.IGNORECASE)
 _SECRET_CUES = {"sms": "sms_code", "pin": "pin", "cvv": "cvv"}
+_SECRET_KINDS_OF = {**_SECRET_CUES, "expiry": "expiry"}
 _DIGIT_RANGES = {"sms": (4, 8), "pin": (4, 8), "cvv": (3, 4)}
 _CARD_CUES = ("cardno", "head", "card")
 _NOT_SECRET_CUES = ("tail", "contact", "other")
 
-# Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces.
-_FILLER = r"(?:[\s:=#,.、\-()\[\]【】「」“”\"'<>《》]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
+# Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces, an arrow ("验证码→4719").
+_ARROWS = "←→⇐⇒⟵⟶➔➜➡⬅👉👈☞☜"
+_FILLER = rf"(?:[\s:=#,.、\-()\[\]【】「」“”\"'<>《》{_ARROWS}]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
 _DIRECT = re.compile(rf"{_FILLER}{{0,12}}\Z", re.IGNORECASE)
 # "验证码刚收到，是654321", "验证码是多少？123456": a few words between cue and number.
 _GAP = re.compile(r"(?:[^0-9。！!;；\n]|[0-9]{1,2}\s?位){1,12}\Z")
 _MAX_GAP_WORDS = 8
 # ... unless they move on to money or to another number's name; digits in between end the gap anyway.
-_MONEY = r"元|块|钱|刷|扣|付|转|退|费|额|取|存|(?<!补)充|缴|买|卡里"
+_MONEY = r"元|块|钱|刷|扣|付|转|退|费|额|取|存|(?<!补)充|缴|买|卡里|笔"
 _MONEY_OR_LABEL = rf"{_MONEY}|号|尾|电话|手机|热线|\["
-_GAP_FORBIDDEN = re.compile(rf"{_MONEY_OR_LABEL}|客服|拨|打")
+_GAP_FORBIDDEN = re.compile(
+    rf"{_MONEY_OR_LABEL}|客服|拨|打|(?<![a-z])(?:charg|paid|pay|refund|amount|price|cost|balance|total|fee|yuan|rmb"
+    r"|usd|dollar|phone|call|order|ref|tracking|case|ending|last)",
+    re.IGNORECASE,
+)
+# An English word counts as one word between a cue and its number, as a Chinese character does.
+_LATIN_WORD = re.compile(r"[a-z]+", re.IGNORECASE)
 _CUE_WINDOW = 28
+_LATIN_OR_SPACE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
 # Between a number and a cue after it: "654321是验证码", "123456（短信验证码）", "1234 这张卡",
 # "755268 请问这个验证码是谁发的" (a demonstrative a few words on points back at the number).
 # The cue may come in the next clause, named by who said it: "786302，短信说是验证码", "846213 其实就是
 # 验证码", "11/29 这个是卡的有效期" (``said``, checked by ``_said_plainly``).
 _GLUE = (
-    r"[\s,:=)）\]】」”\"']*(?:[(（\[【「“\"']\s*)?"
+    rf"[\s,:=)）\]】」”\"'<>\-{_ARROWS}]*(?:[(（\[【「“\"']\s*)?"
     r"(?:(?P<said>(?:[^\W\d_]{1,6}[\s,]{1,2})?[^\W\d_]{0,6}?)(?:是|为|叫)|即)?\s*"
+    r"(?:(?<![a-z])(?:is|was|are)\s+(?:(?:the|my|your)\s+)?)?"
     r"(?:我的|我们的|你的|您的|我|刚刚?|刚才)?\s*"
     r"(?:银行|短信|手机)?(?:刚?收到的|发来的|发的|给的|里的|中的|上的)?"
     r"(?:(?:银行|信用|储蓄)?卡片?(?:上|面|背面)?的)?"
@@ -276,32 +370,44 @@ class _Cue(NamedTuple):
     kind: str
     direct: bool  # nothing but filler between cue and number
     rest: str  # what is between them
+    start: int  # where the cue starts
+
+
+def _window_start(view: str, start: int, reach: int = _CUE_WINDOW) -> int:
+    """``reach`` before ``start``, moved back out of an English phrase: read from "VAL CODE",
+    "APPROVAL CODE 772031" would name an SMS code."""
+    first = max(0, start - reach)
+    limit = max(0, first - _CUE_WINDOW)
+    while first > limit and view[first - 1] in _LATIN_OR_SPACE:
+        first -= 1
+    return first
 
 
 def _cue_before(view: str, start: int) -> _Cue | None:
-    cues = list(_CUE.finditer(view, max(0, start - _CUE_WINDOW), start))
+    cues = list(_CUE.finditer(view, _window_start(view, start), start))
     last = cues[-1] if cues else None  # the nearest cue is the one that names the number
     if last is None or last.lastgroup is None:
         return None
     rest = view[last.end() : start]
     if _DIRECT.match(rest):
-        return _Cue(last.lastgroup, True, rest)
+        return _Cue(last.lastgroup, True, rest, last.start())
     if _few_words(rest):
-        return _Cue(last.lastgroup, False, rest)
+        return _Cue(last.lastgroup, False, rest, last.start())
     return None
 
 
 def _few_words(rest: str) -> bool:
     """What stands between a cue and its number is a few words, not money or another number's name."""
-    words = re.sub(_FILLER, "", rest, flags=re.IGNORECASE)
-    return bool(_GAP.match(rest)) and len(words) <= _MAX_GAP_WORDS and not _GAP_FORBIDDEN.search(rest)
+    compact = _LATIN_WORD.sub("w", rest)
+    words = re.sub(_FILLER, "", compact, flags=re.IGNORECASE)
+    return bool(_GAP.match(compact)) and len(words) <= _MAX_GAP_WORDS and not _GAP_FORBIDDEN.search(rest)
 
 
 # Words of the "other" kind that, after a number, say who acts rather than what it is:
 # "6225215294415260 商户说已经撤销了" names no merchant id.
 _ACTORS = frozenset({"商户", "终端", "客服", "拨打", "致电", "打给"})
 # A cue "directly" after its number: "500是安全码", "123 (CVV)"; not "755268 这个验证码".
-_ATTACHED = re.compile(r"[\s(\[【「“\"']*(?:(?:就|也)?是|为)?\s*\Z")
+_ATTACHED = re.compile(rf"[\s(\[【「“\"'<>\-{_ARROWS}]*(?:(?:就|也)?是|为)?\s*\Z")
 
 
 def _cue_after(view: str, end: int) -> _Cue | None:
@@ -312,7 +418,7 @@ def _cue_after(view: str, end: int) -> _Cue | None:
     if match.group(kind) in _ACTORS:
         return None
     rest = view[end : match.start(kind)]
-    return _Cue(kind, bool(_ATTACHED.match(rest)), rest)
+    return _Cue(kind, bool(_ATTACHED.match(rest)), rest, match.start(kind))
 
 
 def _kind(cue: _Cue | None) -> str | None:
@@ -436,6 +542,7 @@ def _luhn_valid(digits: str) -> bool:
 
 _CHAIN = re.compile(rf"(?<![0-9])[0-9]+(?:{_SEP}{{1,3}}[0-9]+)*")
 _DIGITS = re.compile(r"[0-9]+")
+_DIGITS_EACH = re.compile(r"[0-9]")
 # Earlier masks (so masking twice changes nothing), case numbers and the digit of a cue word
 # ("CVC2 802": the secret is 802, not 2802) stay as they are.
 _PROTECTED = re.compile(
@@ -444,6 +551,7 @@ _PROTECTED = re.compile(
     re.IGNORECASE,
 )
 _CARD_MASK = re.compile(r"\[卡号已隐藏[,，]尾号[0-9]{4}\]")
+_CUT_MASK = re.compile(r"(?<=[0-9])\[已隐藏\]")
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _YEAR = r"(?:20)?[2-4][0-9]"  # cards issued now expire in the 2020s-2040s
 # An expiry is a month and a year: "09/27", "2027-09", "0927", "2029年7月", "7月/29年".
@@ -482,6 +590,46 @@ _PASTED_ITEM = re.compile(
     rf"[\s,;|、]{{1,3}}(?:(?P<expiry>{_MONTH}\s*/\s*{_YEAR})|(?P<cvv>[0-9]{{3}}))(?![0-9])(?!\s*[/\-.][0-9])"
 )
 _PASTED_ITEMS = 2
+# "有效期是二八年九月", "有效期二零二七年十二月": a year and month in Chinese numerals, which the digit
+# view leaves as they are when fewer than three stand together.
+_EXPIRY_IN_NUMERALS = re.compile(
+    rf"(?<![0-9{_CN_DIGITS}{_QUANTITY}])(?:[2二][0零〇])?[2-4二三四][0-9{_CN_DIGITS}]\s*年\s*"
+    r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月份?"
+    rf"(?!\s*(?:[0-9{_CN_DIGITS}十]+\s*)?[日号天])"  # a day makes it a date
+)
+# A form pasted with its labels first: "卡号/有效期/CVV：5240 7036 2943 1311 / 07/27 / 483". Each value,
+# in the labels' order, is the secret its label names.
+_LABEL_SEPARATOR_BEFORE = re.compile(r"(?:\s*(?:[/、,|&+]|和|及)\s*|\s+)\Z")
+_LABEL_REACH = 16  # characters a label may take
+_FORM_KINDS = {"cardno": "card_number", "card": "card_number", **_SECRET_KINDS_OF}
+_VALUE_SEPARATOR = re.compile(r"\s*[/、,|;；]\s*|\s+")
+_FORM_VALUES = {
+    "card_number": re.compile(r"[0-9]+(?:[ \-][0-9]+)*"),
+    "expiry": re.compile(
+        rf"(?:{_MONTH}\s*[/\-.]\s*{_YEAR}|{_YEAR}\s*[/\-.]\s*{_MONTH}|(?:0[1-9]|1[0-2]){_YEAR})(?![0-9])"
+    ),
+    "cvv": re.compile(r"[0-9]{3,4}(?![0-9])"),
+    "pin": re.compile(r"[0-9]{4,8}(?![0-9])"),
+    "sms_code": re.compile(r"[0-9]{4,8}(?![0-9])"),
+}
+# After a secret's cue, a later number brought in as another of the same: "验证码过期了，让我再报一个，
+# 第二个是 284615", "密码输错两次了，正确的应该是 582036", "他的密码是 258037，但他总记错成 258073".
+_FOLLOW_UP = re.compile(
+    r"(?:第[二三四五2-5][个条次遍]?|[另下后](?:一|外一?)?[个条串组]|另外一?[个条串组]?"
+    r"|(?:新|最新|正确|对|真|真正|实际|原来|之前|刚才|刚刚|后来|最后|重发|这次)的(?:那?[个条串组])?"
+    r"|[记错输打写改换变看听念报设]成了?"
+    # "密码是 258037 还是 258073", "…，不对，是 258073".
+    r"|还是|或者|或是|也可能|不对|错了)"
+    rf"(?:应该|其实|实际上?|才|就)?{_FILLER}{{0,4}}\Z",
+    re.IGNORECASE,
+)
+_FOLLOW_UP_PHRASE = 16  # characters the phrase may take before the number
+_FOLLOW_UP_WORDS = frozenset("第另下后的成还或能对错")  # one of them is in every such phrase
+_FOLLOW_UP_REACH = 40  # characters between the cue and the phrase
+# Between the cue and the phrase, money or another number's label breaks the link ...
+_FOLLOW_UP_FORBIDDEN = re.compile(rf"{_MONEY}|号|尾|电话|手机|热线|客服|拨打")
+# ... and so does a number, but for the cue's secret itself and a count ("密码输错3次了").
+_COUNT_AFTER = re.compile(r"\s*(?:次|遍|位|个|分钟|秒|小时|天)")
 _PASSWORD_CHARS = r"[a-z0-9!@#$%^&*._\-]"
 # Online passwords mix letters and digits: "密码是Abc12345".
 _PASSWORD = re.compile(
@@ -564,6 +712,8 @@ class _Scan:
         self.text = text
         self.secrets: list[_Secret] = []
         self.leftover: list[_Chain] = []
+        # Cut card numbers the next message may finish, and the digits typed so far.
+        self.opened: dict[_Secret, SplitState] = {}
         self._before: dict[int, _Cue | None] = {}
         self._after: dict[int, _Cue | None] = {}
         if not any(map(str.isnumeric, text)) and not _NOT_NUMERIC_DIGITS.intersection(text):  # most messages
@@ -571,8 +721,13 @@ class _Scan:
             return
         normalised, self.origin = normalise_with_offsets(text)
         self.view = _digit_view(_simplified(normalised))
+        if _A_LETTER.search(self.view):
+            self.view, self.origin = _cue_view(self.view, self.origin)
         self.protected = [match.span() for match in _PROTECTED.finditer(self.view)]
         chains = [chain for match in _CHAIN.finditer(self.view) for chain in self._chains(match)]
+        self._labelled_forms(chains)
+        if self.secrets:
+            chains = [part for chain in chains for part in self._free_parts(chain)]
         for chain in chains:
             self._card_numbers(chain)
         self._expiry_dates()
@@ -584,6 +739,7 @@ class _Scan:
             for part in self._free_parts(chain):
                 self._cued_secrets(part)
         self._pasted_card_details()
+        self._unfinished_card()
         self.leftover = [part for chain in chains for part in self._free_parts(chain)]
 
     def _chains(self, match: re.Match[str]) -> list[_Chain]:
@@ -625,8 +781,30 @@ class _Scan:
     def digits(self, chain: _Chain) -> str:
         return "".join(self.view[group.start : group.end] for group in chain.groups)
 
+    def digits_in(self, start: int, end: int) -> str:
+        return "".join(_DIGITS_EACH.findall(self.view, start, end))
+
     def add(self, start: int, end: int, kind: str, replacement: str) -> None:
         self.secrets.append(_Secret(start, end, kind, replacement))
+
+    def cut(self, start: int, end: int) -> tuple[_Secret, SplitState]:
+        """Hide all but the first six digits between ``start`` and ``end``; the next message may go on."""
+        digits = list(_DIGITS_EACH.finditer(self.view, start, end))
+        secret = _Secret(digits[_CUT_KEEPS].start(), end, "card_number", HIDDEN)
+        return secret, SplitState("prefix", len(digits))
+
+    def _unfinished_card(self) -> None:
+        """A card number of 13-15 digits ending the message that is no full card ("卡号62284829873643":
+        UnionPay's have 16-19 digits, the others pass the Luhn check) shows only its first six digits,
+        for the next message may hold its last ones."""
+        for index, secret in enumerate(self.secrets):
+            if secret.kind != "card_number" or not _TRAILING.match(self.view, secret.end):
+                continue
+            digits = self.digits_in(secret.start, secret.end)
+            if len(digits) < 16 and (digits.startswith("62") or not _luhn_valid(digits)):
+                cut, state = self.cut(secret.start, secret.end)
+                self.secrets[index] = cut
+                self.opened[cut] = state
 
     # --- card numbers
 
@@ -721,15 +899,78 @@ class _Scan:
     # --- expiry dates, pasted cards
 
     def _expiry_dates(self) -> None:
-        for value in _EXPIRY_VALUE.finditer(self.view):
-            start, end = value.span()
-            # As printed on a card, with a slash, or written out with 年 and 月.
-            printed = value.lastgroup == "written" or "/" in value.group()
+        # As printed on a card, with a slash, or written out with 年 and 月.
+        values = [
+            (*value.span(), value.lastgroup == "written" or "/" in value.group())
+            for value in _EXPIRY_VALUE.finditer(self.view)
+        ]
+        if "年" in self.view:
+            values += [(*value.span(), True) for value in _EXPIRY_IN_NUMERALS.finditer(self.view)]
+        for start, end, printed in values:
             # "尾号1234 这个是卡的有效期": the number's own label wins over a cue after it.
             before = self.cue_before(start)
             labelled = before is not None and before.direct and before.kind in ("tail", "other")
-            if self._free(start, end) and not labelled and self._named_expiry(start, end, printed):
+            if labelled or not self._free(start, end):
+                continue
+            if self._named_expiry(start, end, printed) or (printed and self._followed_up_expiry(start, end)):
                 self.add(start, end, "expiry", HIDDEN)
+
+    def _labelled_forms(self, chains: list[_Chain]) -> None:
+        """Mask the values of a pasted form whose labels come first, each as the secret its label
+        names, in order, until a value does not fit its label."""
+        for chain in chains:
+            last = self.cue_before(chain.start)
+            if last is None or not last.direct or last.kind not in _FORM_KINDS:
+                continue
+            kinds = self._labels_before(last)
+            position = chain.start
+            for index, kind in enumerate(kinds):
+                value = self._form_value(kind, position, kinds[index + 1 : index + 2])
+                if value is None:
+                    break
+                if self._free(value.start, value.end):
+                    self.secrets.append(value)
+                position = self._next_value(value.end)
+
+    def _labels_before(self, last: _Cue) -> list[str]:
+        """The secrets named by a list of two or more labels ending with ``last`` ("卡号/有效期/CVV"),
+        in order."""
+        view, kinds, start = self.view, [_FORM_KINDS[last.kind]], last.start
+        while separator := _LABEL_SEPARATOR_BEFORE.search(view, max(0, start - 4), start):
+            end = separator.start()
+            labels = _CUE.finditer(view, _window_start(view, end, _LABEL_REACH), end)
+            label = next((cue for cue in reversed(list(labels)) if cue.end() == end), None)
+            if label is None or label.lastgroup not in _FORM_KINDS:
+                break
+            kinds.append(_FORM_KINDS[label.lastgroup])
+            start = label.start()
+        return kinds[::-1] if len(kinds) > 1 else []
+
+    def _form_value(self, kind: str, position: int, following: list[str]) -> _Secret | None:
+        """``kind``'s value at ``position``. A card number is a run of whole digit groups that makes
+        13-19 digits: one the ``following`` value comes after, else one of a card's usual length, else
+        the longest ("6222 0212 3456 7894 07/27": the expiry is not the card's)."""
+        match = _FORM_VALUES[kind].match(self.view, position)
+        if match is None or kind != "card_number":
+            return None if match is None else _Secret(*match.span(), kind, HIDDEN)
+        ends: list[tuple[bool, bool, int]] = []
+        total = 0
+        for group in _DIGITS.finditer(self.view, match.start(), match.end()):
+            total += group.end() - group.start()
+            if 13 <= total <= 19:
+                then = self._next_value(group.end())
+                followed = all(_FORM_VALUES[after].match(self.view, then) for after in following)
+                ends.append((followed, total in _CARD_LENGTHS, group.end()))
+        if not ends:
+            return None
+        end = max(ends)[2]
+        return _Secret(
+            match.start(), end, kind, _card_mask(self.digits_in(match.start(), end)[-_TAIL_KEEPS:])
+        )
+
+    def _next_value(self, end: int) -> int:
+        separator = _VALUE_SEPARATOR.match(self.view, end)
+        return separator.end() if separator else end
 
     def _named_expiry(self, start: int, end: int, printed: bool) -> bool:
         """A cue names this month and year an expiry, and nothing makes them a bill's due date.
@@ -757,6 +998,37 @@ class _Scan:
         else:
             named = strong and printed and _few_words(rest) and not _EVENT_AFTER.match(view, end)
         return named and not _due_date(view, cue.start(), end, weak=not strong)
+
+    def _followed_up_expiry(self, start: int, end: int) -> bool:
+        """ "有效期我记错了，正确的应该是 09/28", unless it is the day something happened."""
+        if _kind(self.follow_up(start)) != "expiry" or _EVENT_AFTER.match(self.view, end):
+            return False
+        return not _due_date(self.view, start, end, weak=False)
+
+    def follow_up(self, start: int) -> _Cue | None:
+        """The secret's cue earlier in the message when the number at ``start`` is brought in as
+        another of the same ("…，正确的是 582036"), with nothing of another kind between them."""
+        view, first = self.view, max(0, start - _FOLLOW_UP_PHRASE)
+        if _FOLLOW_UP_WORDS.isdisjoint(view[first:start]):
+            return None
+        phrase = _FOLLOW_UP.search(view, first, start)
+        if phrase is None:
+            return None
+        reach = _window_start(view, phrase.start(), _FOLLOW_UP_REACH)
+        cues = list(_CUE.finditer(view, reach, phrase.start()))
+        if not cues or cues[-1].lastgroup not in _SECRET_KINDS_OF:
+            return None
+        cue, between = cues[-1], view[cues[-1].end() : phrase.start()]
+        kind = cue.lastgroup or ""
+        if _FOLLOW_UP_FORBIDDEN.search(between):
+            return None
+        same = [
+            (secret.start, secret.end) for secret in self.secrets if secret.kind == _SECRET_KINDS_OF[kind]
+        ]
+        for number in _DIGITS.finditer(view, cue.end(), phrase.start()):
+            if not (any(a <= number.start() < b for a, b in same) or _COUNT_AFTER.match(view, number.end())):
+                return None
+        return _Cue(kind, False, view[cue.end() : start], cue.start())
 
     def _pasted_card_details(self) -> None:
         """An expiry and a CVV pasted with a card: "6222 0212 3456 7894 09/27 123".
@@ -803,6 +1075,8 @@ class _Scan:
         if _is_date(values, list(chain.keys)):
             return
         before = self.cue_before(chain.start)
+        if _kind(before) not in _SECRET_CUES and not _names_other_number(before):
+            before = self.follow_up(chain.start) or before
         first_free = 0
         if before is not None and before.kind in _SECRET_CUES:
             first_free = self._cued_from(chain, before)
@@ -888,6 +1162,13 @@ def mask_secrets(text: str) -> MaskResult:
     MaskResult(text='卡号 [卡号已隐藏，尾号7890] 验证码是 [已隐藏]', kinds=('card_number', 'sms_code'))
     >>> mask_secrets("654321是验证码，尾号1234多扣了¥1,299.00").text
     '[已隐藏]是验证码，尾号1234多扣了¥1,299.00'
+
+    A card number of 13-15 digits that ends the message and is no full card
+    (UnionPay's have 16-19 digits, the others pass the Luhn check) shows only
+    its first six digits, since the next message may bring its last ones:
+
+    >>> mask_secrets("卡号62284829873643").text
+    '卡号622848[已隐藏]'
     """
     return _Scan(text).result()
 
@@ -968,9 +1249,11 @@ def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult,
     - A message ending with what may start a card number shows at most its
       first six digits: "6222 0212 3456" is stored as "6222 02[已隐藏]". That is
       a number named by 卡号/银行卡/card (seven or more digits, anywhere in the
-      message), or seven to eighteen bare digits at the message's end that
+      message), seven to eighteen bare digits at the message's end that
       start like a card (3, 4, 5, 6, 9 or 22-27) and are no phone number,
-      date, amount, or transaction id named by its cue.
+      date, amount, or transaction id named by its cue, or a card number of
+      13-15 digits ending the message that is not yet a full one
+      ("卡号62284829873643", see ``mask_secrets``).
     - The next message's leading digits continue it, after nothing, a few
       words ("后面是", "接上条", "刚才没发完："), or a longer clause when a word
       that carries on stands right before them and no money word is in it
@@ -979,7 +1262,10 @@ def mask_continuing(text: str, previous: SplitState | None) -> tuple[MaskResult,
       ("[卡号已隐藏，尾号7890]"); fewer are a middle piece and are hidden.
       After a cut prefix, digits that look like a phone number continue it
       too unless typed as one (3-4-4 or, short of a card's length, unbroken):
-      "1345 6789 012" carries on the card's groups of four.
+      "1345 6789 012" carries on the card's groups of four, and "190 8349
+      2969" after "卡号 6225 2" completes the group of four it left open.
+      A note may follow them ("507 147（漏了几位，补上）"), and after a whole
+      card number one to three digits with a note are a 19-digit card's end.
     - Four to six digits ending a message are shown. Named by 卡号, or five or
       six named by 银行卡 ("银行卡4367 42"), they start a card and the next
       message's digits continue them as above. Otherwise (usually a last-4 or
@@ -1020,8 +1306,11 @@ def _continue(
     if _dialled(whole, lengths, previous) or _DATE_START.match(whole) or _is_date(values, list(chain.keys)):
         return None  # "138 0013 8000 是我电话" opens a message, it continues nothing
     if previous.kind == "complete":
-        if sum(lengths) <= _SHORT_TAIL and _TRAILING.match(view, chain.end):
-            return _Secret(chain.start, chain.end, "card_number", HIDDEN), None, len(lengths)
+        # "128", "128（漏了几位，补上）": the end of a 19-digit card, with at most a note after it.
+        note = view[chain.end :]
+        if sum(lengths) <= _SHORT_TAIL and not _amount_or_count(view, chain.start, chain.end):
+            if not _DIGITS.search(note) and not _MONEY_WORD.search(note):
+                return _Secret(chain.start, chain.end, "card_number", HIDDEN), None, len(lengths)
         return None
     for last in range(len(lengths) - 1, -1, -1):
         part = chain.part(0, last)
@@ -1050,7 +1339,8 @@ def _continue(
 def _dialled(digits: str, lengths: list[int], previous: SplitState) -> bool:
     """A phone number; after a cut card prefix, only one typed as phone numbers are.
 
-    Grouped 3-4-4 ("138 0013 8000") it is a phone, but digits grouped in fours ("1345 6789 012")
+    Grouped 3-4-4 ("138 0013 8000") it is a phone, but digits grouped in fours ("1345 6789 012") or
+    whose first group completes the four the prefix left open ("6225 2", then "190 8349 2969")
     carry on the card's printed groups, and unbroken ones that make the card's usual length with
     the prefix are its rest: shown, they would give away all but a few of its digits.
     """
@@ -1060,7 +1350,8 @@ def _dialled(digits: str, lengths: list[int], previous: SplitState) -> bool:
         return True
     if len(lengths) == 1:
         return previous.digits + lengths[0] not in _CARD_LENGTHS
-    return lengths[0] != 4
+    # "卡号 6225 2" then "190 8349 2969": the first group completes the card's group of four.
+    return lengths[0] != 4 and (previous.digits + lengths[0]) % 4 != 0
 
 
 def _may_start_card(scan: _Scan, chain: _Chain) -> tuple[bool, bool]:
@@ -1088,13 +1379,7 @@ def _cut(scan: _Scan, chain: _Chain) -> tuple[_Secret, SplitState] | None:
     lengths = [group.end - group.start for group in chain.groups]
     if not (named or (possible and (_TRAILING.match(scan.view, chain.end) or _printed(lengths)))):
         return None
-    seen = 0
-    for group in chain.groups:
-        if seen + group.end - group.start > _CUT_KEEPS:
-            secret = _Secret(group.start + _CUT_KEEPS - seen, chain.end, "card_number", HIDDEN)
-            return secret, SplitState("prefix", len(digits))
-        seen += group.end - group.start
-    return None
+    return scan.cut(chain.start, chain.end)
 
 
 def _ending(
@@ -1106,9 +1391,14 @@ def _ending(
     for secret in scan.secrets:
         if secret.end > last_end:
             last_end, state = secret.end, SplitState("complete") if secret.kind == "card_number" else None
+            state = scan.opened.get(secret, state)
     for match in _CARD_MASK.finditer(view):  # masked before, by the REST channel
         if match.end() > last_end:
             last_end, state = match.end(), SplitState("complete")
+    for match in _CUT_MASK.finditer(view):  # a card number the REST channel cut ("卡号622848[已隐藏]")
+        shown = [chain for chain in leftover if chain.end == match.start()]
+        if shown and match.end() > last_end:
+            last_end, state = match.end(), SplitState("prefix", len(scan.digits(shown[0])))
     for secret, opened in openings:
         if secret.end > last_end:
             last_end, state = secret.end, opened

@@ -75,6 +75,32 @@ async def test_a_short_named_prefix_then_a_longer_lead_in_is_stored_as_the_cards
     ]
 
 
+async def test_a_card_number_short_of_its_end_shows_its_first_six_then_its_last_four(
+    default_guard: None,
+) -> None:
+    rasa = Recorder()
+    handler = guard_incoming(rasa)
+    await say(handler, "卡号62284829873643")  # fourteen digits: no card yet, its last ones may follow
+    await say(handler, "31799")
+    await say(handler, "卡号 6225 2", sender="web:bob")
+    await say(handler, "还有 190 8349 2969", sender="web:bob")  # completes the group of four left open
+    assert [message.text for message in rasa.messages] == [
+        "卡号622848[已隐藏]",
+        "[卡号已隐藏，尾号1799]",
+        "卡号 6225 2",
+        "还有 [卡号已隐藏，尾号2969]",
+    ]
+
+
+async def test_a_card_number_the_rest_channel_cut_keeps_its_rest_hidden(default_guard: None) -> None:
+    rasa = Recorder()
+    handler = guard_incoming(rasa, InMemorySplitNumberGuard())
+    premasked = mask_secrets("卡号62284829873643")
+    await say(handler, premasked.text, metadata={MASKED_METADATA_KEY: list(premasked.kinds)})
+    await say(handler, "31799")
+    assert [message.text for message in rasa.messages] == ["卡号622848[已隐藏]", "[已隐藏]"]
+
+
 async def test_the_rest_channels_premasked_text_and_kinds_are_kept(default_guard: None) -> None:
     rasa = Recorder()
     handler = guard_incoming(rasa, InMemorySplitNumberGuard())

@@ -210,7 +210,10 @@ def test_card_numbers_grouped_with_any_separator(separator: str, number: str, la
         ("6222 0212 3456 7890是我的卡号", "[卡号已隐藏，尾号7890]是我的卡号"),
         ("帮我看下 1234 5678 9012 3456 这张卡", "帮我看下 [卡号已隐藏，尾号3456] 这张卡"),
         ("我的卡6222 0212 3456 7890 123被刷了", "我的卡[卡号已隐藏，尾号0123]被刷了"),
-        ("卡号是 6222 0212 3456 789", "卡号是 [卡号已隐藏，尾号6789]"),  # one digit short, still a card
+        # One digit short, still a card; at the message's end its last digits may follow, so only
+        # its first six show.
+        ("卡号是 6222 0212 3456 789，被扣了3000", "卡号是 [卡号已隐藏，尾号6789]，被扣了3000"),
+        ("卡号是 6222 0212 3456 789", "卡号是 6222 02[已隐藏]"),
         ("卡号62220212345678901234", "卡号[卡号已隐藏，尾号1234]"),  # one digit too many
         (f"昨天 {grouped(UNIONPAY_16, ' ')} 被扣了3000元", "昨天 [卡号已隐藏，尾号7894] 被扣了3000元"),
         ("3000、6222 0212 3456 7890", "3000、[卡号已隐藏，尾号7890]"),
@@ -780,6 +783,300 @@ def test_money_dates_and_labelled_numbers_before_a_later_cue_survive(text: str) 
     assert mask_secrets(text) == MaskResult(text, ())
 
 
+# --- cues typed partly in pinyin, arrows, English, numerals, short expiry cues -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        # The IME switched mid-word, and all-pinyin spellings, with or without spaces.
+        ("yan证码 482913", "yan证码 [已隐藏]", "sms_code"),
+        ("验zheng码：482913", "验zheng码：[已隐藏]", "sms_code"),
+        ("yanzheng码 593018", "yanzheng码 [已隐藏]", "sms_code"),
+        ("yan zheng ma 593018", "yan zheng ma [已隐藏]", "sms_code"),
+        ("验 证 码 593018", "验 证 码 [已隐藏]", "sms_code"),
+        ("校yan码 7731", "校yan码 [已隐藏]", "sms_code"),
+        ("动态ma 663018", "动态ma [已隐藏]", "sms_code"),
+        ("593018 ←yan证码", "[已隐藏] ←yan证码", "sms_code"),
+        ("mi码 135790", "mi码 [已隐藏]", "pin"),
+        ("密ma是 246810", "密ma是 [已隐藏]", "pin"),
+        ("取款mi码 246810", "取款mi码 [已隐藏]", "pin"),
+        ("an全码 381", "an全码 [已隐藏]", "cvv"),
+        ("安quan码：381", "安quan码：[已隐藏]", "cvv"),
+        ("有效qi 09/28", "有效qi [已隐藏]", "expiry"),
+        ("ka号 6225 2152 9441 5260", "ka号 [卡号已隐藏，尾号5260]", "card_number"),
+        # An arrow or a pointer between the number and its cue.
+        ("4719 ←验证码", "[已隐藏] ←验证码", "sms_code"),
+        ("验证码→4719", "验证码→[已隐藏]", "sms_code"),
+        ("验证码 -> 593018", "验证码 -> [已隐藏]", "sms_code"),
+        ("验证码 ➡ 593018", "验证码 ➡ [已隐藏]", "sms_code"),
+        ("👉593018 是验证码", "👉[已隐藏] 是验证码", "sms_code"),
+        ("密码 ==> 246810", "密码 ==> [已隐藏]", "pin"),
+        ("246810 ← 这是密码", "[已隐藏] ← 这是密码", "pin"),
+        ("CVV→381", "CVV→[已隐藏]", "cvv"),
+        ("有效期 → 09/28", "有效期 → [已隐藏]", "expiry"),
+    ],
+)
+def test_cues_typed_partly_in_pinyin_or_pointed_at(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        ("the 3 digits on the back are 906", "the 3 digits on the back are [已隐藏]", "cvv"),
+        ("the three digits on the back are 906", "the three digits on the back are [已隐藏]", "cvv"),
+        ("digits on the back of the card: 451", "digits on the back of the card: [已隐藏]", "cvv"),
+        ("back of my card says 318", "back of my card says [已隐藏]", "cvv"),
+        ("the 3-digit code on the back is 906", "the 3-digit code on the back is [已隐藏]", "cvv"),
+        ("the CVV on my card is 381", "the CVV on my card is [已隐藏]", "cvv"),
+        ("CVV code 906", "CVV code [已隐藏]", "cvv"),
+        ("security code 123", "security code [已隐藏]", "cvv"),
+        ("CVV is 123", "CVV is [已隐藏]", "cvv"),
+        ("381 is the cvv", "[已隐藏] is the cvv", "cvv"),
+        ("my PIN is 1234", "my PIN is [已隐藏]", "pin"),
+        ("PIN code 1234", "PIN code [已隐藏]", "pin"),
+        ("the code they sent is 123456", "the code they sent is [已隐藏]", "sms_code"),
+        ("The OTP I received was 593018", "The OTP I received was [已隐藏]", "sms_code"),
+        ("593018 is the code", "[已隐藏] is the code", "sms_code"),
+        ("expiry 07/27", "expiry [已隐藏]", "expiry"),
+        ("expires 07/27", "expires [已隐藏]", "expiry"),
+        ("expiring 07/27", "expiring [已隐藏]", "expiry"),
+        ("card expiry date: 07/27", "card expiry date: [已隐藏]", "expiry"),
+        ("valid till 07/27", "valid till [已隐藏]", "expiry"),
+        ("good through 07/27", "good through [已隐藏]", "expiry"),
+    ],
+)
+def test_english_descriptions(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        # A CVV read digit by digit after its cue.
+        ("cvv 码：三八一", "cvv 码：[已隐藏]", "cvv"),
+        ("安全码幺二三", "安全码[已隐藏]", "cvv"),
+        ("CVV：幺零八", "CVV：[已隐藏]", "cvv"),
+        ("安全码是三 八 一", "安全码是[已隐藏]", "cvv"),
+        # A year and month in numerals after an expiry cue.
+        ("有效期是二八年九月", "有效期是[已隐藏]", "expiry"),
+        ("有效期二七年三月", "有效期[已隐藏]", "expiry"),
+        ("有效期：二零二九年十二月", "有效期：[已隐藏]", "expiry"),
+        ("有效期二〇二八年九月", "有效期[已隐藏]", "expiry"),
+        ("有效期：二八年 9 月", "有效期：[已隐藏]", "expiry"),
+        # Shortened expiry cues.
+        ("效期 07/27", "效期 [已隐藏]", "expiry"),
+        ("效期：0727", "效期：[已隐藏]", "expiry"),
+        ("卡片效期是 09/28", "卡片效期是 [已隐藏]", "expiry"),
+        ("有效至 07/27", "有效至 [已隐藏]", "expiry"),
+        ("有效至2028年7月", "有效至[已隐藏]", "expiry"),
+        ("有效截至 07/27", "有效截至 [已隐藏]", "expiry"),
+        ("到期年月 07/27", "到期年月 [已隐藏]", "expiry"),
+        ("到期年月：2027/09", "到期年月：[已隐藏]", "expiry"),
+        ("有效年月 11/29", "有效年月 [已隐藏]", "expiry"),
+    ],
+)
+def test_numerals_and_short_cues_for_cvvs_and_expiry(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Pinyin that spells no cue, arrows between money and words.
+        "xiaomi码 3000",
+        "ka 3000",
+        "卡hao 后四位 1234",
+        "mima 忘了，卡里有 20000",
+        "验证码 yan 了 3 次",
+        "3000 ← 扣款",
+        "验证码 → 没收到 → 3000元",
+        "尾号1234 → 验证码没收到",
+        "11/20 → 被扣了3000",
+        # English money, ids and phone numbers near a cue.
+        "my code is wrong, they charged 1299",
+        "the code expired, order 123456",
+        "the code was sent to 13800138000",
+        "the code expired after 5 minutes",
+        "I was charged 3000 twice, the code never came",
+        "call the number on the back of the card 95588",
+        "PIN code wrong 3 times",
+        # Dates and periods in numerals near expiry cues.
+        "有效期到二零二六年十二月三十一日",
+        "二〇二六年十一月二十日刷的",
+        "二八年九月办的卡",
+        "有效期还有三年两个月",
+        "二〇二六年十一月到期的账单",
+        "有效期二六年",
+        "效期还有两年",
+        "有效年月是什么意思",
+    ],
+)
+def test_numbers_near_spelled_cues_arrows_and_numerals_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+# --- a later number brought in as another of the same secret ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kind"),
+    [
+        (
+            "验证码过期了，让我再报一个，第二个是 284615",
+            "验证码过期了，让我再报一个，第二个是 [已隐藏]",
+            "sms_code",
+        ),
+        ("验证码第一个没用，第二个是 593018", "验证码第一个没用，第二个是 [已隐藏]", "sms_code"),
+        ("验证码失效了，重发的是 449102", "验证码失效了，重发的是 [已隐藏]", "sms_code"),
+        ("短信验证码收到两条，后一条是 771203", "短信验证码收到两条，后一条是 [已隐藏]", "sms_code"),
+        ("验证码 593018，不对，是 593081", "验证码 [已隐藏]，不对，是 [已隐藏]", "sms_code"),
+        ("密码输错两次了，正确的应该是 582036", "密码输错两次了，正确的应该是 [已隐藏]", "pin"),
+        ("密码输错3次了，正确的是 582036", "密码输错3次了，正确的是 [已隐藏]", "pin"),
+        (
+            "老爸说他的密码是 258037，但他总记错成 258073",
+            "老爸说他的密码是 [已隐藏]，但他总记错成 [已隐藏]",
+            "pin",
+        ),
+        ("取款密码好像不对，另一个是 802416", "取款密码好像不对，另一个是 [已隐藏]", "pin"),
+        ("密码我打错了，对的是 135790", "密码我打错了，对的是 [已隐藏]", "pin"),
+        ("密码是 258037 还是 258073", "密码是 [已隐藏] 还是 [已隐藏]", "pin"),
+        ("CVV 看错了，正确的是 562", "CVV 看错了，正确的是 [已隐藏]", "cvv"),
+        ("有效期我记错了，正确的应该是 09/28", "有效期我记错了，正确的应该是 [已隐藏]", "expiry"),
+    ],
+)
+def test_a_number_brought_in_as_another_of_an_earlier_secret(text: str, masked: str, kind: str) -> None:
+    assert mask_secrets(text) == MaskResult(masked, (kind,))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Money, a date, a count, a phone number or another number's label between or after.
+        "验证码没收到，第二笔扣了3000",
+        "密码错了两次，正确的金额应该是 3000",
+        "密码改了，新的是 2026年11月20日改的",
+        "验证码发到尾号8000的手机上，第二个是 13800138000",
+        "验证码收到了，第二个是 95588 发的",
+        "验证码收到两条，第二条是 11:30 收到的",
+        "密码输错了，正确的应该是 6 位",
+        "验证码过期了，第二个是 10 分钟后收到的",
+        "验证码没用，订单号是123456，新的是654321",
+        "密码输错，正确的是 1000",
+        "密码锁了，第二天 1200 去柜台解锁",
+        "验证码输错了，改成 1234 元的那笔",
+        "验证码收到了，第2次是 3月5日",
+        "验证码错了，对的是 11/20 那笔",
+        "验证码没收到，下一个是 12月20日还款",
+        "验证码不对，正确的参考号是 512345678901",
+        "密码被锁，刚才的是 95588 打来的",
+        "验证码错了三次，改成人工，工号 12345",
+        "密码错了，扣了 2680",
+        "密码还是不对，转了 5000",
+        "验证码还是没收到，尾号 1234 的卡",
+        "密码不对，错了 3 次",
+        "验证码没收到，第二笔2680",
+        "密码锁了，另一笔2680",
+    ],
+)
+def test_numbers_after_a_secrets_cue_that_are_not_another_of_it_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
+# --- forms pasted with their labels first, approval codes -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kinds"),
+    [
+        (
+            "卡号/有效期/CVV：5240 7036 2943 1311 / 07/27 / 483",
+            "卡号/有效期/CVV：[卡号已隐藏，尾号1311] / [已隐藏] / [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        (
+            "卡号、有效期、安全码：6222 0212 3456 7894，09/28，562",
+            "卡号、有效期、安全码：[卡号已隐藏，尾号7894]，[已隐藏]，[已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        (
+            "卡号|有效期|CVV 6222021234567894 | 0928 | 562",
+            "卡号|有效期|CVV [卡号已隐藏，尾号7894] | [已隐藏] | [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        # Values apart by spaces alone: the card ends where the expiry can follow it.
+        (
+            "卡号 有效期 CVV：6222 0212 3456 7894 07/27 483",
+            "卡号 有效期 CVV：[卡号已隐藏，尾号7894] [已隐藏] [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+        (
+            "卡号/有效期：3782 822463 10005 07/27",
+            "卡号/有效期：[卡号已隐藏，尾号0005] [已隐藏]",
+            ("card_number", "expiry"),
+        ),
+        ("有效期/CVV：07/27 / 483", "有效期/CVV：[已隐藏] / [已隐藏]", ("cvv", "expiry")),
+        ("cvv/有效期：483/07/27", "cvv/有效期：[已隐藏]/[已隐藏]", ("cvv", "expiry")),
+        (
+            "卡号/密码：6222 0212 3456 7894 / 135790",
+            "卡号/密码：[卡号已隐藏，尾号7894] / [已隐藏]",
+            ("card_number", "pin"),
+        ),
+        (
+            "卡号和有效期：6222 0212 3456 7894，07/27",
+            "卡号和有效期：[卡号已隐藏，尾号7894]，[已隐藏]",
+            ("card_number", "expiry"),
+        ),
+        (
+            "Card/Exp/CVV: 4111 1111 1111 1111 / 07/27 / 483",
+            "Card/Exp/CVV: [卡号已隐藏，尾号1111] / [已隐藏] / [已隐藏]",
+            ("card_number", "cvv", "expiry"),
+        ),
+    ],
+)
+def test_a_form_pasted_with_its_labels_first(text: str, masked: str, kinds: tuple[str, ...]) -> None:
+    assert mask_secrets(text) == MaskResult(masked, kinds)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Labels without their values, or with other numbers after them.
+        "卡号/密码都没给别人，扣了3000",
+        "卡号、有效期、CVV 这些银行会问吗",
+        "卡号/手机号：尾号1234 / 13800138000",
+        "验证码、密码 6 位",
+        "有效期/CVV 在卡背面",
+        "银行卡、信用卡 3000",
+        "卡号和有效期都没给，扣了 3000",
+        "卡号 有效期 CVV 都没泄露，扣了 2680",
+        "参考号/凭证号：512345678901 / 000123",
+        "金额/日期：3000 / 11/20",
+        # A slip's approval code is a transaction id.
+        "APPR CODE 772031",
+        "AUTH CODE 772031",
+        "APPROVAL CODE 772031",
+        "APPROVAL CODE: 772031 AMOUNT 1299.00",
+        "APPROVAL CODE printed at the top: 772031",
+        "POS 小票：APPR CODE 772031，REF NO 512345678901",
+        "Auth Code:772031",
+        "AUTHCODE 772031",
+        "授权码 772031",
+        "授权号：772031",
+        "批准号 772031",
+        "授权码是 772031，不是验证码吧",
+        # Other codes named in English.
+        "order code 123456",
+        "transaction code 123456",
+        "voucher code 8888",
+        "REF NO 512345678901 APPR CODE 772031",
+    ],
+)
+def test_label_lists_without_secrets_and_approval_codes_survive(text: str) -> None:
+    assert mask_secrets(text) == MaskResult(text, ())
+
+
 # --- card numbers after a phone's cue, mixed separators ----------------------------------------
 
 
@@ -1008,6 +1305,57 @@ def test_short_named_prefixes_and_longer_lead_ins_continue_a_card(
 )
 def test_named_last4_and_amounts_continue_nothing(messages: tuple[str, ...]) -> None:
     assert conversation(*messages) == [mask_secrets(message).text for message in messages]
+
+
+@pytest.mark.parametrize(
+    ("messages", "stored"),
+    [
+        # The rest with a note after it.
+        (
+            ("卡号 6222 0212 3456", "507 147（漏了几位，补上）"),
+            ["卡号 6222 02[已隐藏]", "[卡号已隐藏，尾号7147]（漏了几位，补上）"],
+        ),
+        (
+            ("卡号 6222 0212 34", "56 7894（刚才没打全）"),
+            ["卡号 6222 02[已隐藏]", "[卡号已隐藏，尾号7894]（刚才没打全）"],
+        ),
+        (("6222 0212 3456 7894", "128（刚才没打完）"), ["[卡号已隐藏，尾号7894]", "[已隐藏]（刚才没打完）"]),
+        # Five digits after 卡号; the rest completes their group of four, though it reads like a phone.
+        (("卡号 6225 2", "还有 190 8349 2969"), ["卡号 6225 2", "还有 [卡号已隐藏，尾号2969]"]),
+        # A named card number of 13-15 digits ending the message is not yet a whole card.
+        (("卡号62284829873643", "31799"), ["卡号622848[已隐藏]", "[卡号已隐藏，尾号1799]"]),
+        (("卡号 6228 4829 8736 43", "317 99"), ["卡号 6228 48[已隐藏]", "[卡号已隐藏，尾号1799]"]),
+        (("卡号 6222 0212 3456 7", "894（漏了）"), ["卡号 6222 02[已隐藏]", "[已隐藏]（漏了）"]),
+    ],
+)
+def test_rests_with_notes_short_prefixes_and_unfinished_cards(
+    messages: tuple[str, ...], stored: list[str]
+) -> None:
+    assert conversation(*messages) == stored
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        # After a whole card: counts, a time, a short number with money after it.
+        (UNIONPAY_16, "3 笔都是这张卡"),
+        (UNIONPAY_16, "2 次"),
+        (UNIONPAY_16, "1 还没退"),
+        (UNIONPAY_16, "12点刷的"),
+        (UNIONPAY_16, "128 还有 3000 元"),
+        # A full 15-digit card; a card number of 14 digits with words after it.
+        (AMEX, "1234"),
+        ("卡号62284829873643 扣了3000", "31799"),
+    ],
+)
+def test_what_follows_a_whole_card_or_a_phone_stays(messages: tuple[str, ...]) -> None:
+    assert conversation(*messages) == [mask_secrets(message).text for message in messages]
+
+
+def test_a_card_the_rest_channel_cut_stays_cut_and_its_rest_hidden() -> None:
+    premasked = mask_secrets("卡号62284829873643").text
+    assert premasked == "卡号622848[已隐藏]"
+    assert conversation(premasked, "31799") == [premasked, HIDDEN]  # six digits shown, then a middle piece
 
 
 def test_the_rest_channels_premasked_text_gives_the_same_result() -> None:
