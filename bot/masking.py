@@ -221,7 +221,7 @@ def _cue_view(view: str, origin: list[int]) -> tuple[str, list[int]]:
 _CUE_PATTERNS = (
     (
         "sms",
-        r"(?:短信|手机)?(?:验证码|校验码|效验码|动态码|动态密码|短信密码|短信码"
+        r"(?:短信|手机)?(?:验证码|校验码|效验码|动态码|动态密码|动态口令|短信密码|短信码"
         r"|认证码|确认码|动态令牌|令牌"
         # The IME's slips for 验证码 (yanzhengma), its pinyin initials, and what a scammer calls it.
         r"|验证[吗嘛马玛妈]|验正码)|(?<![a-z])yzm(?![a-z])"
@@ -235,7 +235,7 @@ _CUE_PATTERNS = (
     ),
     (
         "pin",
-        r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?(?:密码|密马|秘码)"
+        r"(?:取款|支付|交易|查询|登录|登陆|网银|银行卡|信用卡|储蓄卡|卡|开机|主管|管理员|原|新|旧)?(?:密码|密马|秘码|(?<!保)密吗)"
         r"|(?<![a-z])(?:pin|password|passwd|pwd)(?![a-z])(?:\s*(?:码|code|number|no\.?)(?![a-z]))?|口令",
     ),
     (
@@ -317,7 +317,7 @@ _CARD_CUES = ("cardno", "head", "card")
 _NOT_SECRET_CUES = ("tail", "contact", "other")
 
 # Between a cue and its number: "：", "=", "#", "，", "是", "为", brackets, spaces, an arrow ("验证码→4719").
-_ARROWS = "←→⇐⇒⟵⟶➔➜➡⬅👉👈☞☜"
+_ARROWS = "←→⇐⇒⟵⟶➔➜➡⬅👉👈☞☜—–"  # and the dashes of "709215——验证码"
 _FILLER = rf"(?:[\s:=#,.、\-()\[\]【】「」“”\"'<>《》{_ARROWS}]|是|为|即|(?<![a-z])(?:is|are|was)(?![a-z]))"
 _DIRECT = re.compile(rf"{_FILLER}{{0,12}}\Z", re.IGNORECASE)
 # "验证码刚收到，是654321", "验证码是多少？123456": a few words between cue and number.
@@ -685,6 +685,10 @@ class _Chain(NamedTuple):
         return _Chain(self.groups[first : last + 1], self.keys[first:last])
 
 
+# Separators that end a clause rather than join the groups of one number (as normalised keys).
+CLAUSE_BREAKS = ",，、;；"
+
+
 def _separator_key(separator: str) -> str:
     visible = separator.strip()
     if visible:
@@ -818,8 +822,10 @@ class _Scan:
         strict = _named_other(before, after)
         if strict and _id_labelled(before, after):
             return  # "订单号 4200 0012 3420 2611 2012 3456 78": no part of it is a card number
-        if sum(lengths) > 19 and len(lengths) <= 2 and _named_card(before, None):
-            # "卡号62220212345678901234": a card number mistyped with a digit too many is still one.
+        joined_in_number = len(lengths) == 1 or (len(lengths) == 2 and chain.keys[0] not in CLAUSE_BREAKS)
+        if sum(lengths) > 19 and joined_in_number and _named_card(before, None):
+            # "卡号62220212345678901234": a card number mistyped with a digit too many is still one;
+            # "卡号6222…0987，3000元" is a card number and then an amount.
             self.add(chain.start, chain.end, "card_number", _card_mask(self.digits(chain)[-_TAIL_KEEPS:]))
             return
         candidates: list[tuple[tuple[bool, bool, bool, bool, bool, bool, int], int, int]] = []

@@ -1416,3 +1416,26 @@ def test_kept_metadata_strings_are_masked_and_bounded() -> None:
     cleaned = clean_metadata({"wechat_msg_type": "验证码654321" + "x" * 500})
     assert cleaned["wechat_msg_type"].startswith("验证码[已隐藏]")
     assert len(cleaned["wechat_msg_type"]) <= 64
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # A card number, then a clause that starts with digits: the clause is not part of the number.
+        ("账号6222029644625570987，11月25号在餐厅刷的", "账号[卡号已隐藏，尾号0987]，11月25号在餐厅刷的"),
+        ("卡号6222029644625570987，3000元", "卡号[卡号已隐藏，尾号0987]，3000元"),
+        ("卡号：6227002728531593561，2025年11月24日", "卡号：[卡号已隐藏，尾号3561]，2025年11月24日"),
+        ("【建设银行】640392（动态口令），切勿泄露", "【建设银行】[已隐藏]（动态口令），切勿泄露"),
+        ("709215——验证码", "[已隐藏]——验证码"),
+        ("密吗是463019", "密吗是[已隐藏]"),
+    ],
+)
+def test_a_card_number_ends_at_a_clause_and_more_code_spellings(text: str, masked: str) -> None:
+    assert mask_secrets(text).text == masked
+
+
+@pytest.mark.parametrize(
+    "text", ["要保密吗？我卡号后四位1234", "2026—11—20刷的", "卡号后四位1234 — 扣了两次"]
+)
+def test_dashes_and_near_cues_that_are_not_secrets(text: str) -> None:
+    assert mask_secrets(text).text == text

@@ -1,7 +1,8 @@
-"""The held-out masking corpus (tests/masking/corpus.yml), written independently of the rules.
+"""The masking corpora (tests/masking/), each written independently of the rules.
 
-Scored as the issue asks: recall at least 0.99 over the lines that must be
-masked, false positives at most 1 % over the lines that must not. A secret
+How each was used is in tests/masking/README.md. Every corpus is scored as
+the issue asks: recall at least 0.99 over the lines that must be masked,
+false positives at most 1 % over the lines that must not. A secret
 counts as masked when it is gone as typed and no part of it can be read back:
 for a card number nothing beyond its first six and last four digits, for a
 code, PIN, CVV or expiry date none of its digits in sequence. Digits are
@@ -22,7 +23,7 @@ import yaml
 
 from bot.masking import InMemorySplitNumberGuard, mask_secrets
 
-CORPUS = Path(__file__).parent / "masking" / "corpus.yml"
+CORPORA = sorted((Path(__file__).parent / "masking").glob("corpus_v*.yml"))
 RECALL_BAR = 0.99
 FALSE_POSITIVE_BAR = 0.01
 CHINESE_DIGITS = str.maketrans("零〇一二三四五六七八九幺两", "0012345678912")
@@ -30,8 +31,8 @@ SEPARATORS = re.compile(r"(?<=\d)[\s\-.,，/_·、　]+(?=\d)")
 
 
 @cache
-def corpus() -> dict:
-    return yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+def corpus(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def digit_runs(text: str) -> list[str]:
@@ -72,28 +73,37 @@ def split_masked(pair: dict) -> bool:
     return not readable(pair["card"], "card_number", stored.replace("\n", ""))
 
 
-def test_the_corpus_is_as_large_as_promised() -> None:
-    assert len(corpus()["must_mask"]) >= 300 and len(corpus()["must_not_mask"]) >= 300
+by_name = pytest.mark.parametrize("path", CORPORA, ids=[path.stem for path in CORPORA])
 
 
-def test_recall_on_lines_that_must_be_masked() -> None:
-    misses = [
-        line["text"]
-        for line in corpus()["must_mask"]
-        if not line_masked(line, mask_secrets(line["text"]).text)
-    ]
-    recall = 1 - len(misses) / len(corpus()["must_mask"])
+def test_there_are_four_corpora() -> None:
+    assert len(CORPORA) == 4
+
+
+@by_name
+def test_each_corpus_is_as_large_as_promised(path: Path) -> None:
+    assert len(corpus(path)["must_mask"]) >= 300 and len(corpus(path)["must_not_mask"]) >= 300
+
+
+@by_name
+def test_recall_on_lines_that_must_be_masked(path: Path) -> None:
+    lines = corpus(path)["must_mask"]
+    misses = [line["text"] for line in lines if not line_masked(line, mask_secrets(line["text"]).text)]
+    recall = 1 - len(misses) / len(lines)
     assert recall >= RECALL_BAR, (recall, misses)
 
 
-def test_false_positives_on_lines_that_must_survive() -> None:
-    changed = [text for text in corpus()["must_not_mask"] if mask_secrets(text).text != text]
-    rate = len(changed) / len(corpus()["must_not_mask"])
+@by_name
+def test_false_positives_on_lines_that_must_survive(path: Path) -> None:
+    lines = corpus(path)["must_not_mask"]
+    changed = [text for text in lines if mask_secrets(text).text != text]
+    rate = len(changed) / len(lines)
     assert rate <= FALSE_POSITIVE_BAR, (rate, changed)
 
 
-def test_card_numbers_split_over_two_messages() -> None:
-    pairs = corpus()["split"]
+@by_name
+def test_card_numbers_split_over_two_messages(path: Path) -> None:
+    pairs = corpus(path)["split"]
     shown = [pair["messages"] for pair in pairs if not split_masked(pair)]
     assert 1 - len(shown) / len(pairs) >= RECALL_BAR, shown
 
