@@ -35,9 +35,8 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot.channels.client_address import client_address, is_loopback
-from bot.channels.guard import Handler, guard_incoming, rate_limiter_from_env
+from bot.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
 from bot.identity import WidgetSession, new_widget_session, verified_widget_session
-from bot.masking import mask_secrets
 from bot.origins import origin_allowed
 from bot.rate_limits import PER_ADDRESS
 from bot.responses import response_text
@@ -93,7 +92,9 @@ class MaskedSocketIOInput(SocketIOInput):
                     room=sid,
                     namespace=self.namespace,
                 )
-                return {"text": mask_secrets(data["message"]).text}
+                # Not processed, but the widget keeps what it is told: masked as the conversation's own.
+                masked = await split_guard_from_env().mask(session.conversation_id, data["message"])
+                return {"text": masked.text}
             metadata = data.get(self.metadata_key)
             message = UserMessage(
                 data["message"],
