@@ -8,6 +8,8 @@ PYTHON ?= $(shell for candidate in python3.10 $$(pyenv root 2>/dev/null)/version
 
 VENV := .venv
 BIN := $(VENV)/bin
+# Rasa's command line with the project's patches (bot/rasa/patches), as everything here runs it.
+RASA := $(BIN)/python -m bot.rasa
 INSTALLED := $(VENV)/.installed
 SPACY_MODEL := models/spacy_zh/meta.json
 RASA_MODEL := models/wushua.tar.gz
@@ -73,7 +75,7 @@ $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
 
 # Retrain only when the training data, config, domain or NLU pipeline changed.
 $(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_components.py
-	$(BIN)/rasa train --fixed-model-name wushua --out models --quiet
+	$(RASA) train --fixed-model-name wushua --out models --quiet
 	touch $@
 
 run: $(RASA_MODEL) $(NODE_INSTALLED)
@@ -85,7 +87,7 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --port 5055 & \
 	$(BIN)/python -m bot.console serve --port 5002 & \
-	$(BIN)/rasa run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml & \
+	$(RASA) run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml & \
 	wait
 
 # CLUSTER_ARGS passes options, e.g. CLUSTER_ARGS='--port 9000 --rasa-replicas 3'.
@@ -110,7 +112,7 @@ evaluate: $(RASA_MODEL)
 	$(BIN)/python scripts/evaluate_nlu.py --model $(RASA_MODEL) --data tests/nlu/heldout.yml --report var/nlu_report.json
 
 test-stories: $(RASA_MODEL)
-	$(BIN)/rasa test core --model $(RASA_MODEL) --stories tests/stories --fail-on-prediction-errors --out var/core_results
+	$(RASA) test core --model $(RASA_MODEL) --stories tests/stories --fail-on-prediction-errors --out var/core_results
 
 test: lint unit validate evaluate test-stories test-cluster
 

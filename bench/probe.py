@@ -123,10 +123,17 @@ def breakdown(turns: list[dict[str, float]], client_mean_ms: float) -> dict[str,
 
 
 def main() -> None:
+    """``python -m bench.probe [--patched] <rasa arguments>``; ``--patched`` as ``python -m bot.rasa``."""
     from rasa.__main__ import main as rasa_main
 
+    arguments = sys.argv[1:]
+    if arguments[:1] == ["--patched"]:
+        from bot.rasa import patches
+
+        patches.install()
+        arguments = arguments[1:]
     install(open(os.environ[PROBE_FILE_ENV], "a", buffering=1, encoding="utf-8"))
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = ["rasa", *arguments]
     rasa_main()
 
 

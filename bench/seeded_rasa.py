@@ -1,4 +1,5 @@
-"""`rasa`, with numpy's global random state seeded first: ``python -m bench.seeded_rasa test nlu ...``.
+"""Our `rasa` (``python -m bot.rasa``), with numpy's global random state seeded first:
+``python -m bench.seeded_rasa test nlu ...``.
 
 Rasa 3.6 draws cross-validation folds with scikit-learn's ``StratifiedKFold``
 and no ``random_state`` (``rasa.nlu.test.generate_folds``), that is from
@@ -19,9 +20,9 @@ FOLD_SEED = 42
 
 def main() -> None:
     np.random.seed(FOLD_SEED)
-    from rasa.__main__ import main as rasa_main
+    from bot.rasa.__main__ import main as our_rasa
 
-    rasa_main()
+    our_rasa()
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from scripts.rasa_env import free_port, local_endpoints, rasa_environment
+from scripts.rasa_env import ACTION_SERVER, RASA, free_port, local_endpoints, rasa_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-RASA = str(BIN / "rasa")
+STOCK_RASA = str(BIN / "rasa")
 STARTUP_TIMEOUT = 900  # loading the model traces DIET and TED; slow on a busy 2-core machine
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -35,13 +35,14 @@ def rasa_env(**overrides: str) -> dict[str, str]:
 
 
 def run_rasa(
-    args: list[str], cwd: Path, log: Path, cache: Path, rasa: Sequence[str] = (RASA,), **env: str
+    args: list[str], cwd: Path, log: Path, cache: Path, rasa: Sequence[str] = RASA, **env: str
 ) -> float:
     """Run a `rasa` command to the end, with its own training cache; the seconds it took.
 
     The cache of its own keeps the project's `.rasa/cache` out of it, so a
     training here is full (or not) because of what this run did. ``rasa`` is
-    the program to run, for a wrapper such as ``bench/seeded_rasa.py``.
+    the program to run: the project's (with its patches) by default, stock
+    Rasa for the stock bot, or a wrapper such as ``bench/seeded_rasa.py``.
     """
     start = time.monotonic()
     with open(log, "w") as out:
@@ -183,14 +184,14 @@ def _endpoints(project: Path, workdir: Path, action_url: str | None) -> Path:
 
 
 @contextmanager
-def running_bot(
-    name: str, project: Path, model: Path, workdir: Path, with_actions: bool = True
-) -> Iterator[Bot]:
+def running_bot(name: str, project: Path, model: Path, workdir: Path, ours: bool = True) -> Iterator[Bot]:
     """Start the bot in ``project`` like `make run` does, with a fresh case store and SQL tracker store.
 
-    Rasa runs through ``bench.probe`` (``rasa`` plus timers); everything else
-    is `make run`'s command line: `--enable-api --cors "*"`, the project's
-    credentials.yml, and endpoints with the action server and the tracker store.
+    Rasa runs through ``bench.probe`` (``rasa`` plus timers; for our bot with
+    the project's patches, as ``python -m bot.rasa`` runs it), with the
+    project's credentials.yml and endpoints with the action server (ours only)
+    and the tracker store. Both bots also get `--enable-api --cors "*"`, so
+    that they differ only in what the projects themselves do.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     probe_file = workdir / "probe.jsonl"
@@ -203,11 +204,19 @@ def running_bot(
     with ExitStack() as stack:
         started = time.monotonic()
         actions = None
-        if with_actions:
-            actions = _start("actions", [RASA, "run", "actions"], project, env, workdir / "actions.log")
+        if ours:
+            actions = _start("actions", list(ACTION_SERVER), project, env, workdir / "actions.log")
             stack.callback(_stop, actions)
         endpoints = _endpoints(project, workdir, f"{actions.url}/webhook" if actions else None)
-        command = [sys.executable, "-m", "bench.probe", "run", "--model", str(model)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.probe",
+            *(["--patched"] if ours else []),
+            "run",
+            "--model",
+            str(model),
+        ]
         command += [
             "--credentials",
             "credentials.yml",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.servers import ROOT, run_rasa
+from bench.servers import ROOT, STOCK_RASA, run_rasa
 
 
 def training_times(workdir: Path) -> dict[str, float]:
@@ -26,5 +26,7 @@ def stock_bot(workdir: Path) -> tuple[Path, float]:
     """`rasa init --no-prompt` in ``workdir`` (it trains the moodbot); its model and the seconds it took."""
     workdir.mkdir(parents=True, exist_ok=True)
     command = ["init", "--no-prompt", "--init-dir", str(workdir)]
-    seconds = run_rasa(command, workdir.parent, workdir.parent / "init.log", workdir.parent / "cache")
+    seconds = run_rasa(
+        command, workdir.parent, workdir.parent / "init.log", workdir.parent / "cache", rasa=(STOCK_RASA,)
+    )
     return next((workdir / "models").glob("*.tar.gz")), seconds

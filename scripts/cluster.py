@@ -47,11 +47,10 @@ import jinja2
 import psycopg2
 
 from scripts.pg_service import PostgresService, data_dir_under
-from scripts.rasa_env import free_port, rasa_environment
+from scripts.rasa_env import ACTION_SERVER, RASA, free_port, rasa_environment
 from scripts.redis_service import RedisService
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "wushua.tar.gz"
 DEFAULT_WORKDIR = ROOT / "var" / "cluster"
 ENDPOINTS = ROOT / "endpoints.cluster.yml"
@@ -202,7 +201,7 @@ class Cluster:
         self.actions = [
             Replica(
                 f"actions-{number}",
-                [str(BIN / "rasa"), "run", "actions", "--port", str(port)],
+                [*ACTION_SERVER, "--port", str(port)],
                 port,
                 "/health",
                 env,
@@ -216,7 +215,7 @@ class Cluster:
         self.rasa = [
             Replica(
                 f"rasa-{number}",
-                [str(BIN / "rasa"), "run", *rasa_options, "--port", str(port)],
+                [*RASA, "run", *rasa_options, "--port", str(port)],
                 port,
                 "/",
                 # Users reach the Rasa replicas only through nginx: a client's address is

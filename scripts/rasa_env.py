@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# How the project runs Rasa: its command line with the project's patches (bot/rasa/patches).
+RASA = (sys.executable, "-m", "bot.rasa")
+# The action server is rasa-sdk's, which needs no patch.
+ACTION_SERVER = (str(BIN / "rasa"), "run", "actions")
 
 # credentials.yml names these; Rasa refuses to start when one is unset, and an
 # empty token disables the WeChat channel. The Makefile exports the same defaults.

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,13 +23,12 @@ import pytest
 import requests
 from sanic import Sanic
 
-from scripts.rasa_env import free_port, local_endpoints, rasa_environment
+from scripts.rasa_env import ACTION_SERVER, RASA, free_port, local_endpoints, rasa_environment
 
 __all__ = ["BotServers", "ServerThread", "bot_server_env", "bot_servers", "free_port", "wait_for"]
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "wushua.tar.gz"
-RASA = str(Path(sys.executable).parent / "rasa")
 STARTUP_SECONDS = 240
 
 
@@ -68,7 +66,7 @@ def bot_servers(workdir: Path, ready_path: str, **environment: str) -> Iterator[
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(
-            [RASA, "run", "actions", "--port", str(action_port)],
+            [*ACTION_SERVER, "--port", str(action_port)],
             cwd=ROOT,
             env=env,
             stdout=action_out,
@@ -76,7 +74,7 @@ def bot_servers(workdir: Path, ready_path: str, **environment: str) -> Iterator[
             start_new_session=True,
         )
         rasa = subprocess.Popen(
-            [RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
+            [*RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
              "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
             cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

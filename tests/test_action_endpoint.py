@@ -1,4 +1,4 @@
-"""Action-server calls on kept-alive connections (bot/serving/action_endpoint.py), next to Rasa's own request.
+"""Action-server calls on kept-alive connections (bot/rasa/patches/action_endpoint.py) beside Rasa's own.
 
 A local aiohttp server records what reaches it and from which client port;
 each case runs the same calls through Rasa's ``EndpointConfig.request`` and
@@ -15,9 +15,10 @@ import pytest
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
-from bot.serving import action_endpoint
+from bot.rasa import patches
+from bot.rasa.patches import action_endpoint
 
-rasas_request = action_endpoint._request
+rasas_request = patches.rasas_own(EndpointConfig, "request")
 _runners: list[web.AppRunner] = []
 
 
@@ -116,9 +117,3 @@ async def restart_on(port: int) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     _runners.append(runner)
-
-
-def test_installed_by_our_channels() -> None:
-    import bot.channels  # noqa: F401  (what credentials.yml makes Rasa import)
-
-    assert EndpointConfig.request is action_endpoint.request

@@ -1,4 +1,4 @@
-"""Rasa's action-response check, with the validator built once (bot/serving/action_responses.py)."""
+"""Rasa's action-response check, with the validator built once (bot/rasa/patches/action_responses.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
-import bot.channels  # noqa: F401  (installs the check, as Rasa's channel loading does)
-from bot.serving.action_responses import validate_action_result
+from bot.rasa.patches.action_responses import validate_action_result
 
 
 def remote_action() -> RemoteAction:
     return RemoteAction("action_create_case", None)
-
-
-def test_importing_the_channels_installs_the_check() -> None:
-    assert RemoteAction._validate_action_result is validate_action_result
 
 
 def test_a_well_formed_response_passes() -> None:
@@ -23,7 +18,7 @@ def test_a_well_formed_response_passes() -> None:
         "events": [{"event": "slot", "name": "case_id", "value": "WS-20261125-0001"}],
         "responses": [{"response": "utter_case_created", "case_id": "WS-20261125-0001"}],
     }
-    assert remote_action()._validate_action_result(response) is True
+    assert validate_action_result(remote_action(), response) is True
 
 
 @pytest.mark.parametrize(
@@ -32,4 +27,4 @@ def test_a_well_formed_response_passes() -> None:
 )
 def test_a_malformed_response_fails_with_rasas_message(response: dict) -> None:
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
-        remote_action()._validate_action_result(response)
+        validate_action_result(remote_action(), response)

@@ -13,6 +13,7 @@ import requests
 from server_env import free_port, wait_for
 
 from actions.server import FIRST_REQUEST_WAIT_SECONDS, TOKEN_HEADER
+from scripts.rasa_env import ACTION_SERVER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +53,7 @@ def test_the_action_server_listens_on_loopback_and_wants_the_token(tmp_path: Pat
     log = tmp_path / "actions.log"
     with open(log, "w") as output:
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "rasa"), "run", "actions", "--port", str(port)],
+            [*ACTION_SERVER, "--port", str(port)],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:

@@ -1,4 +1,4 @@
-"""The sequential graph runner (bot/serving/graph_runner.py) against Rasa's dask runner.
+"""The sequential graph runner (bot/rasa/patches/graph_runner.py) against Rasa's dask runner.
 
 Both runners load the trained model. Every prediction is made by both from
 the same tracker: at each action of the training stories and rules and of the test stories, and along random
@@ -32,7 +32,7 @@ from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.importer import TrainingDataImporter
 
-from bot.serving.graph_runner import SequentialGraphRunner
+from bot.rasa.patches.graph_runner import SequentialGraphRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "wushua.tar.gz"

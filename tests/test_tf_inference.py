@@ -1,4 +1,4 @@
-"""DIET and TED predictions through the traced graph (bot/serving/tf_inference.py) against Rasa's own call.
+"""DIET and TED predictions through the traced graph (bot/rasa/patches/tf_inference.py) beside Rasa's own.
 
 The trained model answers a few turns with Rasa's prediction path while the
 inputs each model got are recorded; then both paths predict from those
@@ -18,7 +18,7 @@ from model_outputs import same_outputs
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot.serving import tf_inference
+from bot.rasa.patches import tf_inference
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "wushua.tar.gz"
 rasas_predict = tf_inference._rasa_predict  # saved before anything replaced it
@@ -39,8 +39,8 @@ def recorded_inputs() -> Iterator[dict[str, list[tuple[RasaModel, tuple[np.ndarr
         return rasas_predict(model, batch_in)
 
     installed_runner = rasa.core.processor.DaskGraphRunner
-    # Rasa's own runner runs TED for every prediction; ours (bot/serving/graph_runner.py), installed
-    # once any test imports the channels, leaves TED out where a rule is certain.
+    # Rasa's own runner runs TED for every prediction; ours (bot/rasa/patches/graph_runner.py), when
+    # another test installed the patches, leaves TED out where a rule is certain.
     rasa.core.processor.DaskGraphRunner = DaskGraphRunner  # type: ignore[misc]
     RasaModel._rasa_predict = recording
     try:
@@ -78,9 +78,3 @@ def test_inputs_that_do_not_fit_the_graph_are_refused(recorded_inputs: dict) -> 
         tf_inference.predict(model, widened)
     with pytest.raises(ValueError, match="inputs"):
         tf_inference.predict(model, batch_in[:-1])
-
-
-def test_installed_by_our_channels() -> None:
-    import bot.channels  # noqa: F401  (what credentials.yml makes Rasa import)
-
-    assert RasaModel._rasa_predict is tf_inference.predict

@@ -1,4 +1,4 @@
-"""Rasa's models trace their full training step once (bot/tf_training.py).
+"""Rasa's models trace their full training step once (bot/rasa/patches/tf_training.py).
 
 A small bot with DIET (intents and CRF entities) and TED is trained in
 process twice, with Rasa's own ``train_step`` and with ours, and the second
@@ -21,7 +21,7 @@ from rasa.core.agent import Agent
 from rasa.model_training import train
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot import tf_training
+from bot.rasa.patches import tf_training
 
 CONFIG = """
 recipe: default.v1
@@ -181,9 +181,3 @@ def test_ours_trains_the_same_weights(phases: dict[str, Fits]) -> None:
         assert len(rasa[name]) == len(ours[name]) > 0, name
         for rasa_value, our_value in zip(rasa[name], ours[name], strict=True):
             np.testing.assert_array_equal(rasa_value, our_value, err_msg=name)
-
-
-def test_rasa_components_install_the_train_step() -> None:
-    import bot.nlu.rasa_components  # noqa: F401  (Rasa imports it for our pipeline)
-
-    assert RasaModel.train_step is tf_training.train_step

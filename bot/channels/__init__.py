@@ -1,5 +1,1 @@
-"""Rasa input channels. Each masks secrets before Rasa sees the text."""
-
-from bot import serving
-
-serving.install()
+"""Rasa input channels. Each masks secrets before Rasa sees a message (``guard.py``)."""

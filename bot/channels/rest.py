@@ -38,7 +38,7 @@ from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, 
 from bot.identity import conversation_id
 from bot.masking import mask_secrets
 from bot.origins import origin_allowed
-from bot.serving import action_endpoint
+from bot.rasa.patches import action_endpoint
 
 MAX_SENDER_CHARS = 128
 MAX_METADATA_BYTES = 4096

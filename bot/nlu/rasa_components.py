@@ -12,12 +12,6 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
-from bot import tf_training
-
-# Rasa imports this module wherever our pipeline is trained, tested or loaded,
-# so the training fix reaches `rasa train` here without a wrapper around the CLI.
-tf_training.install()
-
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="SpacyNLP"

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -26,12 +25,11 @@ from typing import Any
 import pytest
 from server_env import bot_server_env, free_port, wait_for
 
-from scripts.rasa_env import local_endpoints
+from scripts.rasa_env import ACTION_SERVER, RASA, local_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "wushua.tar.gz"
 SOCKET_IO = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-RASA = str(Path(sys.executable).parent / "rasa")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -143,11 +141,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(
-            [RASA, "run", "actions", "--port", str(action_port)],
+            [*ACTION_SERVER, "--port", str(action_port)],
             cwd=ROOT, env=env, stdout=action_out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         rasa = subprocess.Popen(
-            [RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
+            [*RASA, "run", "--model", str(MODEL), "--port", str(rasa_port), "--enable-api",
              "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
             cwd=ROOT, env=env, stdout=rasa_out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

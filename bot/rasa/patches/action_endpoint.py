@@ -24,7 +24,6 @@ import aiohttp
 from rasa.shared.exceptions import FileNotFoundException
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, ClientResponseError, EndpointConfig, concat_url
 
-_request = EndpointConfig.request
 # Per event loop (an aiohttp session belongs to one), per session-level setting (headers, auth).
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, aiohttp.ClientSession]] = (
     weakref.WeakKeyDictionary()
@@ -86,11 +85,3 @@ async def close_sessions() -> None:
     """Closes the sessions opened on the running loop (the server stopping)."""
     for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
         await session.close()
-
-
-def install() -> None:
-    EndpointConfig.request = request  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    EndpointConfig.request = _request  # type: ignore[method-assign]

@@ -166,15 +166,3 @@ class SequentialGraphRunner(DaskGraphRunner):
         if missing:
             raise GraphRunError(f"Nothing provides the targets {missing}.")
         return {target: results[target][1] for target in run_targets}
-
-
-def install() -> None:
-    import rasa.core.processor
-
-    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
-
-
-def uninstall() -> None:
-    import rasa.core.processor
-
-    rasa.core.processor.DaskGraphRunner = DaskGraphRunner  # type: ignore[misc]

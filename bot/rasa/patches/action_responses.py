@@ -20,7 +20,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 
 
 @lru_cache(maxsize=1)
-def _response_validator() -> Validator:
+def response_validator() -> Validator:
     schema = RemoteAction.action_response_format_spec()
     validator_class = validator_for(schema)
     validator_class.check_schema(schema)
@@ -28,7 +28,7 @@ def _response_validator() -> Validator:
 
 
 def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    error = exceptions.best_match(_response_validator().iter_errors(result))
+    error = exceptions.best_match(response_validator().iter_errors(result))
     if error is not None:
         error.message += (
             ". Failed to validate Action server response from API, "
@@ -38,8 +38,3 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         )
         raise error
     return True
-
-
-def install() -> None:
-    _response_validator()  # built now, not on the first user's turn
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]

@@ -58,7 +58,3 @@ def train_step(self: RasaModel, batch_in: Any) -> dict[str, Any]:
         self._training = None
     self.optimizer.build(self.trainable_variables)
     return self._get_metric_results()
-
-
-def install() -> None:
-    RasaModel.train_step = train_step

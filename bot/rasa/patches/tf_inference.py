@@ -57,11 +57,3 @@ def predict(model: RasaModel, batch_in: tuple[np.ndarray, ...]) -> dict[str, Any
     if DIAGNOSTIC_DATA in outputs:
         outputs[DIAGNOSTIC_DATA] = model._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
     return outputs
-
-
-def install() -> None:
-    RasaModel._rasa_predict = predict  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""What faces Rasa: the entry point that starts it with the project's patches."""
