@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.store import case_store, current_case
 from bot import knowledge
-from bot.cases import KINDS, Case, Facts
+from bot.cases import KINDS, MAX_NEW_CASES_PER_DAY, Case, Facts, TooManyCases
 from bot.checklist import (
     ChecklistItem,
     bank_deadline,
@@ -107,12 +107,16 @@ class ActionCreateCase(Action):
             # updated, its kind only ever changes when the user confirms it.
             case = case_store().update_facts(existing.case_id, facts)
         else:
-            case = case_store().open_case(
-                sender_id=tracker.sender_id,
-                channel=tracker.get_latest_input_channel() or "unknown",
-                kind=kind,
-                facts=facts,
-            )
+            try:
+                case = case_store().open_case(
+                    sender_id=tracker.sender_id,
+                    channel=tracker.get_latest_input_channel() or "unknown",
+                    kind=kind,
+                    facts=facts,
+                )
+            except TooManyCases:
+                dispatcher.utter_message(response="utter_too_many_cases", limit=MAX_NEW_CASES_PER_DAY)
+                return []
         checklist = build_checklist(case)
         summary = checklist.kind_label + (f"：{checklist.facts_line}" if checklist.facts_line else "")
         dispatcher.utter_message(response="utter_case_created", case_id=case.case_id, summary=summary)

@@ -15,11 +15,14 @@ class ActionRequestHuman(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         case = current_case(tracker)
-        case_store().request_handoff(
+        handoff = case_store().request_handoff(
             sender_id=tracker.sender_id,
             channel=tracker.get_latest_input_channel() or "unknown",
             case_id=case.case_id if case else None,
         )
+        if handoff.already_waiting:
+            dispatcher.utter_message(response="utter_handoff_already_waiting")
+            return []
         case_part = f"您的案件 {case.case_id} 已标记为需要人工处理，" if case else ""
         dispatcher.utter_message(response="utter_handoff_recorded", case_part=case_part)
         return []

@@ -108,11 +108,14 @@ class Handoff:
     channel: str
     case_id: str | None
     requested_at: datetime
+    # True when the conversation was already waiting: asking again adds nothing to the queue.
+    already_waiting: bool = False
 
 
 class CaseStore(Protocol):
     def open_case(self, sender_id: str, channel: str, kind: str, facts: Facts) -> Case:
-        """Create a new case; a conversation may hold several (one per problem)."""
+        """Create a new case; a conversation may hold several (one per problem), and open at most
+        ``MAX_NEW_CASES_PER_DAY`` a day (``TooManyCases``)."""
 
     def get(self, case_id: str) -> Case | None: ...
 
@@ -134,7 +137,8 @@ class CaseStore(Protocol):
 
     def set_status(self, case_id: str, status: str) -> Case: ...
 
-    def request_handoff(self, sender_id: str, channel: str, case_id: str | None) -> Handoff: ...
+    def request_handoff(self, sender_id: str, channel: str, case_id: str | None) -> Handoff:
+        """Queue the conversation for staff; at most one waiting request per conversation."""
 
     def add_checklist_link(self, case_id: str, token_hash: str, expires_at: datetime) -> None:
         """Remember a link to the case's printable checklist by the hash of its token."""
@@ -148,6 +152,15 @@ class CaseStore(Protocol):
 
 class CaseNotFound(LookupError):
     pass
+
+
+class TooManyCases(RuntimeError):
+    """The conversation opened ``MAX_NEW_CASES_PER_DAY`` cases today already."""
+
+
+# A person has one or two problems at a time; more new cases in one day from one
+# conversation is a script filling the staff queue.
+MAX_NEW_CASES_PER_DAY = 5
 
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -219,6 +232,18 @@ def _add_fact_columns_and_allow_several_cases(db: sqlite_utils.Database) -> None
     db["cases"].create_index(["sender_id", "created_at"])
 
 
+def _one_waiting_handoff_per_conversation(db: sqlite_utils.Database) -> None:
+    # Earlier duplicates are marked resolved, keeping each conversation's first request.
+    db.execute(
+        "UPDATE handoffs SET resolved_at = requested_at WHERE resolved_at IS NULL AND id NOT IN "
+        "(SELECT min(id) FROM handoffs WHERE resolved_at IS NULL GROUP BY sender_id)"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX idx_handoffs_one_waiting_per_sender ON handoffs(sender_id) "
+        "WHERE resolved_at IS NULL"
+    )
+
+
 def _create_checklist_links(db: sqlite_utils.Database) -> None:
     db["checklist_links"].create(
         {"token_hash": str, "case_id": str, "created_at": str, "expires_at": str, "revoked_at": str},
@@ -250,6 +275,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_fact_columns_and_several_cases", _add_fact_columns_and_allow_several_cases),
     ("0005_create_checklist_links", _create_checklist_links),
     ("0006_namespace_sender_ids", _namespace_sender_ids),
+    ("0007_one_waiting_handoff_per_conversation", _one_waiting_handoff_per_conversation),
 ]
 
 
@@ -341,6 +367,9 @@ class SQLiteCaseStore:
         check_kind(kind)
         with self._transaction() as db:
             timestamp = now()
+            (opened_today,) = db.execute(OPENED_TODAY, [sender_id, timestamp.date().isoformat()]).fetchone()
+            if opened_today >= MAX_NEW_CASES_PER_DAY:
+                raise TooManyCases(sender_id)
             case_id = self._next_case_id(db, timestamp.date())
             db["cases"].insert(new_case_row(case_id, kind, sender_id, channel, facts, timestamp))
             self._log(db, case_id, "created", {"kind": kind, "channel": channel})
@@ -410,6 +439,9 @@ class SQLiteCaseStore:
     def request_handoff(self, sender_id: str, channel: str, case_id: str | None) -> Handoff:
         timestamp = now()
         with self._transaction() as db:
+            waiting = next(iter(db.query(WAITING_HANDOFF, [sender_id])), None)
+            if waiting is not None:
+                return handoff_from_row(waiting, already_waiting=True)
             table = db["handoffs"]
             table.insert(
                 {
@@ -502,6 +534,22 @@ DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # ORDER BY fragment, the same in both databases' SQL.
 UNFINISHED_FIRST = "CASE WHEN status IN ('resolved', 'closed') THEN 1 ELSE 0 END"
+
+
+# Queries the same in both databases' SQL (? placeholders; PostgreSQL's store swaps them).
+OPENED_TODAY = "SELECT count(*) FROM cases WHERE sender_id = ? AND substr(created_at, 1, 10) = ?"
+WAITING_HANDOFF = "SELECT * FROM handoffs WHERE sender_id = ? AND resolved_at IS NULL"
+
+
+def handoff_from_row(row: dict[str, Any], already_waiting: bool = False) -> Handoff:
+    return Handoff(
+        handoff_id=row["id"],
+        sender_id=row["sender_id"],
+        channel=row["channel"],
+        case_id=row["case_id"],
+        requested_at=datetime.fromisoformat(row["requested_at"]),
+        already_waiting=already_waiting,
+    )
 
 
 # The WHERE clause of a link lookup (token hash, now), the same in both databases' SQL.

@@ -40,6 +40,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import psycopg2
+import psycopg2.errors
 from psycopg2 import sql
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE, connection, cursor
 from psycopg2.extras import RealDictCursor
@@ -47,17 +48,22 @@ from psycopg2.pool import ThreadedConnectionPool
 
 from bot.cases import (
     LIVE_LINK,
+    MAX_NEW_CASES_PER_DAY,
+    OPENED_TODAY,
     ROLES,
     STATUSES,
     UNFINISHED_FIRST,
+    WAITING_HANDOFF,
     Case,
     CaseNotFound,
     Facts,
     Handoff,
+    TooManyCases,
     case_from_row,
     check_kind,
     facts_change,
     facts_to_row,
+    handoff_from_row,
     namespace_conversations,
     new_case_row,
     new_link_row,
@@ -76,6 +82,11 @@ def _namespace_sender_ids(cur: cursor) -> None:
                 sql.SQL("UPDATE {} SET sender_id = %s WHERE sender_id = %s").format(sql.Identifier(table)),
                 [new, old],
             )
+
+
+def _pg(query: str) -> str:
+    """A query written for both databases, with psycopg2's placeholders."""
+    return query.replace("?", "%s")
 
 
 # Ordered and named like the SQLite migrations, and recorded in `_migrations`;
@@ -163,6 +174,15 @@ MIGRATIONS: list[tuple[str, str | Callable[[cursor], None]]] = [
         """,
     ),
     ("0006_namespace_sender_ids", _namespace_sender_ids),
+    (
+        "0007_one_waiting_handoff_per_conversation",
+        """
+        UPDATE handoffs SET resolved_at = requested_at WHERE resolved_at IS NULL AND id NOT IN
+            (SELECT min(id) FROM handoffs WHERE resolved_at IS NULL GROUP BY sender_id);
+        CREATE UNIQUE INDEX idx_handoffs_one_waiting_per_sender ON handoffs(sender_id)
+            WHERE resolved_at IS NULL;
+        """,
+    ),
 ]
 
 # Any fixed number will do, as long as every process that migrates this
@@ -218,6 +238,9 @@ class PostgresCaseStore:
 
         def create(cur: cursor) -> Case:
             timestamp = now()
+            cur.execute(_pg(OPENED_TODAY), [sender_id, timestamp.date().isoformat()])
+            if cur.fetchone()["count"] >= MAX_NEW_CASES_PER_DAY:
+                raise TooManyCases(sender_id)
             case_id = self._next_case_id(cur, timestamp.date())
             row = self._insert(
                 cur, "cases", new_case_row(case_id, kind, sender_id, channel, facts, timestamp)
@@ -316,6 +339,10 @@ class PostgresCaseStore:
         timestamp = now()
 
         def record(cur: cursor) -> Handoff:
+            cur.execute(_pg(WAITING_HANDOFF), [sender_id])
+            waiting = cur.fetchone()
+            if waiting is not None:
+                return handoff_from_row(waiting, already_waiting=True)
             handoff = self._insert(
                 cur,
                 "handoffs",
@@ -333,7 +360,12 @@ class PostgresCaseStore:
                 self._log(cur, case.case_id, "handoff_requested", {"channel": channel})
             return Handoff(handoff["id"], sender_id, channel, case_id, timestamp)
 
-        return self._run(record)
+        try:
+            return self._run(record)
+        except psycopg2.errors.UniqueViolation:
+            # Another request of this conversation queued it between our look and our insert
+            # (the partial unique index); this time the look finds it.
+            return self._run(record)
 
     def add_checklist_link(self, case_id: str, token_hash: str, expires_at: datetime) -> None:
         def add(cur: cursor) -> None:
@@ -345,8 +377,7 @@ class PostgresCaseStore:
     def case_for_checklist_link(self, token_hash: str) -> Case | None:
         def read(cur: cursor) -> Case | None:
             cur.execute(
-                "SELECT cases.* FROM checklist_links JOIN cases USING (case_id) WHERE "
-                + LIVE_LINK.replace("?", "%s"),
+                "SELECT cases.* FROM checklist_links JOIN cases USING (case_id) WHERE " + _pg(LIVE_LINK),
                 [token_hash, now().isoformat()],
             )
             row = cur.fetchone()

@@ -22,7 +22,7 @@ from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
 from actions.store import case_store
-from bot.cases import Facts
+from bot.cases import MAX_NEW_CASES_PER_DAY, Facts
 from bot.links import case_for_link
 
 SLOTS = {
@@ -358,3 +358,18 @@ async def test_the_form_running_again_updates_the_case_without_changing_its_kind
     assert await create_case("alice", again) == case_id
     case = case_store().get(case_id)
     assert (case.kind, case.facts.amount) == ("misswipe", 2500.0)
+
+
+async def test_asking_for_a_human_twice_queues_the_conversation_once() -> None:
+    _, first = await run(ActionRequestHuman(), tracker())
+    _, again = await run(ActionRequestHuman(), tracker())
+    assert first[0]["response"] == "utter_handoff_recorded"
+    assert again[0]["response"] == "utter_handoff_already_waiting"
+
+
+async def test_a_conversation_past_the_days_case_limit_is_told_so() -> None:
+    for _ in range(MAX_NEW_CASES_PER_DAY):
+        case_store().open_case("alice", "rest", "misswipe", Facts())
+        case_store().set_status(case_store().current_case("alice").case_id, "resolved")
+    events, messages = await run(ActionCreateCase(), tracker(slots=SLOTS))
+    assert events == [] and messages[0]["response"] == "utter_too_many_cases"

@@ -20,10 +20,12 @@ import pytest
 
 from bot import cases_postgres
 from bot.cases import (
+    MAX_NEW_CASES_PER_DAY,
     MIGRATIONS,
     CaseNotFound,
     Facts,
     SQLiteCaseStore,
+    TooManyCases,
     migrate,
     open_store,
     sqlite_path_from_url,
@@ -355,3 +357,38 @@ def test_the_store_survives_a_server_restart(postgres_service: PostgresService, 
             postgres_service.start()
         assert store.get(case.case_id) == case
         assert store.set_status(case.case_id, "with_bank").status == "with_bank"
+
+
+def test_a_conversation_waits_in_the_queue_once(store: AnyStore, store_url: str) -> None:
+    first = store.request_handoff("web:alice", "socketio", None)
+    again = store.request_handoff("web:alice", "socketio", None)
+    assert (again.handoff_id, again.already_waiting, first.already_waiting) == (first.handoff_id, True, False)
+    assert count_rows(store_url, "handoffs") == 1
+    query(store_url, f"UPDATE handoffs SET resolved_at = 'now' WHERE id = {first.handoff_id} RETURNING id")
+    assert store.request_handoff("web:alice", "socketio", None).handoff_id != first.handoff_id
+
+
+def test_concurrent_requests_of_one_conversation_queue_it_once(store_url: str) -> None:
+    open_store(store_url).close()
+    barrier = threading.Barrier(6)
+
+    def request(_: int) -> int:
+        with closing(open_store(store_url)) as own_store:
+            barrier.wait()
+            return own_store.request_handoff("web:tapper", "socketio", None).handoff_id
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = set(pool.map(request, range(6)))
+    assert len(ids) == 1 and count_rows(store_url, "handoffs") == 1
+
+
+def test_a_conversation_opens_a_limited_number_of_cases_a_day(
+    store: AnyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(MAX_NEW_CASES_PER_DAY):
+        store.open_case("rest:script", "rest", "misswipe", FACTS)
+    with pytest.raises(TooManyCases):
+        store.open_case("rest:script", "rest", "misswipe", FACTS)
+    assert store.open_case("rest:someone-else", "rest", "misswipe", FACTS)
+    monkeypatch.setenv("WUSHUA_TODAY", "2026-11-26")
+    assert store.open_case("rest:script", "rest", "misswipe", FACTS)  # a new day
