@@ -13,6 +13,7 @@ from actions.store import case_store, current_case
 from bot import knowledge
 from bot.cases import KINDS, MAX_NEW_CASES_PER_DAY, Case, Facts, TooManyCases
 from bot.checklist import (
+    Checklist,
     ChecklistItem,
     bank_deadline,
     build_checklist,
@@ -21,6 +22,7 @@ from bot.checklist import (
     render_step,
     render_text,
 )
+from bot.conversation import FACT_FOR_SLOT
 from bot.links import new_checklist_link
 from bot.progress import advance, complete_steps, item_for, status_label
 from bot.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
@@ -28,6 +30,7 @@ from bot.validation import check_amount, check_bank, check_card_last4, check_dat
 CHECKERS = {
     "bank": check_bank,
     "amount": check_amount,
+    "correct_amount": check_amount,
     "date": check_date,
     "merchant": check_merchant,
     "card_last4": check_card_last4,
@@ -53,15 +56,23 @@ def checked_slot(tracker: Tracker, slot: str) -> Any:
 def facts_from_slots(tracker: Tracker) -> Facts:
     card_type = tracker.get_slot("card_type")
     cross_border = tracker.get_slot("cross_border")
+    unknown_slots = tracker.get_slot("unknown_facts") or []
     return Facts(
         bank=checked_slot(tracker, "bank"),
         amount=checked_slot(tracker, "amount"),
+        correct_amount=checked_slot(tracker, "correct_amount"),
         txn_date=checked_slot(tracker, "date"),
         merchant=checked_slot(tracker, "merchant"),
         card_last4=checked_slot(tracker, "card_last4"),
         card_type=card_type if card_type in CARD_TYPES else None,
         cross_border=cross_border if isinstance(cross_border, bool) else None,
+        unknown=frozenset(FACT_FOR_SLOT[slot] for slot in unknown_slots if slot in FACT_FOR_SLOT),
     )
+
+
+def case_summary(checklist: Checklist) -> str:
+    """误刷（重复扣款或金额错误）：3000元｜11月20日｜华联超市"""
+    return checklist.kind_label + (f"：{checklist.facts_line}" if checklist.facts_line else "")
 
 
 # Each path offers its own replies under a step: only a cardholder's
@@ -117,9 +128,9 @@ class ActionCreateCase(Action):
             except TooManyCases:
                 dispatcher.utter_message(response="utter_too_many_cases", limit=MAX_NEW_CASES_PER_DAY)
                 return []
-        checklist = build_checklist(case)
-        summary = checklist.kind_label + (f"：{checklist.facts_line}" if checklist.facts_line else "")
-        dispatcher.utter_message(response="utter_case_created", case_id=case.case_id, summary=summary)
+        dispatcher.utter_message(
+            response="utter_case_created", case_id=case.case_id, summary=case_summary(build_checklist(case))
+        )
         utter_current_step(dispatcher, case)
         return [SlotSet("case_id", case.case_id)]
 
@@ -284,19 +295,32 @@ class ActionShowChecklist(Action):
 
 
 class ActionCheckCaseStatus(Action):
-    """Shows a case only to the conversation that owns it; anyone else gets 'not found'."""
+    """Shows a case only to the conversation that owns it; anyone else gets 'not found'.
+
+    Without a case number, a conversation with several cases gets the list of
+    them; a case number picks that case as the one the conversation works on.
+    """
 
     def name(self) -> str:
         return "action_check_case_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         asked_for = next(tracker.get_latest_entity_values("case_id"), None)
+        events: list[dict[str, Any]] = []
         if asked_for:
             case = case_store().get_for_owner(asked_for, tracker.sender_id)
             if case is None:
                 dispatcher.utter_message(response="utter_case_not_found")
                 return []
+            if case.is_open:
+                events = [SlotSet("case_id", case.case_id), SlotSet("kind", case.kind)]
         else:
+            cases = case_store().cases_for_owner(tracker.sender_id)
+            if len(cases) > 1:
+                dispatcher.utter_message(
+                    response="utter_case_list", count=len(cases), cases=case_list_text(cases)
+                )
+                return []
             case = current_case(tracker)
             if case is None:
                 dispatcher.utter_message(response="utter_no_case")
@@ -307,4 +331,12 @@ class ActionCheckCaseStatus(Action):
             status_label=status_label(case.status),
             checklist=render_text(build_checklist(case)),
         )
-        return []
+        return events
+
+
+def case_list_text(cases: list[Case]) -> str:
+    """One line per case: "1. WS-…｜误刷（…）：3000元｜11月20日｜华联超市｜处理中"."""
+    return "\n".join(
+        f"{number}. {case.case_id}｜{case_summary(build_checklist(case))}｜{status_label(case.status)}"
+        for number, case in enumerate(cases, start=1)
+    )

@@ -9,20 +9,43 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import knowledge
+from bot.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
 from bot.validation import Checked, check_amount, check_bank, check_date, check_merchant
 
+# correct_amount is asked only for a wrong amount (not a duplicate charge); on the
+# other paths what "should" have been charged is nothing.
 REQUIRED_SLOTS_BY_KIND = {
-    "misswipe": ["bank", "amount", "date", "merchant"],
+    "misswipe": ["bank", "amount", "correct_amount", "date", "merchant"],
     "failed_charge": ["bank", "amount", "date", "merchant"],
     "unauthorized": ["bank", "amount", "date"],
-    "merchant": ["amount", "date"],
+    "merchant": ["amount", "correct_amount", "date"],
 }
 BANK_BUTTON_COUNT = 8
 
 
-def _slot_result(slot: str, checked: Checked, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+def has_a_correct_amount(kind: str | None) -> bool:
+    """Whether a wrong amount on this path has a "should have been" (not on the fraud path)."""
+    return "correct_amount" in REQUIRED_SLOTS_BY_KIND.get(kind or "misswipe", [])
+
+
+FACT_ENTITIES = frozenset({"bank", "amount", "date", "merchant"})
+
+
+def _gave_another_fact(tracker: Tracker, slot: str) -> bool:
+    """A date given while the amount was asked is an answer, not a failed amount."""
+    named = {entity.get("entity") for entity in tracker.latest_message.get("entities", [])}
+    own = "amount" if slot == "correct_amount" else slot
+    return own not in named and bool(named & FACT_ENTITIES)
+
+
+def _slot_result(
+    slot: str, checked: Checked, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
     if not checked.ok:
-        dispatcher.utter_message(response=f"utter_invalid_{checked.error}")
+        # The form asks for the slot again either way; only a message that said
+        # nothing else we could use gets the reason it was not understood.
+        if not _gave_another_fact(tracker, slot):
+            dispatcher.utter_message(response=f"utter_invalid_{checked.error}")
         return {slot: None}
     value = checked.value.isoformat() if slot == "date" else checked.value
     return {slot: value}
@@ -39,27 +62,60 @@ class ValidateCaseForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        return REQUIRED_SLOTS_BY_KIND.get(tracker.get_slot("kind") or "misswipe", domain_slots)
+        required = REQUIRED_SLOTS_BY_KIND.get(tracker.get_slot("kind") or "misswipe", domain_slots)
+        # Facts the user said they do not know are answered: not asked again.
+        skipped = set(tracker.get_slot("unknown_facts") or [])
+        if tracker.get_slot("amount_issue") != WRONG_AMOUNT:
+            skipped.add("correct_amount")
+        return [slot for slot in required if slot not in skipped]
 
     def validate_bank(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ):
-        return _slot_result("bank", check_bank(value), dispatcher)
+        return _slot_result("bank", check_bank(value), dispatcher, tracker)
 
     def validate_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ):
-        return _slot_result("amount", check_amount(value), dispatcher)
+        """The amount as charged, read with the words around it ("本来300刷成了3000")."""
+        answer = read_amount_answer(
+            tracker.latest_message.get("text") or "",
+            issue=tracker.get_slot("amount_issue"),
+            overcharge=tracker.get_slot("overcharge"),
+        )
+        if not answer.names_an_amount:
+            return _slot_result("amount", check_amount(value), dispatcher, tracker)
+        if not has_a_correct_amount(tracker.get_slot("kind")):
+            charged = answer.charged if answer.charged is not None else value
+            return _slot_result("amount", check_amount(charged), dispatcher, tracker)
+        slots: dict[str, Any] = {"amount_issue": answer.issue, "overcharge": answer.overcharge}
+        if answer.correct is not None:
+            slots.update(_slot_result("correct_amount", check_amount(answer.correct), dispatcher, tracker))
+        # "多扣了500" on a wrong amount is the difference: the charged amount is asked next.
+        if answer.charged is None:
+            return {**slots, "amount": None}
+        return {**slots, **_slot_result("amount", check_amount(answer.charged), dispatcher, tracker)}
+
+    def validate_correct_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ):
+        correct, charged = read_correct_amount_answer(
+            tracker.latest_message.get("text") or str(value), charged=tracker.get_slot("amount")
+        )
+        slots = _slot_result("correct_amount", check_amount(correct), dispatcher, tracker)
+        if charged is not None:
+            slots.update(_slot_result("amount", check_amount(charged), dispatcher, tracker))
+        return slots
 
     def validate_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ):
-        return _slot_result("date", check_date(value), dispatcher)
+        return _slot_result("date", check_date(value), dispatcher, tracker)
 
     def validate_merchant(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ):
-        return _slot_result("merchant", check_merchant(value), dispatcher)
+        return _slot_result("merchant", check_merchant(value), dispatcher, tracker)
 
 
 class ActionAskBank(Action):

@@ -72,6 +72,13 @@ def bank_aliases() -> list[str]:
     return sorted({alias for bank in banks() for alias in bank.all_names}, key=len, reverse=True)
 
 
+@lru_cache(maxsize=1)
+def ordinary_word_aliases() -> dict[str, tuple[str, ...]]:
+    """Aliases that are also ordinary words (工商, 招商, 平安), each with its non-bank phrases."""
+    entries = load_yaml("banks.yml").get("ordinary_word_aliases", {})
+    return {alias.casefold(): tuple(phrases) for alias, phrases in entries.items()}
+
+
 def resolve_bank(text: str | None) -> Bank | None:
     """Map any alias (工行, ICBC, 中国工商银行) to its bank, or None if unknown."""
     if not text:
@@ -102,3 +109,9 @@ def _join_folded_lines(value: Any) -> Any:
 @lru_cache(maxsize=1)
 def steps() -> dict[str, Any]:
     return _join_folded_lines(load_yaml("steps.yml"))
+
+
+@lru_cache(maxsize=1)
+def conversation() -> dict[str, Any]:
+    """What is said around the case form: answer-first texts and in-form answers."""
+    return _join_folded_lines(load_yaml("conversation.yml"))

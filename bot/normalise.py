@@ -157,11 +157,15 @@ _AMOUNT = re.compile(
     r"|\s?(?P<unit>块钱|块|元|圆|rmb(?![a-z])|cny(?![a-z])|人民币))?",
     re.IGNORECASE,
 )
-# Verbs and nouns after which a bare number is money: "多扣了3000", "金额：两千五".
+# Verbs and nouns after which a bare number is money: "多扣了3000", "金额：两千五",
+# "每笔199", and the words around a wrong amount: "本来300", "刷成了3000", "应该是880".
 _STRONG_CUE = re.compile(
-    r"(?:金额|扣款|扣费|消费|支付|付款|退款|转账|合计|一共|总共|共计|扣|刷|付|花|收|转|退)"
-    r"(?:了|的)?(?:是|为)?[\s:]*$"
+    r"(?:金额|扣款|扣费|消费|支付|付款|退款|转账|合计|一共|总共|共计|扣|刷|付|花|收|转|退|每笔|每次|各"
+    r"|本来|原本|应该|应当|实际|其实|(?:刷|输|打|按|扣|写)成)"
+    r"(?:了|的)?(?:一笔|一次|一单)?(?:是|为)?[\s:]*$"
 )
+# "300刷成了3000": the number before a mistyped entry is money too.
+_WRONG_ENTRY_AFTER = re.compile(r"\s*(?:元|块)?\s*(?:被|给)?(?:刷|输|打|按|扣|写)成")
 # "是3000" is money, but "尾号是1234" or "电话是..." is not.
 _WEAK_CUE = re.compile(r"(?:是|为)[\s:]*$")
 _ID_WORDS = re.compile(r"号|码|电话|手机|编号|位|时间|日期|id", re.IGNORECASE)
@@ -249,7 +253,8 @@ def _amounts(text: str) -> Iterator[_Candidate]:
         if match["sign"] or match["unit"] or match["yuan"] or match["mult"]:
             priority = _PRIORITY["amount"]
         else:
-            strength = _cue_strength(text, match.start())
+            mistyped = _WRONG_ENTRY_AFTER.match(text, match.end())
+            strength = 2 if mistyped else _cue_strength(text, match.start())
             if strength == 0 or not _bare_number_is_money(text, match):
                 continue
             priority = _PRIORITY["amount"] if strength == 2 else _PRIORITY["weak_amount"]
@@ -369,10 +374,56 @@ def _bank_pattern() -> re.Pattern[str]:
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
-def _banks(text: str) -> Iterator[_Candidate]:
+# After an alias that is also an ordinary word, what makes it a bank: 招商的卡, 平安信用卡, 工商App.
+_BANK_CONTEXT_AFTER = re.compile(
+    r"\s*的?\s*(?:银行|卡|信用卡|储蓄卡|借记卡|贷记卡|app|客服|电话|热线|号码|人工|官方|网点|柜台|手机银行|网银"
+    r"|账户|帐户|账单|尾号|短信|9[0-9]{4})",
+    re.IGNORECASE,
+)
+# A short answer that names the bank and perhaps other facts: "工商的", "是招商，尾号1234".
+_ANSWER_BEFORE_BANK = re.compile(
+    r"[\s,，。、]*(?:我是|我用的是?|用的是?|就是|是|卡是|银行是|发卡行是|开户行是)?\s*"
+)
+_ANSWER_AFTER_BANK = re.compile(r"(?:[\s的吧呀啊呢,，。.!！、]|尾号|尾数|后四位|卡)*")
+# A message about a card payment or about reaching a bank, where a bank is to be expected.
+_BANK_TOPIC = re.compile(
+    r"刷|扣|卡|付款|支付|消费|账单|交易|转账|到账|退款|客服|电话|热线|号码|人工|联系|网点|柜台|冻结|挂失"
+)
+
+
+def _inside_ordinary_phrase(text: str, match: re.Match[str], phrases: tuple[str, ...]) -> bool:
+    for phrase in phrases:
+        offset = phrase.find(match.group())
+        start = match.start() - offset
+        if offset >= 0 and start >= 0 and text.startswith(phrase, start):
+            return True
+    return False
+
+
+def _bank_in_context(text: str, match: re.Match[str], facts_blanked: str) -> bool:
+    """Whether an alias that is also an ordinary word (工商, 招商, 平安) names a bank here.
+
+    ``facts_blanked`` is ``text`` with the other facts (amounts, dates, card
+    tails) blanked out, so "招商，尾号1234" is still a short answer.
+    """
+    phrases = knowledge.ordinary_word_aliases().get(match.group().casefold())
+    if phrases is None or _BANK_CONTEXT_AFTER.match(text, match.end()):
+        return True
+    if _ANSWER_BEFORE_BANK.fullmatch(facts_blanked, 0, match.start()) and _ANSWER_AFTER_BANK.fullmatch(
+        facts_blanked, match.end()
+    ):
+        return True
+    return bool(_BANK_TOPIC.search(text)) and not _inside_ordinary_phrase(text, match, phrases)
+
+
+def _banks(text: str, other_facts: list[_Candidate]) -> Iterator[_Candidate]:
+    blanked = list(text)
+    for fact in other_facts:
+        blanked[fact.start : fact.end] = " " * (fact.end - fact.start)
+    facts_blanked = "".join(blanked)
     for match in _bank_pattern().finditer(text):
         bank = knowledge.resolve_bank(match.group())
-        if bank is not None:
+        if bank is not None and _bank_in_context(text, match, facts_blanked):
             yield _Candidate(_PRIORITY["bank"], match.start(), match.end(), "bank", bank.name)
 
 
@@ -425,14 +476,14 @@ def find_entities(text: str, today: date | None = None) -> list[EntityMatch]:
     """
     reference = today or clock.today()
     cleaned, origin = normalise_with_offsets(text)
-    candidates = [
+    facts = [
         *_case_ids(cleaned),
         *_card_tails(cleaned),
         *_amounts(cleaned),
         *_dates(cleaned, reference),
-        *_banks(cleaned),
         *_card_types(cleaned),
     ]
+    candidates = [*facts, *_banks(cleaned, facts)]
     taken = [False] * len(cleaned)
     matches: list[EntityMatch] = []
     for candidate in sorted(candidates, key=lambda c: (c.priority, c.start, c.start - c.end)):
@@ -442,6 +493,29 @@ def find_entities(text: str, today: date | None = None) -> list[EntityMatch]:
         start, end = origin[candidate.start], origin[candidate.end - 1] + 1
         matches.append(EntityMatch(candidate.entity, start, end, text[start:end], candidate.value))
     return sorted(matches, key=lambda m: m.start)
+
+
+def amount_mentions(text: str) -> list[EntityMatch]:
+    """Every amount in ``text``, a bare number included where it could be money.
+
+    ``find_entities`` takes a bare number for money only after a cue such as
+    扣了; this is for text already known to be about amounts (the answer to
+    the amount question, "本来300刷成了3000"), where the caller reads the
+    roles. Dates, card tails and case ids are never amounts.
+    """
+    cleaned, origin = normalise_with_offsets(text)
+    others = [m for m in find_entities(text) if m.entity not in ("amount", "bank", "card_type")]
+    mentions = []
+    for match in _AMOUNT.finditer(cleaned):
+        value = _amount_value(match)
+        has_unit = match["sign"] or match["unit"] or match["yuan"] or match["mult"]
+        if value is None or not (has_unit or _bare_number_is_money(cleaned, match)):
+            continue
+        start, end = origin[match.start()], origin[match.end() - 1] + 1
+        if any(other.start < end and start < other.end for other in others):
+            continue
+        mentions.append(EntityMatch("amount", start, end, text[start:end], _as_number(value)))
+    return mentions
 
 
 def _first_value(text: str, entity: str, today: date | None = None) -> EntityValue | None:

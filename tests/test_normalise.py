@@ -500,3 +500,34 @@ def test_parse_card_type_rejects(text: str) -> None:
 def test_amount_after_punctuation_or_with_a_multiplier(text: str, amount: float) -> None:
     found = [match.value for match in find_entities(text, TODAY) if match.entity == "amount"]
     assert found == [amount]
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("58刷成了580", [58, 580]),
+        ("本来300刷成了3000", [300, 3000]),
+        ("刷了8800，实际应该是880", [8800, 880]),
+        ("应该是150，刷成了1500", [150, 1500]),
+        ("我本来有3张卡", []),
+    ],
+)
+def test_both_amounts_of_a_wrong_entry_are_money(text: str, amounts: list[int]) -> None:
+    assert [value for entity, _, value in found(text) if entity == "amount"] == amounts
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("扣了两笔，每笔199", [199]),
+        ("被扣了两次，每次300", [300]),
+        ("重复扣款 2 笔，各 459", [459]),
+        ("每次3笔", []),
+    ],
+)
+def test_an_amount_per_charge_is_money(text: str, amounts: list[int]) -> None:
+    assert [value for entity, _, value in found(text) if entity == "amount"] == amounts
+
+
+def test_an_amount_after_one_more_charge_is_money() -> None:
+    assert [value for entity, _, value in found("又给我多刷了一笔500") if entity == "amount"] == [500]

@@ -1,16 +1,29 @@
-"""Rasa adapter for the spaCy pipeline's rule-based entities."""
+"""Rasa adapters: the spaCy pipeline's rule-based entities, and unclear input."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.extractors.spacy_entity_extractor import SpacyEntityExtractor
 from rasa.nlu.utils.spacy_utils import SpacyModel
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
+
+from bot.nlu.unclear import UNCLEAR_INPUT_INTENT, unclear_reason
 
 
 @DefaultV1Recipe.register(
@@ -51,3 +64,29 @@ def _typed_value(entity: str, value: str) -> Any:
         number = float(value)
         return int(number) if number.is_integer() else number
     return value
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class UnclearInputClassifier(GraphComponent, IntentClassifier):
+    """After the intent classifiers: markup, code, a bare URL or random characters is
+    ``unclear_input`` with no entities, however sure the classifier was (``bot.nlu.unclear``)."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UnclearInputClassifier:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            if unclear_reason(message.get(TEXT) or "") is None:
+                continue
+            unclear = {INTENT_NAME_KEY: UNCLEAR_INPUT_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.data[INTENT] = unclear
+            message.data[INTENT_RANKING_KEY] = [unclear, *message.data.get(INTENT_RANKING_KEY, [])]
+            message.data[ENTITIES] = []
+        return messages

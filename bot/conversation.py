@@ -1,0 +1,57 @@
+"""Answers to questions asked around the case form, for the user's path and the fact asked.
+
+The texts live in ``data/knowledge/conversation.yml``; this module only picks
+one. A user who is asked for the amount and replies "为什么要这个" gets the
+reason the amount matters on their path; one who asks "现在该怎么办" gets
+the first move of their path (on the fraud path: freeze the card, with the
+bank's hotline when it is known).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import knowledge
+
+# Slot names of the form → the fact each one fills in ``bot.cases.Facts``.
+FACT_FOR_SLOT = {
+    "bank": "bank",
+    "amount": "amount",
+    "correct_amount": "correct_amount",
+    "date": "txn_date",
+    "merchant": "merchant",
+}
+
+
+def hotline_phrase(bank_name: str | None, card_type: str | None = None) -> str:
+    """ "中国工商银行官方客服95588（以卡背面号码为准）", or the card's back when the bank is unknown."""
+    wording = knowledge.conversation()
+    bank = knowledge.resolve_bank(bank_name)
+    if bank is None:
+        return wording["hotline_unknown"]
+    return wording["hotline_known"].format(bank=bank.name, number=bank.hotline_for(card_type))
+
+
+def answer_first(kind: str) -> str | None:
+    """The two- or three-line answer for a path whose opener asked how; None for the fraud path."""
+    return knowledge.conversation()["answer_first"].get(kind)
+
+
+def _lookup(entry: dict[str, Any], kind: str | None, slot: str | None) -> str:
+    for_kind = entry.get("kinds", {}).get(kind, {}) if kind else {}
+    candidates = (
+        for_kind.get("slots", {}).get(slot) if slot else None,
+        for_kind.get("default"),
+        entry.get("slots", {}).get(slot) if slot else None,
+        entry["default"],
+    )
+    return next(text for text in candidates if text)
+
+
+def contextual_answer(intent: str, kind: str | None, slot: str | None, hotline: str) -> str:
+    """The answer to ``intent`` for this path (``kind``) while ``slot`` is being asked, if any."""
+    return _lookup(knowledge.conversation()["in_form"][intent], kind, slot).format(hotline=hotline)
+
+
+def contextual_intents() -> frozenset[str]:
+    return frozenset(knowledge.conversation()["in_form"])
