@@ -16,8 +16,8 @@ from actions.store import case_store, current_case
 from bot import knowledge
 from bot.amounts import amount_issue, amount_roles
 from bot.cases import KINDS, Case, Facts
-from bot.checklist import build_checklist
-from bot.conversation import FACT_FOR_SLOT, answer_first, contextual_answer, hotline_phrase
+from bot.checklist import build_checklist, hotline_phrase
+from bot.conversation import FACT_FOR_SLOT, answer_first, contextual_answer
 from bot.nlu.questions import asks_question
 
 # The slots that describe one problem; a new problem starts them afresh.

@@ -23,15 +23,6 @@ FACT_FOR_SLOT = {
 }
 
 
-def hotline_phrase(bank_name: str | None, card_type: str | None = None) -> str:
-    """ "中国工商银行官方客服95588（以卡背面号码为准）", or the card's back when the bank is unknown."""
-    wording = knowledge.conversation()
-    bank = knowledge.resolve_bank(bank_name)
-    if bank is None:
-        return wording["hotline_unknown"]
-    return wording["hotline_known"].format(bank=bank.name, number=bank.hotline_for(card_type))
-
-
 def answer_first(kind: str) -> str | None:
     """The two- or three-line answer for a path whose opener asked how; None for the fraud path."""
     return knowledge.conversation()["answer_first"].get(kind)

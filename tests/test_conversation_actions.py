@@ -218,7 +218,7 @@ async def test_no_for_the_same_kind_keeps_everything() -> None:
 async def test_a_confirmed_change_of_kind_is_a_case_event() -> None:
     case_id = open_case()
     _, messages = await run(ActionChangeKind(), tracker("改", "affirm", slots={"kind": "failed_charge"}))
-    assert responses(messages) == ["utter_kind_changed", "utter_step"]
+    assert responses(messages) == ["utter_kind_changed", "utter_step_failed_charge"]  # that path's buttons
     assert messages[1]["step_text"].startswith("第1步（共5步）：和商户核对交易")
     assert case_store().get(case_id).kind == "failed_charge"
     changes = [event for event in case_store().events(case_id) if event["event"] == "kind_changed"]
@@ -280,7 +280,7 @@ async def test_what_now_on_the_fraud_path_is_the_freeze_step_with_the_bank_hotli
         requested_slot="amount",
     )
     _, messages = await run(ActionAnswerInContext(), current)
-    assert "招商银行官方客服95555" in messages[0]["answer"] and "冻结" in messages[0]["answer"]
+    assert "招商银行官方客服电话95555" in messages[0]["answer"] and "冻结" in messages[0]["answer"]
 
 
 async def test_what_now_outside_the_form_shows_the_current_step() -> None:

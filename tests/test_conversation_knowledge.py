@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from bot import knowledge
-from bot.conversation import answer_first, contextual_answer, contextual_intents, hotline_phrase
+from bot.checklist import hotline_phrase
+from bot.conversation import answer_first, contextual_answer, contextual_intents
 from bot.knowledge import PROJECT_ROOT
 
 KINDS = ("misswipe", "failed_charge", "unauthorized", "merchant")
@@ -56,9 +57,9 @@ def test_dont_know_says_where_to_find_the_fact() -> None:
 
 
 def test_the_fraud_path_names_the_hotline_when_the_bank_is_known() -> None:
-    known = contextual_answer("ask_what_now", "unauthorized", "amount", hotline_phrase("招行"))
-    assert "招商银行官方客服95555" in known and "冻结" in known
-    unknown = contextual_answer("ask_what_now", "unauthorized", "bank", hotline_phrase(None))
+    known = contextual_answer("ask_what_now", "unauthorized", "amount", hotline_phrase("招行", None))
+    assert "招商银行官方客服电话95555" in known and "冻结" in known
+    unknown = contextual_answer("ask_what_now", "unauthorized", "bank", hotline_phrase(None, None))
     assert "卡背面印的官方客服电话" in unknown and "95" not in unknown
 
 
