@@ -19,6 +19,8 @@ from pathlib import Path
 
 REFERENCE_DAY = "2026-11-25"
 BAR = {"intent_accuracy": 0.95, "intent_macro_f1": 0.93, "entity_f1": 0.90}
+# tests/nlu/heldout_new.yml holds the intents added later, without entity annotations.
+BAR_INTENTS_ONLY = {"intent_accuracy": 0.90}
 
 
 def _comparable(entity: str, value: object) -> str:
@@ -115,6 +117,9 @@ def main() -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--report", type=Path)
+    parser.add_argument(
+        "--intents-only", action="store_true", help="score intents only, against BAR_INTENTS_ONLY"
+    )
     args = parser.parse_args()
     os.environ["WUSHUA_TODAY"] = REFERENCE_DAY
 
@@ -136,7 +141,7 @@ def main() -> int:
             f"{entity:<12}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}{row['support']:>9}"
         )
     failed = []
-    for metric, bar in BAR.items():
+    for metric, bar in (BAR_INTENTS_ONLY if args.intents_only else BAR).items():
         mark = "ok" if report[metric] >= bar else "BELOW BAR"
         print(f"{metric:<18} {report[metric]:.3f}  (bar {bar})  {mark}")
         if report[metric] < bar:
