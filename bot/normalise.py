@@ -159,11 +159,16 @@ _AMOUNT = re.compile(
 )
 # Verbs and nouns after which a bare number is money: "多扣了3000", "金额：两千五",
 # "每笔199", and the words around a wrong amount: "本来300", "刷成了3000", "应该是880".
-_STRONG_CUE = re.compile(
-    r"(?:金额|扣款|扣费|消费|支付|付款|退款|转账|合计|一共|总共|共计|扣|刷|付|花|收|转|退|每笔|每次|各"
-    r"|本来|原本|应该|应当|实际|其实|(?:刷|输|打|按|扣|写)成)"
-    r"(?:了|的)?(?:一笔|一次|一单)?(?:是|为)?[\s:]*$"
+_MONEY_WORDS = (
+    r"金额|扣款|扣费|消费|支付|付款|退款|转账|合计|一共|总共|共计|扣|刷|付|花|收|转|退|每笔|每次|各"
+    r"|(?:刷|输|打|按|扣|写)成"
 )
+# "本来300", "应该是880" name a right amount, but only once money is the subject: "密码…正确的
+# 应该是 582036" is a PIN, so these words alone do not make a number money for masking.
+_ROLE_WORDS = r"本来|原本|应该|应当|实际|其实"
+_CUE_TAIL = r"(?:了|的)?(?:一笔|一次|一单)?(?:是|为)?[\s:]*$"
+_STRONG_CUE = re.compile(rf"(?:{_MONEY_WORDS}|{_ROLE_WORDS}){_CUE_TAIL}")
+_MONEY_CUE = re.compile(rf"(?:{_MONEY_WORDS}){_CUE_TAIL}")
 # "300刷成了3000": the number before a mistyped entry is money too.
 _WRONG_ENTRY_AFTER = re.compile(r"\s*(?:元|块)?\s*(?:被|给)?(?:刷|输|打|按|扣|写)成")
 # "是3000" is money, but "尾号是1234" or "电话是..." is not.
@@ -207,7 +212,7 @@ def _cue_strength(text: str, start: int) -> int:
 
 def money_cued(text: str, start: int) -> bool:
     """Whether the number at ``start`` follows a money verb or 金额: "多扣了3000", "金额：3000"."""
-    return _cue_strength(text, start) == 2
+    return bool(_MONEY_CUE.search(text[max(0, start - 12) : start]))
 
 
 def _bare_number_is_money(text: str, match: re.Match[str]) -> bool:

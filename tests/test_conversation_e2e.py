@@ -7,6 +7,7 @@ question read as a failed answer ("没能识别金额") only shows up here.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 
@@ -81,7 +82,7 @@ def test_markup_in_the_middle_of_a_case_changes_nothing_and_a_second_problem_ask
     bot.text(user, "我在华联超市刷卡被重复扣款了，多扣了3000元")
     bot.text(user, "工商银行")
     created = bot.text(user, "昨天")
-    first_case = created.split("案件号 ")[1].split("，")[0]
+    first_case = re.search(r"WS-\d{8}-\d{4}", created)[0]
     assert "第1步（共6步）" in created
     stray = bot.text(user, "<img src=x onerror=alert(1)>")
     assert "没太明白" in stray and "<img" not in stray
@@ -109,7 +110,7 @@ def test_a_change_of_kind_needs_a_yes_and_is_logged(bot: Bot) -> None:  # noqa: 
     bot.text(user, "我在永辉超市被扣了两次，每次88元")
     bot.text(user, "建设银行")
     created = bot.text(user, "昨天")
-    case_id = created.split("案件号 ")[1].split("，")[0]
+    case_id = re.search(r"WS-\d{8}-\d{4}", created)[0]
     assert "另一笔" in bot.text(user, "哦不对，其实是刷卡显示失败了，但钱还是扣了")
     assert "改为" in bot.text(user, "不是，还是那一笔")
     changed = bot.text(user, "行，就这么办")
