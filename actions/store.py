@@ -6,7 +6,8 @@ from functools import lru_cache
 
 from rasa_sdk import Tracker
 
-from bot.cases import Case, CaseStore, store_from_env
+from bot.cases import Case, CaseStore
+from bot.storage import store_from_env
 
 
 @lru_cache(maxsize=1)

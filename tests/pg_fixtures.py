@@ -1,7 +1,7 @@
 """A real PostgreSQL server for the tests that need one: one per session, a fresh database per test.
 
     def test_something(postgres_url: str) -> None:
-        store = PostgresCaseStore(postgres_url)
+        store = open_store(postgres_url)
 
 Creating a database takes a few milliseconds, so every test starts empty.
 Outside CI a missing PostgreSQL skips these tests; under ``CI=true`` it fails

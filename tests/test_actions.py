@@ -180,7 +180,7 @@ async def test_human_request_is_recorded_on_the_case() -> None:
 
 async def test_human_request_without_a_case_is_recorded_too() -> None:
     await run(ActionRequestHuman(), tracker("nobody"))
-    assert case_store().db["handoffs"].count == 1
+    assert case_store().db.execute("SELECT count(*) FROM handoffs").fetchone()[0] == 1
 
 
 async def test_hotline_answer_uses_the_named_bank() -> None:

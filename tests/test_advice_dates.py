@@ -21,14 +21,16 @@ import pytest
 import yaml
 
 from bot.business_days import add_business_days, is_estimated, is_workday, warn_about_estimated_years
-from bot.cases import Facts, SQLiteCaseStore
+from bot.cases import Facts
 from bot.checklist import Checklist, build_checklist, hotline_phrase, render_html, render_step, render_text
 from bot.knowledge import PROJECT_ROOT
+from bot.storage import open_store
+from bot.storage.cases import SQLCaseStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteCaseStore:
-    return SQLiteCaseStore(tmp_path / "cases.db")
+def store(tmp_path: Path) -> SQLCaseStore:
+    return open_store(str(tmp_path / "cases.db"))
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ SCENARIOS = [
 
 
 def open_and_view(
-    store: SQLiteCaseStore, monkeypatch: pytest.MonkeyPatch, scenario: Scenario
+    store: SQLCaseStore, monkeypatch: pytest.MonkeyPatch, scenario: Scenario
 ) -> tuple[Checklist, str]:
     monkeypatch.setenv("WUSHUA_TODAY", scenario.opened.isoformat())
     case = store.open_case("someone", "rest", scenario.kind, scenario.facts)
@@ -231,7 +233,7 @@ def open_and_view(
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_each_path_is_dated_by_hand(
-    store: SQLiteCaseStore, monkeypatch: pytest.MonkeyPatch, scenario: Scenario
+    store: SQLCaseStore, monkeypatch: pytest.MonkeyPatch, scenario: Scenario
 ) -> None:
     checklist, text = open_and_view(store, monkeypatch, scenario)
     items = {item.step_id: item for item in checklist.items}
@@ -247,7 +249,7 @@ def test_each_path_is_dated_by_hand(
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_every_sentence_is_well_formed(
-    store: SQLiteCaseStore, monkeypatch: pytest.MonkeyPatch, scenario: Scenario
+    store: SQLCaseStore, monkeypatch: pytest.MonkeyPatch, scenario: Scenario
 ) -> None:
     checklist, text = open_and_view(store, monkeypatch, scenario)
     steps = [render_step(checklist, item) for item in checklist.items]
@@ -376,7 +378,7 @@ def test_the_hotline_reads_naturally_for_every_kind_of_bank(
     ],
 )
 def test_the_dispute_deadline_is_dated_only_for_cross_border_and_says_when_it_passed(
-    store: SQLiteCaseStore,
+    store: SQLCaseStore,
     monkeypatch: pytest.MonkeyPatch,
     opened: date,
     txn: date,

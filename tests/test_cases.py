@@ -1,10 +1,13 @@
-"""The case store. Behaviour tests run against both stores, SQLite and PostgreSQL."""
+"""The case store. Behaviour tests run against both databases, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,24 +21,23 @@ from typing import Any
 import psycopg2
 import pytest
 
-from bot import cases_postgres
-from bot.cases import (
-    MAX_NEW_CASES_PER_DAY,
-    MIGRATIONS,
-    CaseNotFound,
-    Facts,
-    SQLiteCaseStore,
-    TooManyCases,
-    migrate,
-    open_store,
-    sqlite_path_from_url,
-    store_from_env,
-)
-from bot.cases_postgres import PostgresCaseStore
+from bot.cases import MAX_NEW_CASES_PER_DAY, CaseNotFound, Facts, TooManyCases
+from bot.storage import open_store, store_from_env
+from bot.storage.cases import SQLCaseStore
+from bot.storage.database import Database, sqlite_path_from_url
+from bot.storage.migrations import MIGRATIONS, migrate
+from bot.storage.schema import metadata
 from scripts.pg_service import PostgresService
 
 FACTS = Facts(bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 20), merchant="华联超市")
-AnyStore = SQLiteCaseStore | PostgresCaseStore
+AnyStore = SQLCaseStore
+
+
+def PostgresCaseStore(url: str, *, pool_size: int = 4) -> SQLCaseStore:
+    """The store on PostgreSQL, with a pool of its own (``open_store`` shares the URL's)."""
+    database = Database(url, pool_size=pool_size)
+    migrate(database)
+    return SQLCaseStore(database)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -283,11 +285,26 @@ def test_stores_starting_together_migrate_once(store_url: str) -> None:
 
 def test_sqlite_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
     path = tmp_path / "cases.db"
-    SQLiteCaseStore(path)
-    store = SQLiteCaseStore(path)
-    assert [row["name"] for row in store.db["_migrations"].rows] == [name for name, _ in MIGRATIONS]
+    open_store(str(path)).close()
+    store = open_store(str(path))
+    names = [row["name"] for row in store.db.query("SELECT name FROM _migrations ORDER BY rowid")]
+    assert names == [name for name, _ in MIGRATIONS]
     assert migrate(store.db) == []
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_domain_loads_no_database_code_and_sqlite_no_postgres_driver(tmp_path: Path) -> None:
+    script = f"""
+import sys
+import bot.cases
+drivers = {{"sqlalchemy", "sqlite_utils", "psycopg2"}}
+assert not drivers & set(sys.modules), drivers & set(sys.modules)
+from bot.storage import open_store
+open_store("sqlite:///{tmp_path / "cases.db"}").get("WS-20261125-0001")
+assert "psycopg2" not in sys.modules
+"""
+    environment = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    subprocess.run([sys.executable, "-c", script], check=True, env=environment)
 
 
 def test_store_urls() -> None:
@@ -302,17 +319,20 @@ def test_store_urls() -> None:
 
 def test_postgres_urls_open_the_postgres_store(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with closing(open_store(postgres_url.replace("postgresql://", "postgres://", 1))) as store:
-        assert isinstance(store, PostgresCaseStore)
+        assert store.db.dialect.name == "postgresql"
     monkeypatch.setenv("CASE_STORE_URL", postgres_url)
     with closing(store_from_env()) as store:
-        assert isinstance(store, PostgresCaseStore)
+        assert store.db.dialect.name == "postgresql"
 
 
 def test_postgres_has_the_sqlite_tables_and_columns(tmp_path: Path, postgres_url: str) -> None:
     sqlite_url = f"sqlite:///{tmp_path / 'cases.db'}"
     open_store(sqlite_url).close()
     open_store(postgres_url).close()
-    tables = ["cases", "case_counters", "case_events", "handoffs", "_migrations"]
+    tables = [table.name for table in metadata.sorted_tables]
+    assert {"cases", "checklist_links", "staff_users", "staff_sessions", "audit_log", "_migrations"} <= set(
+        tables
+    )
     for table in tables:
         sqlite_columns = [row[1] for row in query(sqlite_url, f"PRAGMA table_info({table})")]
         postgres_columns = [
@@ -327,10 +347,12 @@ def test_postgres_has_the_sqlite_tables_and_columns(tmp_path: Path, postgres_url
 
 
 def test_postgres_migrations_are_named_like_sqlite_and_rerun_applies_nothing(postgres_url: str) -> None:
-    assert [name for name, _ in cases_postgres.MIGRATIONS] == [name for name, _ in MIGRATIONS]
     open_store(postgres_url).close()
-    with closing(psycopg2.connect(postgres_url)) as database:
-        assert cases_postgres.migrate(database) == []
+    names = [name for (name,) in query(postgres_url, "SELECT name FROM _migrations ORDER BY name")]
+    assert names == sorted(name for name, _ in MIGRATIONS)
+    database = Database(postgres_url)
+    assert migrate(database) == []
+    database.close()
 
 
 def test_connections_the_server_dropped_are_replaced(postgres_url: str) -> None:

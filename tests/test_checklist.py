@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 
 from bot.business_days import add_business_days, format_day, is_workday
-from bot.cases import Facts, SQLiteCaseStore
+from bot.cases import Facts
 from bot.checklist import build_checklist, render_html, render_step, render_text
 from bot.clock import CHINA
 from bot.progress import advance, complete_steps
+from bot.storage import open_store
+from bot.storage.cases import SQLCaseStore
 
 FACTS = Facts(
     bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 20), merchant="华联超市", card_last4="6228"
@@ -17,8 +19,8 @@ FACTS = Facts(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteCaseStore:
-    return SQLiteCaseStore(tmp_path / "cases.db")
+def store(tmp_path: Path) -> SQLCaseStore:
+    return open_store(str(tmp_path / "cases.db"))
 
 
 def test_business_days_skip_weekends_and_national_holidays() -> None:
@@ -38,7 +40,7 @@ def test_format_day_is_chinese_with_weekday() -> None:
     assert format_day(date(2027, 3, 1)) == "2027年3月1日（周一）"
 
 
-def test_checklist_names_the_bank_hotline_and_facts(store: SQLiteCaseStore) -> None:
+def test_checklist_names_the_bank_hotline_and_facts(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     text = render_text(build_checklist(case))
     assert text.startswith(f"【处理清单】案件号 {case.case_id}")
@@ -48,7 +50,7 @@ def test_checklist_names_the_bank_hotline_and_facts(store: SQLiteCaseStore) -> N
     assert "☑" not in text
 
 
-def test_each_checklist_item_says_what_it_needs(store: SQLiteCaseStore) -> None:
+def test_each_checklist_item_says_what_it_needs(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     lines = render_text(build_checklist(case)).splitlines()
     first = lines.index("☐ 1. 联系商户｜今天办理")
@@ -66,7 +68,7 @@ def test_each_checklist_item_says_what_it_needs(store: SQLiteCaseStore) -> None:
     assert lines[-1].startswith("提醒：退款只会原路退回您的卡")
 
 
-def test_the_printable_page_has_every_detail(store: SQLiteCaseStore) -> None:
+def test_the_printable_page_has_every_detail(store: SQLCaseStore) -> None:
     checklist = build_checklist(store.open_case("alice", "rest", "misswipe", FACTS))
     page = render_html(checklist)
     for item in checklist.items:
@@ -76,7 +78,7 @@ def test_the_printable_page_has_every_detail(store: SQLiteCaseStore) -> None:
     assert "凡是以退款为名" in page
 
 
-def test_done_steps_are_ticked_and_lose_their_due_date(store: SQLiteCaseStore) -> None:
+def test_done_steps_are_ticked_and_lose_their_due_date(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     case = store.mark_steps_done(case.case_id, ["contact_merchant"])
     lines = render_text(build_checklist(case)).splitlines()
@@ -84,7 +86,7 @@ def test_done_steps_are_ticked_and_lose_their_due_date(store: SQLiteCaseStore) -
     assert "☐ 2. 收集凭证｜建议11月26日（周四）前完成" in lines
 
 
-def test_steps_have_concrete_dates_and_windows(store: SQLiteCaseStore) -> None:
+def test_steps_have_concrete_dates_and_windows(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     checklist = build_checklist(case)
     follow_up = next(item for item in checklist.items if item.step_id == "follow_up")
@@ -95,19 +97,19 @@ def test_steps_have_concrete_dates_and_windows(store: SQLiteCaseStore) -> None:
     assert "95588" in bank.detail
 
 
-def test_boc_credit_cards_get_the_credit_card_hotline(store: SQLiteCaseStore) -> None:
+def test_boc_credit_cards_get_the_credit_card_hotline(store: SQLCaseStore) -> None:
     case = store.open_case("bob", "rest", "misswipe", Facts(bank="中国银行", card_type="credit"))
     assert "拨打中国银行信用卡客服电话40066-95566（以卡背面号码为准）" in render_text(build_checklist(case))
 
 
-def test_unknown_facts_read_politely(store: SQLiteCaseStore) -> None:
+def test_unknown_facts_read_politely(store: SQLCaseStore) -> None:
     case = store.open_case("carol", "rest", "failed_charge", Facts())
     text = render_text(build_checklist(case))
     assert "联系发卡行：拨打卡背面印的官方客服电话" in text
     assert "None" not in text and "{" not in text
 
 
-def test_fraud_checklist_starts_with_freezing_the_card(store: SQLiteCaseStore) -> None:
+def test_fraud_checklist_starts_with_freezing_the_card(store: SQLCaseStore) -> None:
     case = store.open_case("dave", "rest", "unauthorized", Facts(bank="招商银行", amount=800.0))
     first = build_checklist(case).items[0]
     assert first.step_id == "freeze_card"
@@ -115,7 +117,7 @@ def test_fraud_checklist_starts_with_freezing_the_card(store: SQLiteCaseStore) -
     assert first.due_label == "立即办理" and first.due is None
 
 
-def test_merchant_checklist_voids_today_and_refunds_later(store: SQLiteCaseStore, pinned_today: date) -> None:
+def test_merchant_checklist_voids_today_and_refunds_later(store: SQLCaseStore, pinned_today: date) -> None:
     today_case = store.open_case("shop-a", "rest", "merchant", Facts(amount=100.0, txn_date=pinned_today))
     later_case = store.open_case(
         "shop-b", "rest", "merchant", Facts(amount=100.0, txn_date=date(2026, 11, 20))
@@ -126,7 +128,7 @@ def test_merchant_checklist_voids_today_and_refunds_later(store: SQLiteCaseStore
     assert "收单机构" in render_text(build_checklist(later_case))
 
 
-def test_html_checklist_escapes_user_text(store: SQLiteCaseStore) -> None:
+def test_html_checklist_escapes_user_text(store: SQLCaseStore) -> None:
     facts = Facts(merchant="<script>alert(1)</script>", bank="<b>银行")
     case = store.open_case("eve", "rest", "misswipe", facts)
     page = render_html(build_checklist(case))
@@ -136,7 +138,7 @@ def test_html_checklist_escapes_user_text(store: SQLiteCaseStore) -> None:
     assert page.count('class="pending"') == 6
 
 
-def test_advancing_ticks_the_current_step_and_moves_the_status(store: SQLiteCaseStore) -> None:
+def test_advancing_ticks_the_current_step_and_moves_the_status(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     for _ in range(3):
         case, checklist = advance(store, case)
@@ -151,7 +153,7 @@ def test_advancing_ticks_the_current_step_and_moves_the_status(store: SQLiteCase
     assert checklist.next_item is None
 
 
-def test_render_step_numbers_the_step(store: SQLiteCaseStore) -> None:
+def test_render_step_numbers_the_step(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     case, checklist = complete_steps(store, case, ["contact_merchant"])
     assert render_step(checklist, checklist.next_item).startswith(
@@ -159,18 +161,18 @@ def test_render_step_numbers_the_step(store: SQLiteCaseStore) -> None:
     )
 
 
-def test_case_created_in_china_time(store: SQLiteCaseStore) -> None:
+def test_case_created_in_china_time(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     assert case.created_at.utcoffset() == datetime(2026, 1, 1, tzinfo=CHINA).utcoffset()
 
 
-def test_steps_of_another_kind_are_not_recorded(store: SQLiteCaseStore) -> None:
+def test_steps_of_another_kind_are_not_recorded(store: SQLCaseStore) -> None:
     case = store.open_case("dave", "rest", "unauthorized", Facts())
     case, _ = complete_steps(store, case, ["contact_merchant", "freeze_card"])
     assert case.steps_done == ("freeze_card",)
 
 
-def test_after_a_refusal_the_merchant_steps_are_no_longer_needed(store: SQLiteCaseStore) -> None:
+def test_after_a_refusal_the_merchant_steps_are_no_longer_needed(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     case, _ = complete_steps(store, case, ["contact_merchant"])
     case = store.set_status(case.case_id, "with_bank")
@@ -185,7 +187,7 @@ def test_after_a_refusal_the_merchant_steps_are_no_longer_needed(store: SQLiteCa
     assert 'class="not-needed"' in render_html(checklist)
 
 
-def test_step_texts_have_no_spaces_between_chinese_characters(store: SQLiteCaseStore) -> None:
+def test_step_texts_have_no_spaces_between_chinese_characters(store: SQLCaseStore) -> None:
     case = store.open_case("alice", "rest", "misswipe", FACTS)
     for item in build_checklist(case).items:
         assert "， " not in item.detail and "。 " not in item.detail

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot import links
-from bot.cases import CaseStore, Facts, open_store
+from bot.cases import CaseStore, Facts
+from bot.storage import open_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

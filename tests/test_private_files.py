@@ -11,7 +11,8 @@ import pytest
 from rasa.shared.core.domain import Domain
 
 from bot import server_secret
-from bot.cases import Facts, SQLiteCaseStore
+from bot.cases import Facts
+from bot.storage import open_store
 from bot.tracker_store import CachedSQLTrackerStore
 
 
@@ -28,7 +29,7 @@ def mode(path: Path) -> int:
 
 def test_the_case_store_and_its_folder_are_owner_only(tmp_path: Path, careless_umask: None) -> None:
     database = tmp_path / "var" / "cases.db"
-    store = SQLiteCaseStore(database)
+    store = open_store(str(database))
     store.open_case("rest:alice", "rest", "misswipe", Facts(amount=1.0))
     assert mode(database.parent) == 0o700
     companions = [database, *database.parent.glob("cases.db-*")]
@@ -39,10 +40,10 @@ def test_the_case_store_and_its_folder_are_owner_only(tmp_path: Path, careless_u
 
 def test_an_existing_readable_database_is_made_owner_only(tmp_path: Path, careless_umask: None) -> None:
     database = tmp_path / "cases.db"
-    SQLiteCaseStore(database).close()
+    open_store(str(database)).close()
     os.chmod(database, 0o644)
     os.chmod(tmp_path, 0o755)
-    SQLiteCaseStore(database).close()
+    open_store(str(database)).close()
     assert (mode(database), mode(tmp_path)) == (0o600, 0o700)
 
 

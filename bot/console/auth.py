@@ -28,10 +28,10 @@ import redis
 
 from bot import shared_state
 from bot.clock import now
-from bot.console.database import Database
 from bot.console.settings import Settings
 from bot.console.store import write_audit
 from bot.shared_state import RecentFailures, RedisLoginThrottle
+from bot.storage.database import Database
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from bot.cases import DEFAULT_CASE_STORE_URL
 from bot.console import params
-from bot.console.database import location_from_url
 from bot.knowledge import PROJECT_ROOT
+from bot.storage import DEFAULT_CASE_STORE_URL
+from bot.storage.database import location_from_url
 
 DEFAULT_TRACKER_DB_URL = "sqlite:///var/tracker.db"
 IDLE_MINUTES_VARIABLE = "CONSOLE_IDLE_MINUTES"

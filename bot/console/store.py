@@ -1,37 +1,34 @@
-"""The console's data layer over the case store's database.
+"""The console's data: the case store's database, with the console's own tables in it.
 
-Reads cases for the queue, the case page, the dashboard and exports; writes
-only the console's own tables, except that status changes go through the case
-store's ``set_status`` (which logs them to ``case_events``). Every change a
-staff member makes is written to ``audit_log`` with who and when. The same
-code runs on SQLite and PostgreSQL through ``bot.console.database``.
+Reads cases for the queue, the case page, the dashboard and exports (the
+queries are ``bot.storage.console_queries``); writes only the console's own
+tables, except that status changes and revoked links go through the case
+store (which logs them to ``case_events``). Every change a staff member makes
+is written to ``audit_log`` with who and when, in the change's own transaction.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.cases import KINDS, STATUSES, Case, SQLiteCaseStore
+import sqlalchemy as sa
+
+from bot.cases import KINDS, STATUSES, Case
 from bot.checklist import step_ids_for
 from bot.clock import now
 from bot.console import params
-from bot.console.database import SQLITE, Database, Dialect, PostgresDatabase, SQLiteDatabase, is_postgres_url
-from bot.console.migrations import migrate_console
-
-if TYPE_CHECKING:
-    from bot.cases_postgres import PostgresCaseStore
+from bot.storage import SQLCaseStore, console_queries, open_database
+from bot.storage.database import Database
+from bot.storage.schema import cases
 
 MAX_NOTE_LENGTH = 2000
 TAG_PATTERN = re.compile(r"^[\w\-·]{1,20}$")
-SEARCHED_COLUMNS = ("case_id", "card_last4", "merchant")
 
 
 @dataclass(frozen=True)
@@ -91,62 +88,6 @@ class CaseFilter:
     @property
     def is_empty(self) -> bool:
         return not self.params()
-
-    def where(self, dialect: Dialect) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        values: list[Any] = []
-        if self.statuses:
-            clauses.append(f"status IN ({', '.join('?' for _ in self.statuses)})")
-            values.extend(self.statuses)
-        for column in ("kind", "bank", "channel"):
-            if getattr(self, column):
-                clauses.append(f"{column} = ?")
-                values.append(getattr(self, column))
-        # created_at is ISO 8601 in China time, so a date prefix compares correctly.
-        if self.since:
-            clauses.append("created_at >= ?")
-            values.append(self.since.isoformat())
-        if self.until:
-            clauses.append("created_at < ?")
-            values.append((self.until + timedelta(days=1)).isoformat())
-        if self.tag:
-            clauses.append("case_id IN (SELECT case_id FROM case_tags WHERE tag = ?)")
-            values.append(self.tag)
-        if self.search:
-            clause, search_values = _search_clause(self.search, dialect)
-            clauses.append(clause)
-            values.extend(search_values)
-        return (" AND ".join(clauses) or "1 = 1"), values
-
-
-def _search_clause(search: str, dialect: Dialect) -> tuple[str, list[str]]:
-    """Every word must match the case id, the card's last 4 digits or the merchant, ignoring case.
-
-    On SQLite, trigram full-text search matches words of three characters or
-    more anywhere in those columns; shorter words (a two-character merchant
-    like 华联) fall back to LIKE over the same index table. PostgreSQL has no
-    such index (see ``console_0010``), so every word is an ILIKE on the cases.
-    """
-    clauses, values = [], []
-    words = search.split()
-    if dialect is SQLITE:
-        long_words = [word for word in words if len(word) >= 3]
-        words = [word for word in words if len(word) < 3]
-        if long_words:
-            clauses.append("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)")
-            values.append(" AND ".join('"' + word.replace('"', '""') + '"' for word in long_words))
-        # SQLite's LIKE ignores case, for ASCII.
-        word_clause = f"rowid IN (SELECT rowid FROM cases_fts WHERE {_any_searched_column('LIKE')})"
-    else:
-        word_clause = f"({_any_searched_column('ILIKE')})"
-    for word in words:
-        clauses.append(word_clause)
-        values.extend(["%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"] * len(SEARCHED_COLUMNS))
-    return " AND ".join(clauses), values
-
-
-def _any_searched_column(like: str) -> str:
-    return " OR ".join(f"{column} {like} ? ESCAPE '\\'" for column in SEARCHED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -253,32 +194,15 @@ class FlaggedExample:
 
 
 class ConsoleStore:
-    """Opens the case store and its database, and applies the console's migrations.
-
-    ``location`` is a SQLite file's path or a ``postgresql://`` URL.
-    """
+    """The case store and its database; ``location`` is a SQLite file's path or a ``postgresql://`` URL."""
 
     def __init__(self, location: str | Path) -> None:
-        self.cases: SQLiteCaseStore | PostgresCaseStore
-        self.db: Database
-        if is_postgres_url(location):
-            from bot.cases_postgres import PostgresCaseStore  # SQLite deployments never load psycopg2
-
-            postgres_cases, postgres = PostgresCaseStore(str(location)), PostgresDatabase(str(location))
-            self.cases, self.db = postgres_cases, postgres
-            self._closers = [postgres_cases.close, postgres.close]
-        else:
-            sqlite_cases = _open_case_store(location)
-            # The case store's own connection: the console's writes queue behind the bot's.
-            sqlite = SQLiteDatabase(sqlite_cases.db.conn)
-            self.cases, self.db = sqlite_cases, sqlite
-            self._closers = [sqlite.close]
-        migrate_console(self.db)
+        self.db: Database = open_database(location)
+        self.cases = SQLCaseStore(self.db)
 
     def close(self) -> None:
         """Give the database connections back; a process that opens many stores (tests) needs to."""
-        for close in self._closers:
-            close()
+        self.db.close()
 
     # The queue
 
@@ -291,8 +215,8 @@ class ConsoleStore:
         limit: int = 50,
     ) -> QueuePage:
         """One page, newest first: after ``after`` (older cases) or before ``before`` (newer ones)."""
-        sql, values = self.page_query(case_filter, after=after, before=before, limit=limit + 1)
-        rows = [_queue_row(row) for row in self.db.query(sql, values)]
+        query = self.page_query(case_filter, after=after, before=before, limit=limit + 1)
+        rows = [_queue_row(row) for row in self.db.query(query)]
         more = len(rows) > limit
         rows = rows[:limit]
         if before is not None:
@@ -312,39 +236,24 @@ class ConsoleStore:
         after: Cursor | None = None,
         before: Cursor | None = None,
         limit: int = 51,
-    ) -> tuple[str, list[Any]]:
-        where, values = case_filter.where(self.db.dialect)
-        order = "DESC"
-        if after is not None:
-            where += " AND (created_at, case_id) < (?, ?)"
-            values += [after.created_at, after.case_id]
-        elif before is not None:
-            where += " AND (created_at, case_id) > (?, ?)"
-            values += [before.created_at, before.case_id]
-            order = "ASC"
-        sql = f"SELECT * FROM cases WHERE {where} ORDER BY created_at {order}, case_id {order} LIMIT ?"
-        return sql, [*values, limit]
+    ) -> sa.sql.Select:
+        return console_queries.page(
+            case_filter,
+            self.db,
+            after=(after.created_at, after.case_id) if after else None,
+            before=(before.created_at, before.case_id) if before else None,
+            limit=limit,
+        )
 
     def count(self, case_filter: CaseFilter) -> int:
-        where, values = case_filter.where(self.db.dialect)
-        return self.db.execute(f"SELECT count(*) FROM cases WHERE {where}", values).fetchone()[0]
+        return console_queries.count(case_filter, self.db)
 
     def iter_cases(self, case_filter: CaseFilter) -> Iterator[dict[str, Any]]:
         """Every matching case row, newest first, for exports."""
-        where, values = case_filter.where(self.db.dialect)
-        yield from self.db.query(
-            f"SELECT * FROM cases WHERE {where} ORDER BY created_at DESC, case_id DESC", values
-        )
+        return console_queries.newest_first(case_filter, self.db)
 
     def distinct_values(self, column: str) -> list[str]:
-        if column not in ("bank", "channel"):
-            raise ValueError(column)
-        return [
-            row[0]
-            for row in self.db.execute(
-                f"SELECT DISTINCT {column} FROM cases WHERE {column} IS NOT NULL ORDER BY {column}"
-            )
-        ]
+        return console_queries.distinct_values(column, self.db)
 
     def all_tags(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT DISTINCT tag FROM case_tags ORDER BY tag")]
@@ -386,10 +295,10 @@ class ConsoleStore:
         return next((handoff for handoff in self.waiting_handoffs() if handoff.case_id == case_id), None)
 
     def resolve_handoff(self, handoff_id: int, username: str) -> WaitingHandoff | None:
-        handoff = next((item for item in self.waiting_handoffs() if item.handoff_id == handoff_id), None)
-        if handoff is None:
-            return None
         with self.db.transaction() as db:
+            handoff = next((item for item in self.waiting_handoffs() if item.handoff_id == handoff_id), None)
+            if handoff is None:
+                return None
             db.execute("UPDATE handoffs SET resolved_at = ? WHERE id = ?", [now().isoformat(), handoff_id])
             write_audit(
                 db, username, "handoff_resolved", handoff.case_id, handoff.sender_id, {"handoff": handoff_id}
@@ -399,18 +308,23 @@ class ConsoleStore:
     # Changes to a case
 
     def set_status(self, case_id: str, status: str, username: str) -> Case:
-        before = self.cases.get(case_id)
-        case = self.cases.set_status(case_id, status)
-        if before is not None and before.status != status:
-            self.audit(
-                username, "status_changed", case_id, case.sender_id, {"from": before.status, "to": status}
-            )
-        return case
+        def change() -> Case:
+            before = self.cases.locked_case(case_id)
+            case = self.cases.set_status(case_id, status)
+            if before.status != status:
+                detail = {"from": before.status, "to": status}
+                write_audit(self.db, username, "status_changed", case_id, case.sender_id, detail)
+            return case
+
+        return self.db.run(change)
 
     def revoke_checklist_links(self, case_id: str, username: str) -> int:
-        revoked = self.cases.revoke_checklist_links(case_id, by=username)
-        self.audit(username, "checklist_links_revoked", case_id, None, {"links": revoked})
-        return revoked
+        def revoke() -> int:
+            revoked = self.cases.revoke_checklist_links(case_id, by=username)
+            write_audit(self.db, username, "checklist_links_revoked", case_id, None, {"links": revoked})
+            return revoked
+
+        return self.db.run(revoke)
 
     def add_note(self, case_id: str, text: str, username: str) -> Note:
         text = params.without_controls(text, keep="\n").strip()
@@ -602,15 +516,7 @@ class ConsoleStore:
         """Cases opened on each of the last ``days`` days (or the filter's range), zeros included."""
         last = case_filter.until or now().date()
         first = case_filter.since or last - timedelta(days=days - 1)
-        ranged = replace(case_filter, since=first, until=last)
-        where, values = ranged.where(self.db.dialect)
-        # created_at is ISO 8601 in China time, so its first ten characters are the day there.
-        counts = dict(
-            self.db.execute(
-                f"SELECT substr(created_at, 1, 10) AS day, count(*) FROM cases WHERE {where} GROUP BY day",
-                values,
-            ).fetchall()
-        )
+        counts = console_queries.per_day(replace(case_filter, since=first, until=last), self.db)
         span = (last - first).days + 1
         return [
             (first + timedelta(days=offset), counts.get((first + timedelta(days=offset)).isoformat(), 0))
@@ -619,14 +525,7 @@ class ConsoleStore:
 
     def steps_reached(self, case_filter: CaseFilter) -> list[int]:
         """How many cases finished at least 0, 1, 2, … of their steps: the funnel."""
-        where, values = case_filter.where(self.db.dialect)
-        done_counts = dict(
-            self.db.execute(
-                f"SELECT {self.db.dialect.json_array_length('steps_done')} AS done, count(*) "
-                f"FROM cases WHERE {where} GROUP BY done",
-                values,
-            ).fetchall()
-        )
+        done_counts = console_queries.steps_done(case_filter, self.db)
         kinds = [case_filter.kind] if case_filter.kind else list(KINDS)
         most_steps = max(len(step_ids_for(kind)) for kind in kinds)
         return [
@@ -635,12 +534,7 @@ class ConsoleStore:
         ]
 
     def status_counts(self, case_filter: CaseFilter) -> dict[str, int]:
-        where, values = case_filter.where(self.db.dialect)
-        counts = dict(
-            self.db.execute(
-                f"SELECT status, count(*) FROM cases WHERE {where} GROUP BY status", values
-            ).fetchall()
-        )
+        counts = console_queries.counts_by(cases.c.status, case_filter, self.db)
         return {status: counts.get(status, 0) for status in STATUSES}
 
 
@@ -664,20 +558,6 @@ def write_audit(
             "detail": json.dumps(detail or {}, ensure_ascii=False),
         },
     )
-
-
-def _open_case_store(path: str | Path, attempts: int = 5) -> SQLiteCaseStore:
-    """`make run` starts the console and the action server together; on a fresh
-    database both apply the case store's migrations, and the loser of that race
-    finds a table already there. By the next attempt the winner has recorded it."""
-    for _ in range(attempts - 1):
-        try:
-            return SQLiteCaseStore(path)
-        except sqlite3.OperationalError as error:
-            if "already exists" not in str(error):
-                raise
-            time.sleep(0.5)
-    return SQLiteCaseStore(path)
 
 
 def _queue_row(row: dict[str, Any]) -> QueueRow:

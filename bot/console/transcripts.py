@@ -6,7 +6,7 @@ events in order: each user turn carries what the NLU made of it, each bot
 turn the action that produced it (the last ``action`` event before it).
 Text is masked again on the way out, in case it was stored before the
 channel masked secrets. The table is the same whether Rasa keeps it in SQLite
-or PostgreSQL; ``bot.console.database`` covers the few SQL differences.
+or PostgreSQL; the ``Dialect`` of ``bot.storage.database`` covers the few SQL differences.
 """
 
 from __future__ import annotations
@@ -20,17 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import CHINA
-from bot.console.database import (
-    POSTGRESQL,
-    SQLITE,
-    Database,
-    Dialect,
-    MissingTable,
-    PostgresDatabase,
-    SQLiteDatabase,
-    is_postgres_url,
-)
 from bot.masking import mask_secrets
+from bot.storage.database import Database, MissingTable, is_postgres_url
 
 LOW_CONFIDENCE = 0.6
 FALLBACK_INTENT = "nlu_fallback"
@@ -102,33 +93,20 @@ class TrackerReader:
 
     def __init__(self, location: str | Path) -> None:
         self.location = location
-        self._postgres: PostgresDatabase | None = None
-        self.dialect: Dialect = SQLITE
-        if is_postgres_url(location):
-            self._postgres, self.dialect = PostgresDatabase(str(location), read_only=True), POSTGRESQL
+        self._db = Database(location, read_only=True)
+        self.dialect = self._db.dialect
 
     def close(self) -> None:
-        if self._postgres is not None:
-            self._postgres.close()
+        self._db.close()
 
     @property
     def available(self) -> bool:
-        return self._postgres is not None or Path(self.location).is_file()
+        # Rasa creates a SQLite file on its first start, which may come after ours.
+        return is_postgres_url(self.location) or Path(self.location).is_file()
 
     @contextmanager
     def _connect(self) -> Iterator[Database | None]:
-        if self._postgres is not None:
-            yield self._postgres
-            return
-        # A connection per read: Rasa creates the file on its first start, which may come after ours.
-        if not self.available:
-            yield None
-            return
-        database = SQLiteDatabase.open_read_only(Path(self.location))
-        try:
-            yield database
-        finally:
-            database.connection.close()
+        yield self._db if self.available else None
 
     def _rows(self, sql: str, values: list[Any]) -> list[dict[str, Any]]:
         with self._connect() as database:

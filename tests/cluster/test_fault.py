@@ -53,8 +53,9 @@ from tracker_checks import (
 )
 
 from bench.load import Conversation, Turn, load_conversations
-from bot.cases import Case, case_from_row
+from bot.cases import Case
 from bot.checklist import build_checklist
+from bot.storage.cases import case_from_row
 from scripts.cluster import Cluster, Replica
 
 pytestmark = pytest.mark.cluster

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from clocks import ManualClock
 from console_support import PASSWORD, on_both_backends
+from database_dumps import load_dump
 
-from bot.clock import now
 from bot.console.auth import (
     AccountDisabled,
     AccountError,
@@ -22,7 +22,6 @@ from bot.console.auth import (
     hash_password,
     verify_password,
 )
-from bot.console.migrations import CONSOLE_MIGRATIONS
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
 
@@ -258,19 +257,8 @@ def test_roles_change_at_once_and_someone_stays_admin(auth: StaffAuth, store: Co
 
 
 @on_both_backends
-def test_accounts_made_before_roles_become_admins(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import bot.console.migrations as migrations
-
-    monkeypatch.setattr(migrations, "CONSOLE_MIGRATIONS", CONSOLE_MIGRATIONS[:11])
-    before = ConsoleStore(settings.case_db)
-    before.db.insert(
-        "staff_users",
-        {"username": "old", "password_hash": hash_password(PASSWORD), "created_at": now().isoformat()},
-    )
-    before.close()
-    monkeypatch.undo()
+def test_accounts_made_before_roles_become_admins(settings: Settings) -> None:
+    load_dump("early", settings.case_db)  # an account "old", made before roles existed
     after = ConsoleStore(settings.case_db)
     auth = StaffAuth(after.db, settings)
     auth.add_user("new", PASSWORD, by="test")

@@ -1,23 +1,28 @@
 """The console's data layer: migrations, the queue's filters and search, handoffs and audited changes.
 
 Tests marked ``on_both_backends`` run on SQLite and on PostgreSQL; the rest
-check SQLite's own machinery (the full-text index, the migration race).
+check SQLite's own machinery (the full-text index).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import multiprocessing
 from datetime import date, timedelta
+from multiprocessing.synchronize import Barrier
 
 import pytest
-from console_support import at, on_both_backends
+from console_support import at, database_url, on_both_backends
 
-from bot.cases import Facts, SQLiteCaseStore, open_store
-from bot.console.migrations import CONSOLE_MIGRATIONS
+from bot.cases import Facts
+from bot.console import store as console_store
 from bot.console.params import BadParameter
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
+from bot.storage import open_store
+from bot.storage.migrations import MIGRATIONS
+
+CONSOLE_MIGRATIONS = [(name, migration) for name, migration in MIGRATIONS if name.startswith("console_")]
 
 
 def seed(store: ConsoleStore) -> dict[str, str]:
@@ -110,8 +115,8 @@ def test_search_by_case_id_in_any_case_and_with_no_match(store: ConsoleStore) ->
 
 
 def test_search_uses_the_full_text_index(store: ConsoleStore) -> None:
-    sql, values = store.page_query(CaseFilter(search="华联超市"))
-    plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}", values))
+    sql = store.page_query(CaseFilter(search="华联超市")).compile(compile_kwargs={"literal_binds": True})
+    plan = " ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
     assert "cases_fts VIRTUAL TABLE INDEX" in plan
 
 
@@ -305,26 +310,48 @@ def test_dashboard_figures(store: ConsoleStore) -> None:
     ]
 
 
-def test_opening_retries_when_the_action_server_is_migrating_the_same_new_database(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+@on_both_backends
+def test_a_status_change_and_its_audit_entry_commit_together(
+    store: ConsoleStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.console.store as console_store
+    case = store.cases.open_case("s1", "rest", "misswipe", Facts())
+    store.cases.add_checklist_link(case.case_id, "a" * 64, case.created_at + timedelta(days=1))
 
-    real, calls = console_store.SQLiteCaseStore, []
+    def broken_audit(*args: object) -> None:
+        raise OSError("the audit log is full")
 
-    def racing(path: object) -> SQLiteCaseStore:
-        calls.append(path)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("table [cases] already exists")
-        return real(path)
+    monkeypatch.setattr(console_store, "write_audit", broken_audit)
+    for change in (lambda: store.set_status(case.case_id, "with_bank", "alice"),
+                   lambda: store.revoke_checklist_links(case.case_id, "alice")):  # fmt: skip
+        with pytest.raises(OSError):
+            change()
+    assert store.cases.get(case.case_id).status == "open"
+    assert store.cases.case_for_checklist_link("a" * 64) is not None
+    assert [event["event"] for event in store.cases.events(case.case_id)] == ["created"]
 
-    monkeypatch.setattr(console_store, "SQLiteCaseStore", racing)
-    monkeypatch.setattr(console_store.time, "sleep", lambda seconds: None)
-    assert ConsoleStore(settings.case_db).count(CaseFilter()) == 0 and len(calls) == 2
 
-    def broken(path: object) -> SQLiteCaseStore:
-        raise sqlite3.OperationalError("disk I/O error")
+def open_in_a_process(url: str, console: bool, barrier: Barrier) -> None:
+    barrier.wait(timeout=120)
+    (ConsoleStore(url) if console else open_store(url)).close()
 
-    monkeypatch.setattr(console_store, "SQLiteCaseStore", broken)
-    with pytest.raises(sqlite3.OperationalError, match="disk"):
-        ConsoleStore(settings.case_db)
+
+@on_both_backends
+def test_the_console_and_the_action_server_starting_on_a_new_database_migrate_it_once(
+    settings: Settings,
+) -> None:
+    """`make run` starts both together; neither may find the other's tables half made."""
+    url = database_url(settings.case_db)
+    spawn = multiprocessing.get_context("spawn")  # a clean interpreter, as each server is
+    barrier = spawn.Barrier(4)
+    processes = [
+        spawn.Process(target=open_in_a_process, args=(url, number % 2 == 0, barrier)) for number in range(4)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=180)
+        assert process.exitcode == 0
+    store = ConsoleStore(url)
+    names = [row["name"] for row in store.db.query("SELECT name FROM _migrations")]
+    assert sorted(names) == sorted(name for name, _ in MIGRATIONS)
+    store.close()

@@ -9,14 +9,15 @@ own ``SQLTrackerStore`` too.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from bot.clock import CHINA
-from bot.console.database import PostgresDatabase, SQLiteDatabase, is_postgres_url
+from bot.storage.database import is_postgres_url
 
 EVENTS_COLUMNS = (
     "sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL, timestamp FLOAT, "
@@ -86,11 +87,14 @@ def write_events(location: Path | str, sender_id: str, events: Iterable[Any], st
     flat: list[dict[str, Any]] = []
     for item in events:
         flat.extend(item if isinstance(item, list) else [item])
-    database = _open(location)
+    # Not the store's Database: that would turn the file to WAL, which Rasa's store does not use.
+    engine = sa.create_engine(
+        str(location) if is_postgres_url(location) else f"sqlite:///{location}", future=True
+    )
     try:
-        with database.transaction() as db:
-            db.execute(EVENTS_TABLE[db.dialect.name])
-            db.execute(EVENTS_INDEX)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(EVENTS_TABLE[connection.dialect.name])
+            connection.exec_driver_sql(EVENTS_INDEX)
             timestamp = start.astimezone(CHINA).timestamp()
             user_ids = []
             for offset, event in enumerate(flat):
@@ -104,15 +108,12 @@ def write_events(location: Path | str, sender_id: str, events: Iterable[Any], st
                     "action_name": event.get("name") if kind == "action" else None,
                     "data": json.dumps(body, ensure_ascii=False),
                 }
-                event_id = db.insert("events", row, returning="id")
+                insert = (
+                    f"INSERT INTO events ({', '.join(row)}) VALUES ({', '.join(':' + name for name in row)})"
+                )
+                event_id = connection.execute(sa.text(insert + " RETURNING id"), row).scalar_one()
                 if kind == "user":
                     user_ids.append(event_id)
     finally:
-        database.close()
+        engine.dispose()
     return user_ids
-
-
-def _open(location: Path | str) -> SQLiteDatabase | PostgresDatabase:
-    if is_postgres_url(location):
-        return PostgresDatabase(str(location))
-    return SQLiteDatabase(sqlite3.connect(location, isolation_level=None))
