@@ -15,6 +15,12 @@ SPACY_MODEL := models/spacy_zh/meta.json
 RASA_MODEL := models/wushua.tar.gz
 NODE_INSTALLED := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+# Where `make run` serves, e.g. `make run RASA_PORT=5006`. Rasa finds the action
+# server through ENDPOINTS: moving ACTIONS_PORT needs an endpoints file that says so.
+RASA_PORT ?= 5005
+ACTIONS_PORT ?= 5055
+CONSOLE_PORT ?= 5002
+ENDPOINTS ?= endpoints.yml
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
@@ -80,14 +86,14 @@ $(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_com
 
 run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@mkdir -p var
-	@echo "Web chat demo:  http://localhost:5005/webhooks/widget/demo"
-	@echo "REST channel:   http://localhost:5005/webhooks/rest/webhook"
-	@echo "Action server:  http://localhost:5055"
-	@echo "Staff console:  http://localhost:5002  (create an account first: $(BIN)/python -m bot.console users add NAME --role admin)"
+	@echo "Web chat demo:  http://localhost:$(RASA_PORT)/webhooks/widget/demo"
+	@echo "REST channel:   http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
+	@echo "Action server:  http://localhost:$(ACTIONS_PORT)"
+	@echo "Staff console:  http://localhost:$(CONSOLE_PORT)  (create an account first: $(BIN)/python -m bot.console users add NAME --role admin)"
 	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/rasa run actions --port 5055 & \
-	$(BIN)/python -m bot.console serve --port 5002 & \
-	$(RASA) run --model $(RASA_MODEL) --port 5005 --credentials credentials.yml --endpoints endpoints.yml & \
+	$(BIN)/rasa run actions --port $(ACTIONS_PORT) & \
+	$(BIN)/python -m bot.console serve --port $(CONSOLE_PORT) & \
+	$(RASA) run --model $(RASA_MODEL) --port $(RASA_PORT) --credentials credentials.yml --endpoints $(ENDPOINTS) & \
 	wait
 
 # CLUSTER_ARGS passes options, e.g. CLUSTER_ARGS='--port 9000 --rasa-replicas 3'.
