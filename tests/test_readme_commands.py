@@ -326,7 +326,10 @@ def console_module() -> str:
 def servers_by_port() -> dict[str, str]:
     """What `make run` starts on each port: 'rasa', 'actions' or 'console'."""
     servers = {}
+    # `make run RASA_PORT=5006` moves a server; the README names the defaults (`RASA_PORT ?= 5005`).
+    defaults = dict(re.findall(r"^(\w+) \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE))
     for line in commands_in_run_recipe():
+        line = re.sub(r"\$\((\w+)\)", lambda name: defaults.get(name.group(1), name.group(0)), line)
         port = re.search(r"--port (\d+)", line)
         if port is None or "echo" in line:
             continue
