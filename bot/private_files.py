@@ -9,6 +9,7 @@ Transcripts, case facts and staff password hashes live in files under
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 DIRECTORY_MODE = 0o700
@@ -16,9 +17,18 @@ FILE_MODE = 0o600
 
 
 def private_directory(path: str | Path) -> Path:
+    """Create ``path`` owner-only, or make our own existing folder owner-only.
+
+    A shared folder (sticky or writable by all, like /tmp) is left as it is: a
+    database put there directly is protected by its own mode, and taking /tmp
+    from everyone else would break the machine.
+    """
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
-    os.chmod(directory, DIRECTORY_MODE)
+    status = directory.stat()
+    shared = status.st_mode & (stat.S_ISVTX | stat.S_IWOTH)
+    if status.st_uid == os.geteuid() and not shared:
+        os.chmod(directory, DIRECTORY_MODE)
     return directory
 
 

@@ -47,6 +47,15 @@ def test_an_existing_readable_database_is_made_owner_only(tmp_path: Path, carele
     assert (mode(database), mode(tmp_path)) == (0o600, 0o700)
 
 
+def test_a_shared_folder_keeps_its_mode(tmp_path: Path, careless_umask: None) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # as /tmp is
+    database = shared / "cases.db"
+    open_store(str(database)).close()
+    assert (mode(database), mode(shared)) == (0o600, 0o1777)
+
+
 def test_the_tracker_database_is_owner_only(tmp_path: Path, careless_umask: None) -> None:
     database = tmp_path / "var" / "tracker.db"
     CachedSQLTrackerStore(domain=Domain.empty(), dialect="sqlite", db=str(database))
