@@ -35,7 +35,7 @@ export WECHAT_API_BASE ?= https://api.weixin.qq.com
 
 NLU_DATA := $(wildcard data/*.yml)
 KNOWLEDGE := $(wildcard data/knowledge/*.yml)
-SPACY_INPUTS := $(KNOWLEDGE) bot/nlu/spacy_pipeline.py bot/normalise.py bot/masking.py scripts/build_spacy_model.py
+SPACY_INPUTS := $(KNOWLEDGE) bot/rasa/nlu/spacy_pipeline.py bot/domain/normalise.py bot/domain/masking.py scripts/build_spacy_model.py
 
 .PHONY: help run run-cluster test lint unit validate evaluate test-stories test-cluster services bench clean
 
@@ -80,7 +80,7 @@ $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
 	$(BIN)/python scripts/build_spacy_model.py models/spacy_zh
 
 # Retrain only when the training data, config, domain or NLU pipeline changed.
-$(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/nlu/rasa_components.py
+$(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/rasa/nlu/rasa_components.py
 	$(RASA) train --fixed-model-name wushua --out models --quiet
 	touch $@
 

@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.store import case_store, current_case
-from bot import knowledge
-from bot.cases import KINDS, MAX_NEW_CASES_PER_DAY, Case, Facts, TooManyCases
-from bot.checklist import (
+from bot.domain import knowledge
+from bot.domain.cases import KINDS, MAX_NEW_CASES_PER_DAY, Case, Facts, TooManyCases
+from bot.domain.checklist import (
     Checklist,
     ChecklistItem,
     bank_deadline,
@@ -22,10 +22,10 @@ from bot.checklist import (
     render_step,
     render_text,
 )
-from bot.conversation import FACT_FOR_SLOT
-from bot.links import new_checklist_link
-from bot.progress import advance, complete_steps, item_for, status_label
-from bot.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
+from bot.domain.conversation import FACT_FOR_SLOT
+from bot.domain.links import new_checklist_link
+from bot.domain.progress import advance, complete_steps, item_for, status_label
+from bot.domain.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
 
 CHECKERS = {
     "bank": check_bank,

@@ -13,12 +13,12 @@ from rasa_sdk.types import DomainDict
 from actions.cases import CHECKERS, case_summary, facts_from_slots, utter_current_step
 from actions.forms import has_a_correct_amount
 from actions.store import case_store, current_case
-from bot import knowledge
-from bot.amounts import amount_issue, amount_roles
-from bot.cases import KINDS, Case, Facts
-from bot.checklist import build_checklist, hotline_phrase
-from bot.conversation import FACT_FOR_SLOT, answer_first, contextual_answer
-from bot.nlu.questions import asks_question
+from bot.domain import knowledge
+from bot.domain.amounts import amount_issue, amount_roles
+from bot.domain.cases import KINDS, Case, Facts
+from bot.domain.checklist import build_checklist, hotline_phrase
+from bot.domain.conversation import FACT_FOR_SLOT, answer_first, contextual_answer
+from bot.rasa.nlu.questions import asks_question
 
 # The slots that describe one problem; a new problem starts them afresh.
 FACT_SLOTS = ("bank", "amount", "correct_amount", "date", "merchant", "card_last4", "card_type")

@@ -8,9 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import knowledge
-from bot.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
-from bot.validation import Checked, check_amount, check_bank, check_date, check_merchant
+from bot.domain import knowledge
+from bot.domain.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
+from bot.domain.validation import Checked, check_amount, check_bank, check_date, check_merchant
 
 # correct_amount is asked only for a wrong amount (not a duplicate charge); on the
 # other paths what "should" have been charged is nothing.

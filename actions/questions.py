@@ -7,8 +7,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.store import current_case
-from bot.checklist import build_checklist, hotline_phrase
-from bot.knowledge import resolve_bank
+from bot.domain.checklist import build_checklist, hotline_phrase
+from bot.domain.knowledge import resolve_bank
 
 # Intents answered by a fixed response of the same name.
 STATIC_ANSWERS = {

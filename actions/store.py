@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from rasa_sdk import Tracker
 
-from bot.cases import Case, CaseStore
+from bot.domain.cases import Case, CaseStore
 from bot.storage import store_from_env
 
 

@@ -1,1 +1,3 @@
-"""误刷助手: domain logic for the POS mis-swipe assistant, free of Rasa."""
+"""误刷助手, one folder per part: ``domain`` (the refund logic, free of Rasa), ``infra``
+(server secret, identity, private files, rate limits), ``storage`` (the databases), and the
+applications ``rasa`` and ``console``."""

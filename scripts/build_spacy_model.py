@@ -11,7 +11,7 @@ from pathlib import Path
 
 import spacy
 
-from bot.nlu.spacy_pipeline import default_user_words
+from bot.rasa.nlu.spacy_pipeline import default_user_words
 
 PIPELINE_VERSION = "0.1.0"
 

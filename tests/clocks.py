@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.clock import now
+from bot.domain.clock import now
 
 
 class ManualClock:

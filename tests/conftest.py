@@ -18,7 +18,7 @@ REFERENCE_DAY = date(2026, 11, 25)  # a Wednesday
 @pytest.fixture(autouse=True)
 def fresh_per_process_state() -> Iterator[None]:
     """Each test starts with no messages counted against a rate limit and no split card number."""
-    from bot.channels import guard
+    from bot.rasa.channels import guard
 
     for cached in (guard.rate_limiter_from_env, guard.split_guard_from_env):
         cached.cache_clear()

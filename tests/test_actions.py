@@ -22,8 +22,8 @@ from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
 from actions.store import case_store
-from bot.cases import MAX_NEW_CASES_PER_DAY, Facts
-from bot.links import case_for_link
+from bot.domain.cases import MAX_NEW_CASES_PER_DAY, Facts
+from bot.domain.links import case_for_link
 
 SLOTS = {
     "kind": "misswipe",

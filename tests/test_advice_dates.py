@@ -20,10 +20,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.business_days import add_business_days, is_estimated, is_workday, warn_about_estimated_years
-from bot.cases import Facts
-from bot.checklist import Checklist, build_checklist, hotline_phrase, render_html, render_step, render_text
-from bot.knowledge import PROJECT_ROOT
+from bot.domain.business_days import add_business_days, is_estimated, is_workday, warn_about_estimated_years
+from bot.domain.cases import Facts
+from bot.domain.checklist import (
+    Checklist,
+    build_checklist,
+    hotline_phrase,
+    render_html,
+    render_step,
+    render_text,
+)
+from bot.domain.knowledge import PROJECT_ROOT
 from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
 
@@ -445,7 +452,7 @@ def test_every_response_reads_well(name: str) -> None:
 
 def test_estimated_years_are_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
     warn_about_estimated_years.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="bot.business_days"):
+    with caplog.at_level(logging.WARNING, logger="bot.domain.business_days"):
         warn_about_estimated_years()
         warn_about_estimated_years()
     assert [record.getMessage()[:60] for record in caplog.records] == [

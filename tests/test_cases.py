@@ -21,7 +21,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from bot.cases import MAX_NEW_CASES_PER_DAY, CaseNotFound, Facts, TooManyCases
+from bot.domain.cases import MAX_NEW_CASES_PER_DAY, CaseNotFound, Facts, TooManyCases
 from bot.storage import open_store, store_from_env
 from bot.storage.cases import SQLCaseStore
 from bot.storage.database import Database, sqlite_path_from_url
@@ -296,7 +296,7 @@ def test_sqlite_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
 def test_the_domain_loads_no_database_code_and_sqlite_no_postgres_driver(tmp_path: Path) -> None:
     script = f"""
 import sys
-import bot.cases
+import bot.domain.cases
 drivers = {{"sqlalchemy", "sqlite_utils", "psycopg2"}}
 assert not drivers & set(sys.modules), drivers & set(sys.modules)
 from bot.storage import open_store

@@ -11,11 +11,11 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Sanic
 from server_env import ServerThread
 
-from bot import origins
-from bot.channels.guard import MASKED_METADATA_KEY, Handler, guard_incoming
-from bot.channels.rest import MaskedRestInput, request_problem
-from bot.channels.socketio import MaskedSocketIOInput
-from bot.channels.widget import WidgetInput, static_file
+from bot.rasa.channels import origins
+from bot.rasa.channels.guard import MASKED_METADATA_KEY, Handler, guard_incoming
+from bot.rasa.channels.rest import MaskedRestInput, request_problem
+from bot.rasa.channels.socketio import MaskedSocketIOInput
+from bot.rasa.channels.widget import WidgetInput, static_file
 
 
 def test_the_channels_replace_rasas_own() -> None:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.business_days import add_business_days, format_day, is_workday
-from bot.cases import Facts
-from bot.checklist import build_checklist, render_html, render_step, render_text
-from bot.clock import CHINA
-from bot.progress import advance, complete_steps
+from bot.domain.business_days import add_business_days, format_day, is_workday
+from bot.domain.cases import Facts
+from bot.domain.checklist import build_checklist, render_html, render_step, render_text
+from bot.domain.clock import CHINA
+from bot.domain.progress import advance, complete_steps
 from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
 

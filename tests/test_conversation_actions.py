@@ -21,8 +21,8 @@ from actions.conversation import (
 )
 from actions.forms import ValidateCaseForm
 from actions.store import case_store
-from bot import knowledge
-from bot.cases import Facts
+from bot.domain import knowledge
+from bot.domain.cases import Facts
 
 CASE_SLOTS = {
     "kind": "misswipe",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from bot import knowledge
-from bot.checklist import hotline_phrase
-from bot.conversation import answer_first, contextual_answer, contextual_intents
-from bot.knowledge import PROJECT_ROOT
+from bot.domain import knowledge
+from bot.domain.checklist import hotline_phrase
+from bot.domain.conversation import answer_first, contextual_answer, contextual_intents
+from bot.domain.knowledge import PROJECT_ROOT
 
 KINDS = ("misswipe", "failed_charge", "unauthorized", "merchant")
 SLOTS = ("bank", "amount", "correct_amount", "date", "merchant", None)

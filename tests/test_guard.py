@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import shared_state
-from bot.channels.guard import MASKED_METADATA_KEY, guard_incoming, split_guard_from_env
-from bot.masking import InMemorySplitNumberGuard, mask_secrets
-from bot.responses import response_text
+from bot.domain.masking import InMemorySplitNumberGuard, mask_secrets
+from bot.domain.responses import response_text
+from bot.rasa.channels.guard import MASKED_METADATA_KEY, guard_incoming, split_guard_from_env
+from bot.storage import redis_state
 
 WARNING = response_text("utter_secret_never_needed")
 
@@ -134,5 +134,5 @@ def test_one_split_guard_per_process_in_redis_when_redis_url_is_set(
     split_guard_from_env.cache_clear()
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/0")
     guard = split_guard_from_env()
-    assert isinstance(guard, shared_state.RedisSplitNumberGuard)
+    assert isinstance(guard, redis_state.RedisSplitNumberGuard)
     assert guard.client.connection_pool.connection_kwargs["port"] == 6390

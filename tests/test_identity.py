@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import identity, server_secret
+from bot.infra import identity, server_secret
 
 
 @pytest.fixture(autouse=True)

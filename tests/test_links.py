@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import links
-from bot.cases import CaseStore, Facts
+from bot.domain import links
+from bot.domain.cases import CaseStore, Facts
 from bot.storage import open_store
 
 

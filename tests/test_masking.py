@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-import bot.masking
-from bot.masking import (
+import bot.domain.masking
+from bot.domain.masking import (
     HIDDEN,
     MASKED_METADATA_KEY,
     SECRET_KINDS,
@@ -28,7 +28,7 @@ LUHN_MERCHANT_ID = "898310048161234"  # 15 digits that happen to pass Luhn
 
 
 def test_the_documented_examples_hold() -> None:
-    assert doctest.testmod(bot.masking).failed == 0
+    assert doctest.testmod(bot.domain.masking).failed == 0
 
 
 def test_secret_kinds() -> None:

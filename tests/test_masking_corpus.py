@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.masking import InMemorySplitNumberGuard, mask_secrets
+from bot.domain.masking import InMemorySplitNumberGuard, mask_secrets
 
 CORPORA = sorted((Path(__file__).parent / "masking").glob("corpus_v*.yml"))
 RECALL_BAR = 0.99

@@ -3,9 +3,9 @@ from datetime import date, datetime
 
 import pytest
 
-from bot import clock
-from bot.masking import mask_secrets
-from bot.normalise import (
+from bot.domain import clock
+from bot.domain.masking import mask_secrets
+from bot.domain.normalise import (
     EntityMatch,
     card_last4_from,
     find_entities,

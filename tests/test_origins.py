@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import origins
+from bot.rasa.channels import origins
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,8 @@ def current(patch: patches.Patch) -> object:
 
 
 def test_importing_the_project_patches_nothing(stock: None) -> None:
-    import bot.channels.rest
-    import bot.nlu.rasa_components  # noqa: F401  (what config.yml makes Rasa import)
+    import bot.rasa.channels.rest
+    import bot.rasa.nlu.rasa_components  # noqa: F401  (what config.yml makes Rasa import)
 
     assert not any(current(patch) is patch.replacement for patch in patches.PATCHES)
 

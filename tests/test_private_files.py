@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from rasa.shared.core.domain import Domain
 
-from bot import server_secret
-from bot.cases import Facts
+from bot.domain.cases import Facts
+from bot.infra import server_secret
+from bot.rasa.tracker_store import CachedSQLTrackerStore
 from bot.storage import open_store
-from bot.tracker_store import CachedSQLTrackerStore
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.amounts import (
+from bot.domain.amounts import (
     DUPLICATE,
     WRONG_AMOUNT,
     AmountRoles,
@@ -14,8 +14,8 @@ from bot.amounts import (
     read_amount_answer,
     read_correct_amount_answer,
 )
-from bot.nlu.questions import asks_question
-from bot.normalise import amount_mentions, find_entities
+from bot.domain.normalise import amount_mentions, find_entities
+from bot.rasa.nlu.questions import asks_question
 
 
 @pytest.mark.parametrize(

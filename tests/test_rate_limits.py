@@ -14,13 +14,14 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Sanic
 from server_env import ServerThread
 
-from bot import rate_limits, shared_state
-from bot.channels import guard
-from bot.channels.guard import guard_incoming
-from bot.channels.rest import MaskedRestInput
-from bot.channels.socketio import MaskedSocketIOInput
-from bot.rate_limits import PER_ADDRESS, PER_CONVERSATION, InMemoryRateLimiter, Limit
-from bot.shared_state import RedisRateLimiter
+from bot.infra import rate_limits
+from bot.infra.rate_limits import PER_ADDRESS, PER_CONVERSATION, InMemoryRateLimiter, Limit
+from bot.rasa.channels import guard
+from bot.rasa.channels.guard import guard_incoming
+from bot.rasa.channels.rest import MaskedRestInput
+from bot.rasa.channels.socketio import MaskedSocketIOInput
+from bot.storage import redis_state
+from bot.storage.redis_state import RedisRateLimiter
 
 pytest_plugins = ["tests.redis_fixtures"]
 
@@ -53,8 +54,8 @@ async def test_a_window_counts_per_key_and_starts_again(monkeypatch: pytest.Monk
 
 async def test_replicas_share_the_count_in_redis(redis_url: str) -> None:
     limit = Limit("test", count=3, seconds=60)
-    first = RedisRateLimiter(shared_state.async_client(redis_url))
-    second = RedisRateLimiter(shared_state.async_client(redis_url))
+    first = RedisRateLimiter(redis_state.async_client(redis_url))
+    second = RedisRateLimiter(redis_state.async_client(redis_url))
     verdicts = [await replica.allow(limit, "web:abc") for replica in (first, second, first, second)]
     assert verdicts == [True, True, True, False]
     keys = await first.client.keys("wushua:rate:*")
@@ -62,7 +63,7 @@ async def test_replicas_share_the_count_in_redis(redis_url: str) -> None:
 
 
 async def test_an_unreachable_redis_lets_messages_through(unreachable_redis_url: str) -> None:
-    limiter = RedisRateLimiter(shared_state.async_client(unreachable_redis_url))
+    limiter = RedisRateLimiter(redis_state.async_client(unreachable_redis_url))
     assert await limiter.allow(Limit("test", count=1, seconds=60), "x")
 
 

@@ -19,11 +19,11 @@ import psycopg2
 import pytest
 from database_dumps import load_dump
 
-from bot.cases import Facts
-from bot.clock import now
 from bot.console.auth import AccountDisabled, StaffAuth
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore
+from bot.domain.cases import Facts
+from bot.domain.clock import now
 from bot.storage import open_store
 from bot.storage.schema import metadata
 

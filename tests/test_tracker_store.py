@@ -1,4 +1,4 @@
-"""The tracker store that remembers trackers (bot/tracker_store.py) against Rasa's own SQLTrackerStore.
+"""The tracker store that remembers trackers (bot/rasa/tracker_store.py) against Rasa's own SQLTrackerStore.
 
 Each test plays turns the way Rasa's processor does (retrieve or create,
 append events, save) and checks the result against what Rasa's store writes
@@ -21,7 +21,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.tracker_store import CachedSQLTrackerStore
+from bot.rasa.tracker_store import CachedSQLTrackerStore
 
 DOMAIN = Domain.from_yaml(
     """

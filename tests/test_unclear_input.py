@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.rasa_components import UnclearInputClassifier
-from bot.nlu.unclear import unclear_reason
+from bot.rasa.nlu.rasa_components import UnclearInputClassifier
+from bot.rasa.nlu.unclear import unclear_reason
 
 
 @pytest.mark.parametrize(

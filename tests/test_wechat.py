@@ -23,9 +23,10 @@ from rasa.core.run import create_http_input_channels
 from sanic import Sanic
 from wechatpy.crypto import PrpCrypto
 
-from bot import server_secret, shared_state
-from bot.channels import wechat
-from bot.channels.wechat import (
+from bot.domain.responses import response_text
+from bot.infra import server_secret
+from bot.rasa.channels import wechat
+from bot.rasa.channels.wechat import (
     InMemoryMenuStore,
     InMemoryNonceStore,
     WeChatInput,
@@ -33,8 +34,8 @@ from bot.channels.wechat import (
     split_text,
     user_ref,
 )
-from bot.responses import response_text
-from bot.shared_state import RedisMenuStore, RedisNonceStore
+from bot.storage import redis_state
+from bot.storage.redis_state import RedisMenuStore, RedisNonceStore
 from scripts.rasa_env import WECHAT_DEFAULTS
 from scripts.redis_service import RedisService
 from tests.wechat_fakes import (
@@ -346,7 +347,9 @@ def test_the_mode_comes_from_credentials_yml_and_one_it_cannot_keep_stops_start_
     def channel(**environment: str) -> WeChatInput:
         for name, value in {**WECHAT_DEFAULTS, "WECHAT_TOKEN": TOKEN, **environment}.items():
             monkeypatch.setenv(name, value)
-        (wechat_input,) = create_http_input_channels("bot.channels.wechat.WeChatInput", "credentials.yml")
+        (wechat_input,) = create_http_input_channels(
+            "bot.rasa.channels.wechat.WeChatInput", "credentials.yml"
+        )
         return wechat_input
 
     assert channel(WECHAT_AES_KEY=AES_KEY).encrypt_mode == "safe"
@@ -626,9 +629,9 @@ def replicas(start: Start, redis_url: str) -> Replicas:
     between them, each with its own connection to the same Redis."""
 
     async def _replicas(script: Script = echo, delay: float = 0.0, **options: Any) -> tuple[Setup, Setup]:
-        first = await start(script, delay, redis_client=shared_state.async_client(redis_url), **options)
+        first = await start(script, delay, redis_client=redis_state.async_client(redis_url), **options)
         second = await start(
-            rasa=first.rasa, api=first.api, redis_client=shared_state.async_client(redis_url), **options
+            rasa=first.rasa, api=first.api, redis_client=redis_state.async_client(redis_url), **options
         )
         return first, second
 
@@ -701,7 +704,7 @@ def test_menus_nonces_and_turns_are_in_redis_only_with_redis_url(monkeypatch: py
 async def test_without_redis_a_message_gets_a_503_and_never_reaches_rasa(
     start: Start, unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = await start(redis_client=shared_state.async_client(unreachable_redis_url))
+    bot = await start(redis_client=redis_state.async_client(unreachable_redis_url))
     caplog.set_level(logging.WARNING)
     answer = await bot.client.post(bot.client.text(OPENID, "重复扣款"), safe=True)
     assert answer.status == 503  # WeChat retries in 5 s; the turn has not run
@@ -719,7 +722,7 @@ async def test_redis_lost_during_a_turn_still_gets_the_reply_to_the_user(
         private_redis.stop()
         return [{"text": f"收到：{text}", "buttons": [{"title": "是", "payload": "/affirm"}]}]
 
-    bot = await start(script=script, redis_client=shared_state.async_client(private_redis.url))
+    bot = await start(script=script, redis_client=redis_state.async_client(private_redis.url))
     caplog.set_level(logging.ERROR)
     message = bot.client.text(OPENID, "重复扣款")
     for _ in range(2):  # the retry reaches the same process, which still has the outcome

@@ -12,7 +12,7 @@
  * staticUrl}` object set before the script runs; data-* attributes win.
  *
  * It speaks the bot's socket.io channel (session_request → session_confirm,
- * user_uttered → bot_uttered, bot/channels/socketio.py). The server issues the
+ * user_uttered → bot_uttered, bot/rasa/channels/socketio.py). The server issues the
  * session id and a signature of it; both live in localStorage with the rendered
  * conversation (as the server stored it, secrets masked), so a reload
  * continues the same conversation. Every piece of user or bot text reaches the
@@ -27,7 +27,7 @@
   const STORAGE_PREFIX = "wushua-widget:";
   const HISTORY_LIMIT = 200;
   const TYPING_TIMEOUT_MS = 15000;
-  const MAX_MESSAGE_CHARS = 5000; // the channel refuses longer text (bot/channels/guard.py)
+  const MAX_MESSAGE_CHARS = 5000; // the channel refuses longer text (bot/rasa/channels/guard.py)
   const CHECKLIST_PATH = "/webhooks/widget/checklist/";
 
   const TEXT = {

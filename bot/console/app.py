@@ -21,10 +21,6 @@ from urllib.parse import quote, urlencode, urlsplit
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, html, redirect, text
 
-from bot import knowledge
-from bot.cases import Case
-from bot.checklist import build_checklist, render_text
-from bot.clock import now
 from bot.console import params
 from bot.console.auth import (
     STAFF_ROLES,
@@ -43,6 +39,10 @@ from bot.console.store import CaseFilter, ConsoleStore, Cursor
 from bot.console.teach import AnnotationError, check_annotation, export_nlu, load_domain, suggest_annotation
 from bot.console.teach import training_texts as load_training_texts
 from bot.console.transcripts import TrackerReader
+from bot.domain import knowledge
+from bot.domain.cases import Case
+from bot.domain.checklist import build_checklist, render_text
+from bot.domain.clock import now
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "console_session"

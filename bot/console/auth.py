@@ -1,5 +1,5 @@
 """Staff accounts, roles, sessions and sign-in delays, in the case store's database
-(failed sign-ins in Redis instead when ``REDIS_URL`` is set, see ``bot/shared_state.py``).
+(failed sign-ins in Redis instead when ``REDIS_URL`` is set, see ``bot/storage/redis_state.py``).
 
 Passwords are hashed with scrypt (memory-hard, in the standard library).
 A session is a random token in a cookie; the database keeps only its SHA-256,
@@ -26,12 +26,12 @@ from typing import Any, Protocol
 
 import redis
 
-from bot import shared_state
-from bot.clock import now
 from bot.console.settings import Settings
 from bot.console.store import write_audit
-from bot.shared_state import RecentFailures, RedisLoginThrottle
+from bot.domain.clock import now
+from bot.storage import redis_state
 from bot.storage.database import Database
+from bot.storage.redis_state import RecentFailures, RedisLoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +172,10 @@ def _recent(count: int, last: str | None) -> RecentFailures:
 
 def login_throttle(db: Database, settings: Settings) -> LoginThrottle:
     """In Redis when ``REDIS_URL`` is set, so console replicas agree; else in the database."""
-    url = shared_state.redis_url_from_env()
+    url = redis_state.redis_url_from_env()
     if url is None:
         return DatabaseLoginThrottle(db, settings)
-    return RedisLoginThrottle(shared_state.sync_client(url), settings.failed_login_window)
+    return RedisLoginThrottle(redis_state.sync_client(url), settings.failed_login_window)
 
 
 class StaffAuth:

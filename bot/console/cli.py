@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.cases import KINDS, STATUSES
-from bot.checklist import build_checklist, render_text
 from bot.console import params
 from bot.console.auth import STAFF_ROLES, AccountError, StaffAuth
 from bot.console.exporting import FORMATS, WHAT, export_chunks, write_private
@@ -36,6 +34,8 @@ from bot.console.rendering import environment
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore
 from bot.console.transcripts import TrackerReader
+from bot.domain.cases import KINDS, STATUSES
+from bot.domain.checklist import build_checklist, render_text
 
 MAX_LIMIT = 1000
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader
 
-from bot import knowledge
-from bot.cases import KINDS, STATUSES
-from bot.checklist import format_amount
 from bot.console import charts
 from bot.console.transcripts import LOW_CONFIDENCE
+from bot.domain import knowledge
+from bot.domain.cases import KINDS, STATUSES
+from bot.domain.checklist import format_amount
 
 TEMPLATES = Path(__file__).parent / "templates"
 

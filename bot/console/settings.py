@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.console import params
-from bot.knowledge import PROJECT_ROOT
+from bot.domain.knowledge import PROJECT_ROOT
 from bot.storage import DEFAULT_CASE_STORE_URL
 from bot.storage.database import location_from_url
 

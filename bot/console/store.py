@@ -19,10 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.cases import KINDS, STATUSES, Case
-from bot.checklist import step_ids_for
-from bot.clock import now
 from bot.console import params
+from bot.domain.cases import KINDS, STATUSES, Case
+from bot.domain.checklist import step_ids_for
+from bot.domain.clock import now
 from bot.storage import SQLCaseStore, console_queries, open_database
 from bot.storage.database import Database
 from bot.storage.schema import cases

@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.clock import CHINA
-from bot.masking import mask_secrets
+from bot.domain.clock import CHINA
+from bot.domain.masking import mask_secrets
 from bot.storage.database import Database, MissingTable, is_postgres_url
 
 LOW_CONFIDENCE = 0.6

@@ -1,1 +1,2 @@
-"""What faces Rasa: the entry point that starts it with the project's patches."""
+"""What faces Rasa: the entry point with the project's patches, the input channels,
+the NLU components and the tracker store."""

@@ -1,6 +1,6 @@
 """The one database layer: the case store and the console's tables, on SQLite or PostgreSQL.
 
-    store = open_store("sqlite:///var/cases.db")  # the case store (``bot.cases.CaseStore``)
+    store = open_store("sqlite:///var/cases.db")  # the case store (``bot.domain.cases.CaseStore``)
     store = store_from_env()                      # the one CASE_STORE_URL names
     db = open_database("postgresql://…")          # the database itself, for the console
 

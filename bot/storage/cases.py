@@ -1,4 +1,4 @@
-"""The case store on SQLite or PostgreSQL: ``bot.cases.CaseStore``, written once for both.
+"""The case store on SQLite or PostgreSQL: ``bot.domain.cases.CaseStore``, written once for both.
 
     store = open_store("sqlite:///var/cases.db")  # or postgresql://…
     case = store.open_case("rest:alice", "rest", "misswipe", Facts(amount=3000.0))
@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.cases import (
+from bot.domain.cases import (
     FACT_FIELDS,
     FINISHED_STATUSES,
     MAX_NEW_CASES_PER_DAY,
@@ -41,7 +41,7 @@ from bot.cases import (
     TooManyCases,
     check_kind,
 )
-from bot.clock import now
+from bot.domain.clock import now
 from bot.storage.database import Database
 from bot.storage.schema import WAITING, case_counters, case_events, cases, checklist_links, handoffs
 

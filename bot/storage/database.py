@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.dml import Insert
 
-from bot.private_files import private_file
+from bot.infra.private_files import private_file
 from bot.storage.schema import SEARCHED_COLUMNS, cases
 
 T = TypeVar("T")

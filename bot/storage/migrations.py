@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from bot.clock import now
-from bot.identity import legacy_conversation_id, namespace_of
+from bot.domain.clock import now
+from bot.infra.identity import legacy_conversation_id, namespace_of
 from bot.storage import schema
 from bot.storage.database import Database
 

@@ -4,7 +4,7 @@ The definition is the schema as it stands after the last migration
 (``bot.storage.migrations``), and what the queries are written against.
 Columns are in the order the migrations added them, so a new database and an
 upgraded one list the same columns in the same order. Times are ISO 8601 text
-in China time (``bot.clock``), which sorts in time order; amounts are floats;
+in China time (``bot.domain.clock``), which sorts in time order; amounts are floats;
 lists and event details are JSON text.
 """
 

@@ -53,8 +53,8 @@ from tracker_checks import (
 )
 
 from bench.load import Conversation, Turn, load_conversations
-from bot.cases import Case
-from bot.checklist import build_checklist
+from bot.domain.cases import Case
+from bot.domain.checklist import build_checklist
 from bot.storage.cases import case_from_row
 from scripts.cluster import Cluster, Replica
 

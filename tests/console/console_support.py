@@ -17,11 +17,11 @@ import requests
 from sanic import Sanic
 from tracker_events import entity, reply, session, user, write_events
 
-from bot.cases import Case, Facts
-from bot.clock import CHINA
 from bot.console.auth import StaffAuth
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
+from bot.domain.cases import Case, Facts
+from bot.domain.clock import CHINA
 
 PASSWORD = "correct horse battery"
 # The tests' sign-in delays (the console's are a second, doubling up to five minutes): short

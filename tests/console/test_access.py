@@ -15,7 +15,7 @@ from console_support import (
     open_mis_swipe,
 )
 
-from bot.clock import now
+from bot.domain.clock import now
 
 ADMIN_PAGES = ("/export/cases.csv", "/export/transcripts.json", "/teach/export.yml", "/audit", "/users")
 

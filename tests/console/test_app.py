@@ -24,10 +24,10 @@ from console_support import (
 )
 from tracker_events import entity, reply, session, user, write_events
 
-from bot.cases import Facts
 from bot.console.app import safe_next
 from bot.console.settings import Settings
-from bot.links import case_for_link, new_checklist_link
+from bot.domain.cases import Facts
+from bot.domain.links import case_for_link, new_checklist_link
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

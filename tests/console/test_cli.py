@@ -17,12 +17,12 @@ import pytest
 import requests
 from console_support import PASSWORD, add_user, database_url, on_both_backends, open_mis_swipe
 
-from bot.cases import Facts
 from bot.console.auth import StaffAuth
 from bot.console.cli import main
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
-from bot.knowledge import PROJECT_ROOT
+from bot.domain.cases import Facts
+from bot.domain.knowledge import PROJECT_ROOT
 
 
 @pytest.fixture(autouse=True)

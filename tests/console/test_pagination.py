@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cases import KINDS, ROLES
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
+from bot.domain.cases import KINDS, ROLES
 from bot.storage import open_store
 
 CASES = 100_000

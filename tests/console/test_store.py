@@ -14,11 +14,11 @@ from multiprocessing.synchronize import Barrier
 import pytest
 from console_support import at, database_url, on_both_backends
 
-from bot.cases import Facts
 from bot.console import store as console_store
 from bot.console.params import BadParameter
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
+from bot.domain.cases import Facts
 from bot.storage import open_store
 from bot.storage.migrations import MIGRATIONS
 

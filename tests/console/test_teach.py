@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import now
 from bot.console.store import FlaggedExample
 from bot.console.teach import (
     AnnotationError,
@@ -23,7 +22,8 @@ from bot.console.teach import (
     training_texts,
 )
 from bot.console.transcripts import Entity, Turn
-from bot.knowledge import PROJECT_ROOT
+from bot.domain.clock import now
+from bot.domain.knowledge import PROJECT_ROOT
 
 ENTITIES = ("amount", "date", "bank", "card_last4", "card_type", "merchant", "case_id", "cross_border")
 

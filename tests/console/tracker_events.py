@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.clock import CHINA
+from bot.domain.clock import CHINA
 from bot.storage.database import is_postgres_url
 
 EVENTS_COLUMNS = (

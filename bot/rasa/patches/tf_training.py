@@ -21,7 +21,7 @@ lifts the variables' initialisers out of it and calls the second trace
 (``_initialize_uninitialized_variables`` in ``polymorphic_function.py``);
 the test counts Adam's steps to prove it.
 
-Installed by ``bot/nlu/rasa_components.py``, which Rasa imports wherever our
+Installed by ``bot/rasa/nlu/rasa_components.py``, which Rasa imports wherever our
 pipeline is trained, tested or loaded.
 """
 

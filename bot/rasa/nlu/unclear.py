@@ -3,7 +3,7 @@
 The intent classifier gives every text some intent, sometimes with high
 confidence: a line of pasted HTML was once read as ``report_failed_charge``
 at 0.82. Such input is recognised here by its form rather than its words, and
-the NLU component ``UnclearInputClassifier`` (``bot.nlu.rasa_components``)
+the NLU component ``UnclearInputClassifier`` (``bot.rasa.nlu.rasa_components``)
 gives it the intent ``unclear_input`` whatever the classifier said. The case
 form ignores that intent, so such input cannot start, fill or change a case;
 a merely uncertain answer (``nlu_fallback``, "建行" at 0.40) still fills the
@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from bot.normalise import find_entities, normalise_text
+from bot.domain.normalise import find_entities, normalise_text
 
 UNCLEAR_INPUT_INTENT = "unclear_input"
 

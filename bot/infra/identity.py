@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature
 
-from bot.server_secret import signer
+from bot.infra.server_secret import signer
 
 # Rasa's input channel name → the namespace of the conversations it starts.
 NAMESPACES = {"socketio": "web", "wechat": "wechat", "rest": "rest"}

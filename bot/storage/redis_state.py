@@ -37,8 +37,8 @@ from typing import NamedTuple
 import redis
 import redis.asyncio
 
-from bot.masking import MaskResult, SplitState, mask_continuing
-from bot.rate_limits import Limit
+from bot.domain.masking import MaskResult, SplitState, mask_continuing
+from bot.infra.rate_limits import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def _recent(count: int, last: list[tuple[str, float]], since: datetime) -> Recen
 
 
 class RedisSplitNumberGuard:
-    """``bot.masking.SplitNumberGuard`` with each conversation's ``SplitState`` in Redis, with a TTL.
+    """``bot.domain.masking.SplitNumberGuard`` with each conversation's ``SplitState`` in Redis, with a TTL.
 
     Two messages of one conversation may reach two replicas, so the state is
     read, the message masked and the new state written in one optimistic
@@ -322,7 +322,7 @@ class RedisSplitNumberGuard:
 
 
 class RedisRateLimiter:
-    """``bot.rate_limits.RateLimiter`` shared by replicas: one counter per key and window.
+    """``bot.infra.rate_limits.RateLimiter`` shared by replicas: one counter per key and window.
 
     Keys hold a hash of the conversation or address, never the value itself.
     An unreachable Redis lets the message through: a limit is a guard against

@@ -6,10 +6,10 @@ for browsers. It answers loopback clients, and other hosts only with
 ``Authorization: Bearer $REST_TOKEN``; behind a reverse proxy the client's
 address is the one the proxy reports when Sanic is told to trust it
 (``SANIC_PROXIES_COUNT``), never the proxy's own loopback address. The sender
-a client names lives in the ``rest:`` namespace (``bot/identity.py``), so a
+a client names lives in the ``rest:`` namespace (``bot/infra/identity.py``), so a
 REST client can never speak as a widget visitor or a WeChat user, and the
 channel shown to staff is always ``rest``, whatever the client says. A
-browser page may call it only from an allowed origin (``bot/origins.py``):
+browser page may call it only from an allowed origin (``bot/rasa/channels/origins.py``):
 others get 403, so no website can drive it from its visitors' browsers.
 
 Malformed requests get a 400 instead of reaching Rasa; the text is masked
@@ -33,11 +33,11 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.client_address import client_address, is_loopback
-from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming, throttled
-from bot.identity import conversation_id
-from bot.masking import mask_secrets
-from bot.origins import origin_allowed
+from bot.domain.masking import mask_secrets
+from bot.infra.identity import conversation_id
+from bot.rasa.channels.client_address import client_address, is_loopback
+from bot.rasa.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming, throttled
+from bot.rasa.channels.origins import origin_allowed
 from bot.rasa.patches import action_endpoint
 
 MAX_SENDER_CHARS = 128

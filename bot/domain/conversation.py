@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import knowledge
+from bot.domain import knowledge
 
-# Slot names of the form → the fact each one fills in ``bot.cases.Facts``.
+# Slot names of the form → the fact each one fills in ``bot.domain.cases.Facts``.
 FACT_FOR_SLOT = {
     "bank": "bank",
     "amount": "amount",

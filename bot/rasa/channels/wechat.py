@@ -15,7 +15,7 @@ one is refused, and in every mode a ``(timestamp, nonce)`` pair is accepted
 with one message only, until its timestamp leaves the freshness window.
 
 One process keeps menus, nonces and in-flight turns in memory. With
-``REDIS_URL`` set, replicas share them through Redis (``bot/shared_state.py``),
+``REDIS_URL`` set, replicas share them through Redis (``bot/storage/redis_state.py``),
 so a retry or a menu choice may reach any replica.
 
 An empty ``token`` disables the channel: its webhook answers 404.
@@ -49,12 +49,12 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.utils import WeChatSigner
 
-from bot import shared_state
-from bot.channels.guard import Handler, guard_incoming
-from bot.identity import conversation_id
-from bot.responses import response_text
-from bot.server_secret import keyed_hash
-from bot.shared_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
+from bot.domain.responses import response_text
+from bot.infra.identity import conversation_id
+from bot.infra.server_secret import keyed_hash
+from bot.rasa.channels.guard import Handler, guard_incoming
+from bot.storage import redis_state
+from bot.storage.redis_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def _signed(expected: str, *parts: str) -> bool:
 
 class MenuStore(Protocol):
     """The payloads of the numbered menu last shown to each user: in memory, or
-    ``RedisMenuStore`` (``bot/shared_state.py``) when replicas share them."""
+    ``RedisMenuStore`` (``bot/storage/redis_state.py``) when replicas share them."""
 
     async def save(self, user: str, payloads: list[str]) -> None: ...
 
@@ -190,7 +190,7 @@ class InMemoryMenuStore:
 
 class NonceStore(Protocol):
     """The message each ``(timestamp, nonce)`` pair first carried: in memory, or
-    ``RedisNonceStore`` (``bot/shared_state.py``) when replicas share them."""
+    ``RedisNonceStore`` (``bot/storage/redis_state.py``) when replicas share them."""
 
     async def remember(self, timestamp: str, nonce: str, message: str, ttl_seconds: float) -> str:
         """``message`` when the pair is new (it is then kept ``ttl_seconds``), else the first one's."""
@@ -364,7 +364,7 @@ class WeChatInput(InputChannel):
             )
             if credentials.get(key) not in (None, "")
         }
-        redis_url = shared_state.redis_url_from_env()
+        redis_url = redis_state.redis_url_from_env()
         return cls(
             token=credentials.get("token") or "",
             appid=credentials.get("appid") or "",
@@ -372,7 +372,7 @@ class WeChatInput(InputChannel):
             encrypt_mode=credentials.get("encrypt_mode") or "",
             appsecret=credentials.get("appsecret") or "",
             api_base=credentials.get("api_base") or DEFAULT_API_BASE,
-            redis_client=shared_state.async_client(redis_url) if redis_url else None,
+            redis_client=redis_state.async_client(redis_url) if redis_url else None,
             **optional,
         )
 

@@ -3,7 +3,7 @@
 Every message runs NLU and is stored, so a flood from one source costs every
 other user. Each limit is a count per fixed window (``Limit``); a
 ``RateLimiter`` counts hits per key: in memory for one process, or in Redis
-(``bot.shared_state.RedisRateLimiter``) when replicas must agree.
+(``bot.storage.redis_state.RedisRateLimiter``) when replicas must agree.
 Trusted clients (loopback, a valid ``REST_TOKEN``) are not limited per
 address: the benchmark and the fault test send from there.
 """

@@ -18,13 +18,13 @@ import pytest
 import redis
 from clocks import ManualClock
 
-from bot import shared_state
-from bot.clock import now
 from bot.console.auth import DatabaseLoginThrottle, LoginThrottled, StaffAuth, login_throttle
 from bot.console.settings import Settings
 from bot.console.store import ConsoleStore
-from bot.masking import MaskResult, SplitState
-from bot.shared_state import (
+from bot.domain.clock import now
+from bot.domain.masking import MaskResult, SplitState
+from bot.storage import redis_state
+from bot.storage.redis_state import (
     RecentFailures,
     RedisLoginThrottle,
     RedisMenuStore,
@@ -44,7 +44,7 @@ Clients = tuple[redis.asyncio.Redis, redis.asyncio.Redis]
 
 @pytest.fixture
 async def two_clients(redis_url: str) -> AsyncIterator[Clients]:
-    first, second = shared_state.async_client(redis_url), shared_state.async_client(redis_url)
+    first, second = redis_state.async_client(redis_url), redis_state.async_client(redis_url)
     yield first, second
     await first.close()
     await second.close()
@@ -73,7 +73,7 @@ async def test_a_menu_expires_after_its_ttl(two_clients: Clients) -> None:
 async def test_without_redis_a_menu_is_forgotten_and_logged(
     unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = shared_state.async_client(unreachable_redis_url)
+    client = redis_state.async_client(unreachable_redis_url)
     store = RedisMenuStore(client, ttl_seconds=60)
     caplog.set_level(logging.ERROR)
     await store.save("oAlice", ["/affirm"])
@@ -127,7 +127,7 @@ async def test_waiting_for_an_outcome_that_never_comes_ends_with_the_timeout(two
 async def test_without_redis_a_claim_raises_and_the_rest_degrade(
     unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = shared_state.async_client(unreachable_redis_url)
+    client = redis_state.async_client(unreachable_redis_url)
     ledger = RedisTurnLedger(client, ttl_seconds=60)
     caplog.set_level(logging.ERROR)
     with pytest.raises(redis.ConnectionError):
@@ -163,7 +163,7 @@ async def test_a_pair_is_forgotten_after_its_ttl_and_its_nonce_is_no_key(two_cli
 
 
 async def test_without_redis_a_pair_cannot_be_checked_and_says_so(unreachable_redis_url: str) -> None:
-    client = shared_state.async_client(unreachable_redis_url)
+    client = redis_state.async_client(unreachable_redis_url)
     with pytest.raises(redis.RedisError):
         await RedisNonceStore(client).remember("1700000000", "42", "m1", ttl_seconds=60)
     await client.close()
@@ -175,7 +175,7 @@ async def test_without_redis_a_pair_cannot_be_checked_and_says_so(unreachable_re
 def replica_auth(tmp_path: Path, name: str, url: str, clock: ManualClock) -> StaffAuth:
     """A console replica with its own database, so only Redis can make replicas agree."""
     settings = Settings(case_db=tmp_path / f"{name}.db", tracker_db=tmp_path / "tracker.db")
-    throttle = RedisLoginThrottle(shared_state.sync_client(url), settings.failed_login_window)
+    throttle = RedisLoginThrottle(redis_state.sync_client(url), settings.failed_login_window)
     auth = StaffAuth(ConsoleStore(settings.case_db).db, settings, throttle, clock)
     auth.add_user("alice", PASSWORD, by="test")
     return auth
@@ -225,7 +225,7 @@ def test_a_success_clears_the_users_count_everywhere_but_not_the_ips(tmp_path: P
 
 
 def test_failures_are_forgotten_when_the_window_ends(redis_url: str) -> None:
-    throttle = RedisLoginThrottle(shared_state.sync_client(redis_url), timedelta(milliseconds=300))
+    throttle = RedisLoginThrottle(redis_state.sync_client(redis_url), timedelta(milliseconds=300))
     start = now()
     for number in range(5):
         throttle.record("alice", "10.0.0.1", succeeded=False, at=start + timedelta(milliseconds=number))
@@ -324,7 +324,7 @@ async def test_messages_of_a_conversation_racing_on_two_replicas_are_all_masked(
 async def test_without_redis_a_message_is_still_masked_and_its_prefix_cut(
     unreachable_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = shared_state.async_client(unreachable_redis_url)
+    client = redis_state.async_client(unreachable_redis_url)
     guard = RedisSplitNumberGuard(client, ttl_seconds=60)
     caplog.set_level(logging.ERROR)
     assert await guard.mask("web:alice", "卡号6222 0212，验证码654321") == MaskResult(

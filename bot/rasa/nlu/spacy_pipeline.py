@@ -30,8 +30,8 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, get_words_and_spaces
 from spacy.vocab import Vocab
 
-from bot import knowledge
-from bot.normalise import find_entities, normalise_text
+from bot.domain import knowledge
+from bot.domain.normalise import find_entities, normalise_text
 
 _LATIN_RUN = re.compile(r"[A-Za-z]{1,6}")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -126,7 +126,7 @@ def create_jieba_tokenizer():  # registered as wushua.jieba_tokenizer.v1
 
 
 class RuleEntities:
-    """Puts the normalised entities from ``bot.normalise`` into ``doc.ents``."""
+    """Puts the normalised entities from ``bot.domain.normalise`` into ``doc.ents``."""
 
     def __call__(self, doc: Doc) -> Doc:
         spans: list[Span] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.normalise import normalise_text
+from bot.domain.normalise import normalise_text
 
 _QUESTION_WORDS = re.compile(
     r"怎么|怎样|怎么样|如何|咋|为什么|为啥|凭什么|哪里|哪儿|哪家|哪个|去哪|找谁|谁能|什么时候|多久|多长时间|几天"

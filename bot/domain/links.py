@@ -14,8 +14,8 @@ import re
 import secrets
 from datetime import timedelta
 
-from bot.cases import Case, CaseStore
-from bot.clock import now
+from bot.domain.cases import Case, CaseStore
+from bot.domain.clock import now
 
 LINK_LIFETIME = timedelta(days=30)
 CHECKLIST_PATH = "/webhooks/widget/checklist/"

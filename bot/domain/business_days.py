@@ -18,7 +18,7 @@ import chinese_calendar
 import holidays
 from chinese_calendar.constants import holidays as official_holidays
 
-from bot.clock import today
+from bot.domain.clock import today
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import cn2an
 
-from bot import clock, knowledge
+from bot.domain import clock, knowledge
 
 EntityValue = str | float | int
 

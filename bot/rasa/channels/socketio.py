@@ -12,12 +12,12 @@ its owner. Here the server decides:
   ``session_confirm`` answers ``{"session_id", "session_token"}``.
 - ``user_uttered`` belongs to the session this socket confirmed; a
   ``session_id`` in the payload is ignored.
-- The conversation is ``web:<session id>`` (``bot/identity.py``), and the
+- The conversation is ``web:<session id>`` (``bot/infra/identity.py``), and the
   acknowledgement of a message carries its masked text, which is what the
   widget keeps in the browser's storage.
 
 A connection from a browser page of another site is refused unless that
-site is allowed (``bot/origins.py``); Rasa's channel accepts any origin. A
+site is allowed (``bot/rasa/channels/origins.py``); Rasa's channel accepts any origin. A
 client address sending more than ``PER_ADDRESS`` messages a minute is asked to
 slow down (loopback is trusted), and no packet may exceed
 ``MAX_PACKET_BYTES``.
@@ -34,12 +34,12 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.channels.client_address import client_address, is_loopback
-from bot.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
-from bot.identity import WidgetSession, new_widget_session, verified_widget_session
-from bot.origins import origin_allowed
-from bot.rate_limits import PER_ADDRESS
-from bot.responses import response_text
+from bot.domain.responses import response_text
+from bot.infra.identity import WidgetSession, new_widget_session, verified_widget_session
+from bot.infra.rate_limits import PER_ADDRESS
+from bot.rasa.channels.client_address import client_address, is_loopback
+from bot.rasa.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
+from bot.rasa.channels.origins import origin_allowed
 
 SESSION_KEY = "widget_session"
 # A message of MAX_MESSAGE_CHARS in JSON fits; engine.io's default is 1 MB.

@@ -6,7 +6,7 @@ from functools import cache
 
 import yaml
 
-from bot.knowledge import PROJECT_ROOT
+from bot.domain.knowledge import PROJECT_ROOT
 
 
 @cache

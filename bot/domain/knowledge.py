@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE_DIR = Path(os.environ.get("WUSHUA_KNOWLEDGE_DIR", PROJECT_ROOT / "data" / "knowledge"))
 
 

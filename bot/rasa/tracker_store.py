@@ -19,12 +19,12 @@ only cause one more reload, never a stale tracker. Writes go to the same
 other replicas see no difference.
 
 Conversations recorded before each channel had its own id namespace
-(``bot/identity.py``) are renamed once, when the store opens: their events
+(``bot/infra/identity.py``) are renamed once, when the store opens: their events
 move to the namespaced id, so the case store's records (renamed by its own
 migration) still find their transcripts. ``wushua_migrations`` records that
 it was done.
 
-Configured in ``endpoints.yml`` as ``type: bot.tracker_store.CachedSQLTrackerStore``
+Configured in ``endpoints.yml`` as ``type: bot.rasa.tracker_store.CachedSQLTrackerStore``
 with the same keys as ``type: SQL``.
 """
 
@@ -43,9 +43,9 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.clock import now
-from bot.identity import legacy_conversation_id, namespace_of
-from bot.private_files import private_file
+from bot.domain.clock import now
+from bot.infra.identity import legacy_conversation_id, namespace_of
+from bot.infra.private_files import private_file
 
 DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
 NAMESPACE_MIGRATION = "0001_namespace_sender_ids"

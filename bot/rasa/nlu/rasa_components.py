@@ -23,7 +23,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
-from bot.nlu.unclear import UNCLEAR_INPUT_INTENT, unclear_reason
+from bot.rasa.nlu.unclear import UNCLEAR_INPUT_INTENT, unclear_reason
 
 
 @DefaultV1Recipe.register(
@@ -69,7 +69,7 @@ def _typed_value(entity: str, value: str) -> Any:
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class UnclearInputClassifier(GraphComponent, IntentClassifier):
     """After the intent classifiers: markup, code, a bare URL or random characters is
-    ``unclear_input`` with no entities, however sure the classifier was (``bot.nlu.unclear``)."""
+    ``unclear_input`` with no entities, however sure the classifier was (``bot.rasa.nlu.unclear``)."""
 
     @classmethod
     def create(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot import knowledge
-from bot.cases import Case, CaseStore
-from bot.checklist import Checklist, ChecklistItem, build_checklist, step_ids_for
+from bot.domain import knowledge
+from bot.domain.cases import Case, CaseStore
+from bot.domain.checklist import Checklist, ChecklistItem, build_checklist, step_ids_for
 
 
 def status_label(status: str) -> str:

@@ -17,10 +17,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.cases import CaseStore
-from bot.checklist import build_checklist, render_html
-from bot.knowledge import PROJECT_ROOT
-from bot.links import case_for_link
+from bot.domain.cases import CaseStore
+from bot.domain.checklist import build_checklist, render_html
+from bot.domain.knowledge import PROJECT_ROOT
+from bot.domain.links import case_for_link
 from bot.storage import store_from_env
 
 WEB_ROOT = PROJECT_ROOT / "web"

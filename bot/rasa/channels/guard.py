@@ -4,10 +4,10 @@ Secrets (full card numbers, CVV, PIN, SMS codes, expiry dates) are masked so
 that NLU, the tracker store, the case store and the logs only ever hold the
 masked text, and the user is warned that nobody needs them. A card number
 typed over two messages is caught too: the guard remembers, per conversation,
-what the previous message left open (``bot.masking.mask_continuing``), in
+what the previous message left open (``bot.domain.masking.mask_continuing``), in
 memory or, with ``REDIS_URL`` set, in Redis shared by all replicas. Metadata
 the client sent is dropped except the server's own keys. Over-long messages,
-and messages beyond a conversation's rate limit (``bot/rate_limits.py``), are
+and messages beyond a conversation's rate limit (``bot/infra/rate_limits.py``), are
 answered politely instead of being processed.
 """
 
@@ -20,8 +20,7 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
-from bot import shared_state
-from bot.masking import (
+from bot.domain.masking import (
     MASKED_METADATA_KEY,
     SPLIT_TTL_SECONDS,
     InMemorySplitNumberGuard,
@@ -29,8 +28,9 @@ from bot.masking import (
     clean_metadata,
     mask_secrets,
 )
-from bot.rate_limits import PER_CONVERSATION, InMemoryRateLimiter, RateLimiter
-from bot.responses import response_text
+from bot.domain.responses import response_text
+from bot.infra.rate_limits import PER_CONVERSATION, InMemoryRateLimiter, RateLimiter
+from bot.storage import redis_state
 
 MAX_MESSAGE_CHARS = 5000
 
@@ -44,18 +44,18 @@ throttled: ContextVar[bool] = ContextVar("wushua_throttled", default=False)
 @cache
 def split_guard_from_env() -> SplitNumberGuard:
     """One per process, shared by every channel: in Redis when ``REDIS_URL`` is set, else in memory."""
-    redis_url = shared_state.redis_url_from_env()
+    redis_url = redis_state.redis_url_from_env()
     if redis_url:
-        return shared_state.RedisSplitNumberGuard(shared_state.async_client(redis_url), SPLIT_TTL_SECONDS)
+        return redis_state.RedisSplitNumberGuard(redis_state.async_client(redis_url), SPLIT_TTL_SECONDS)
     return InMemorySplitNumberGuard()
 
 
 @cache
 def rate_limiter_from_env() -> RateLimiter:
     """One per process: in Redis when ``REDIS_URL`` is set, so every replica counts together."""
-    redis_url = shared_state.redis_url_from_env()
+    redis_url = redis_state.redis_url_from_env()
     if redis_url:
-        return shared_state.RedisRateLimiter(shared_state.async_client(redis_url))
+        return redis_state.RedisRateLimiter(redis_state.async_client(redis_url))
     return InMemoryRateLimiter()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.normalise import amount_mentions
+from bot.domain.normalise import amount_mentions
 
 # A clause ends at punctuation: a cue in one clause says nothing about the next.
 _CLAUSE_BREAK = re.compile(r"[，。,;；!！?？\n]")

@@ -3,7 +3,7 @@
 Banks never ask for a full card number, CVV, PIN, SMS code or expiry date, and
 PCI DSS forbids keeping them, so the channel masks every incoming message
 before Rasa sees it. A card number keeps its last four digits in the mask,
-which ``bot.normalise.find_entities`` still reads as ``card_last4``.
+which ``bot.domain.normalise.find_entities`` still reads as ``card_last4``.
 
 How people type numbers in Chinese chat, and what is read as one number:
 
@@ -82,7 +82,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
-from bot.normalise import money_cued, normalise_with_offsets
+from bot.domain.normalise import money_cued, normalise_with_offsets
 
 SECRET_KINDS = ("card_number", "cvv", "pin", "sms_code", "expiry")
 HIDDEN = "[已隐藏]"
@@ -1437,7 +1437,7 @@ def _open_number(scan: _Scan, chain: _Chain) -> SplitState | None:
 class SplitNumberGuard(Protocol):
     """Masks each message of a conversation knowing what the previous one left open.
 
-    ``InMemorySplitNumberGuard`` for one process; ``bot.shared_state.RedisSplitNumberGuard``
+    ``InMemorySplitNumberGuard`` for one process; ``bot.storage.redis_state.RedisSplitNumberGuard``
     when replicas share conversations.
     """
 

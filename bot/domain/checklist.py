@@ -19,10 +19,16 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from bot import knowledge
-from bot.business_days import add_business_days, format_date, format_day, is_estimated, is_makeup_workday
-from bot.cases import Case, Facts
-from bot.clock import today
+from bot.domain import knowledge
+from bot.domain.business_days import (
+    add_business_days,
+    format_date,
+    format_day,
+    is_estimated,
+    is_makeup_workday,
+)
+from bot.domain.cases import Case, Facts
+from bot.domain.clock import today
 
 _LOADER = FileSystemLoader(Path(__file__).parent / "templates")
 # Two environments so a template included in both (_contact.txt) is escaped

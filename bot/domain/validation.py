@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Generic, TypeVar
 
-from bot.clock import today
-from bot.knowledge import resolve_bank
-from bot.normalise import card_last4_from, parse_amount, parse_date
+from bot.domain.clock import today
+from bot.domain.knowledge import resolve_bank
+from bot.domain.normalise import card_last4_from, parse_amount, parse_date
 
 T = TypeVar("T")
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from itsdangerous import Signer
 
-from bot.knowledge import PROJECT_ROOT
-from bot.private_files import private_directory
+from bot.domain.knowledge import PROJECT_ROOT
+from bot.infra.private_files import private_directory
 
 SECRET_FILE = PROJECT_ROOT / "var" / "secret"
 
