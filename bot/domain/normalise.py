@@ -433,7 +433,7 @@ def _banks(text: str, other_facts: list[_Candidate]) -> Iterator[_Candidate]:
 
 
 _TAIL_CUE = r"(?:尾号|尾数|(?:最后|末尾|后|末)(?:四|4)位|末尾)"
-# The masked form "[卡号已隐藏，尾号1234]" from bot.masking matches the first pattern.
+# The masked form "[卡号已隐藏，尾号1234]" from bot.domain.masking matches the first pattern.
 _CARD_TAILS = (
     re.compile(rf"{_TAIL_CUE}[\s:]*(?:是|为)?[\s:]*(?P<digits>[0-9]{{4}})(?![0-9])"),
     re.compile(r"(?<![0-9])(?P<digits>[0-9]{4})\s*结尾"),
