@@ -12,14 +12,9 @@ from bot.domain import knowledge
 from bot.domain.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
 from bot.domain.validation import Checked, check_amount, check_bank, check_date, check_merchant
 
-# correct_amount is asked only for a wrong amount (not a duplicate charge); on the
-# other paths what "should" have been charged is nothing.
-REQUIRED_SLOTS_BY_KIND = {
-    "misswipe": ["bank", "amount", "correct_amount", "date", "merchant"],
-    "failed_charge": ["bank", "amount", "date", "merchant"],
-    "unauthorized": ["bank", "amount", "date"],
-    "merchant": ["amount", "correct_amount", "date"],
-}
+# What each path asks, from data/knowledge/steps.yml. correct_amount is asked only for a
+# wrong amount (not a duplicate charge).
+REQUIRED_SLOTS_BY_KIND = {kind: entry["asks"] for kind, entry in knowledge.steps()["kinds"].items()}
 BANK_BUTTON_COUNT = 8
 
 

@@ -23,6 +23,8 @@ class ActionRequestHuman(Action):
         if handoff.already_waiting:
             dispatcher.utter_message(response="utter_handoff_already_waiting")
             return []
-        case_part = f"您的案件 {case.case_id} 已标记为需要人工处理，" if case else ""
-        dispatcher.utter_message(response="utter_handoff_recorded", case_part=case_part)
+        if case:
+            dispatcher.utter_message(response="utter_handoff_recorded_for_case", case_id=case.case_id)
+        else:
+            dispatcher.utter_message(response="utter_handoff_recorded")
         return []

@@ -26,7 +26,7 @@ def responses_uttered_by_code() -> set[str]:
     )
     names = set(re.findall(r"\"(utter_\w+)\"", source))
     # Validation reason codes become utter_invalid_<code> (actions/forms.py).
-    validation = (ROOT / "bot" / "validation.py").read_text(encoding="utf-8")
+    validation = (ROOT / "bot" / "domain" / "validation.py").read_text(encoding="utf-8")
     names |= {f"utter_invalid_{code}" for code in re.findall(r'error="(\w+)"', validation)}
     # Form questions are asked by Rasa itself.
     names |= set(

@@ -436,7 +436,7 @@ class SampleValue(dict):
     def __missing__(self, key: str) -> str:
         if key.endswith("case_id"):
             return "WS-20261125-0001"
-        return {"step_number": "5"}.get(key, "（示例）")
+        return {"step_number": "5", "number": "1"}.get(key, "（示例）")
 
 
 @pytest.mark.parametrize("name", sorted(response_texts()))

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Protocol
 
-KINDS = ("misswipe", "failed_charge", "unauthorized", "merchant")
-ROLES = {
-    "misswipe": "cardholder",
-    "failed_charge": "cardholder",
-    "unauthorized": "cardholder",
-    "merchant": "merchant",
-}
-STATUSES = ("open", "waiting_merchant", "with_bank", "escalated", "resolved", "closed")
-FINISHED_STATUSES = ("resolved", "closed")
+from bot.domain import knowledge
+
+# The kinds and statuses are data/knowledge/steps.yml's.
+KINDS = tuple(knowledge.steps()["kinds"])
+ROLES = {kind: entry["role"] for kind, entry in knowledge.steps()["kinds"].items()}
+STATUSES = tuple(knowledge.steps()["statuses"])
+FINISHED_STATUSES = tuple(knowledge.steps()["finished_statuses"])
 FACT_FIELDS = (
     "bank",
     "amount",

@@ -34,6 +34,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.domain.masking import mask_secrets
+from bot.domain.responses import response_text
 from bot.infra.identity import conversation_id
 from bot.rasa.channels.client_address import client_address, is_loopback
 from bot.rasa.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming, throttled
@@ -45,7 +46,6 @@ MAX_METADATA_BYTES = 4096
 # The whole Rasa server's request cap (Sanic's default is 100 MB): the largest
 # legitimate body is a message of MAX_MESSAGE_CHARS in JSON, well under it.
 MAX_REQUEST_BYTES = 64 * 1024
-TURN_FAILED_MESSAGE = "抱歉，系统暂时出了点问题，您的消息没有处理成功，请稍后再发一次。"
 
 # Set inside Rasa's handler, read by the response middleware: both run in the
 # request's task, and Rasa's own webhook swallows the exception in between.
@@ -148,7 +148,7 @@ class MaskedRestInput(RestInput):
         @webhook.middleware("response")
         async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:
             if _turn_failed.get():
-                reply = response.json({"error": TURN_FAILED_MESSAGE}, status=500)
+                reply = response.json({"error": response_text("utter_turn_failed")}, status=500)
             elif throttled.get():
                 reply.status = 429
             origin = request.headers.get("origin")

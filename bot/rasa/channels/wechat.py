@@ -62,7 +62,6 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com"
 ENCRYPT_MODES = ("safe", "compat", "plain")
 # Rasa's sender ids are shared by all channels: a prefix keeps WeChat users apart from the others.
 MAX_TEXT_BYTES = 2047  # WeChat drops text messages of 2048 bytes (UTF-8) or more
-MENU_LINE = "回复 {number}：{title}"
 DEDUPE_SECONDS = 300  # WeChat retries within ~15 s; keep finished turns well past that
 MENU_TTL_SECONDS = 24 * 3600
 TOKEN_MARGIN_SECONDS = 300
@@ -239,7 +238,8 @@ class WeChatOutput(OutputChannel):
         menu = []
         for button in buttons:
             self.payloads.append(button.get("payload") or button["title"])
-            menu.append(MENU_LINE.format(number=len(self.payloads), title=button["title"]))
+            line = response_text("utter_wechat_menu_line")
+            menu.append(line.format(number=len(self.payloads), title=button["title"]))
         self.texts.append("\n\n".join(filter(None, [(text or "").strip(), "\n".join(menu)])))
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:

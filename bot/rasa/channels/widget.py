@@ -7,6 +7,7 @@ the bot serves everything the widget needs without a CDN or a second server.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from bot.domain.cases import CaseStore
 from bot.domain.checklist import build_checklist, render_html
 from bot.domain.knowledge import PROJECT_ROOT
 from bot.domain.links import case_for_link
+from bot.domain.responses import response_text
 from bot.storage import store_from_env
 
 WEB_ROOT = PROJECT_ROOT / "web"
@@ -37,7 +39,12 @@ PRIVATE_PAGE = {
     "X-Robots-Tag": "noindex",
     "Referrer-Policy": "no-referrer",
 }
-NOT_FOUND_PAGE = "<!doctype html><meta charset='utf-8'><title>未找到</title><p>链接无效或已过期。</p>"
+
+
+@lru_cache(maxsize=1)
+def _not_found_page() -> str:
+    text = html.escape(response_text("utter_link_not_found"))
+    return f"<!doctype html><meta charset='utf-8'><title>{text}</title><p>{text}</p>"
 
 
 @lru_cache(maxsize=1)
@@ -86,7 +93,7 @@ class WidgetInput(InputChannel):
         async def checklist(request: Request, token: str) -> HTTPResponse:
             case = case_for_link(_case_store(), token)
             if case is None:
-                return response.html(NOT_FOUND_PAGE, status=404, headers=PRIVATE_PAGE)
+                return response.html(_not_found_page(), status=404, headers=PRIVATE_PAGE)
             return response.html(render_html(build_checklist(case)), headers=PRIVATE_PAGE)
 
         return widget
