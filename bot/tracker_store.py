@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -64,6 +64,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db") and not kwargs.get("host"):
             private_file(kwargs["db"])  # transcripts: owner-only, whatever the umask
         super().__init__(*args, **kwargs)
+        self._ping_pooled_connections()
         self.max_conversations = int(max_conversations)
         self._remembered: OrderedDict[str, _Remembered] = OrderedDict()
         # Sanic runs turns on one event loop, but Rasa's HTTP API and tests may call from threads.
@@ -77,6 +78,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             .select_from(events)
             .where(events.c.sender_id == sa.bindparam("sender_id"))
         )
+
+    def _ping_pooled_connections(self) -> None:
+        """Rasa's engine hands out pooled connections unchecked; ours pings each one first.
+
+        After a PostgreSQL restart every pooled connection is dead, and without
+        the ping each one would fail a turn before SQLAlchemy replaced it. The
+        ping (a round trip per checkout) matters on a server only, not SQLite.
+        """
+        if self.engine.dialect.name == "sqlite":
+            return
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker.configure(bind=self.engine)
 
     def _namespace_legacy_conversations(self) -> None:
         """Move conversations recorded before namespaces to their namespaced ids, once."""

@@ -14,9 +14,10 @@ others get 403, so no website can drive it from its visitors' browsers.
 
 Malformed requests get a 400 instead of reaching Rasa; the text is masked
 before anything, Rasa's own error log included, can see it. A turn that fails
-inside Rasa (the tracker store or the lock store unreachable, say) answers 500
-instead of Rasa's 200 with whatever was collected, so a client can rely on a
-200 meaning the message was stored, and retry otherwise.
+inside Rasa answers 503 when the tracker store or the lock store could not be
+reached (``bot/channels/turn_failures.py``) and 500 otherwise, instead of
+Rasa's 200 with whatever was collected, so a client can rely on a 200 meaning
+the message was stored, and send it again on a 503.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.client_address import client_address, is_loopback
 from bot.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming, throttled
+from bot.channels.turn_failures import RETRY_AFTER_SECONDS, TURN_FAILED_MESSAGE, store_unreachable
 from bot.identity import conversation_id
 from bot.masking import mask_secrets
 from bot.origins import origin_allowed
@@ -45,11 +47,10 @@ MAX_METADATA_BYTES = 4096
 # The whole Rasa server's request cap (Sanic's default is 100 MB): the largest
 # legitimate body is a message of MAX_MESSAGE_CHARS in JSON, well under it.
 MAX_REQUEST_BYTES = 64 * 1024
-TURN_FAILED_MESSAGE = "抱歉，系统暂时出了点问题，您的消息没有处理成功，请稍后再发一次。"
 
-# Set inside Rasa's handler, read by the response middleware: both run in the
-# request's task, and Rasa's own webhook swallows the exception in between.
-_turn_failed: ContextVar[bool] = ContextVar("rest_turn_failed", default=False)
+# The status of a failed turn: set inside Rasa's handler, read by the response middleware.
+# Both run in the request's task, and Rasa's own webhook swallows the exception in between.
+_turn_failed: ContextVar[int | None] = ContextVar("rest_turn_failed", default=None)
 
 
 def request_problem(body: Any) -> str | None:
@@ -91,8 +92,8 @@ def reporting_failures(on_new_message: Handler) -> Handler:
     async def handler(message: UserMessage) -> Any:
         try:
             return await on_new_message(message)
-        except Exception:
-            _turn_failed.set(True)
+        except Exception as error:
+            _turn_failed.set(503 if store_unreachable(error) else 500)
             raise
 
     return handler
@@ -147,8 +148,9 @@ class MaskedRestInput(RestInput):
 
         @webhook.middleware("response")
         async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:
-            if _turn_failed.get():
-                reply = response.json({"error": TURN_FAILED_MESSAGE}, status=500)
+            if failed := _turn_failed.get():
+                retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if failed == 503 else None
+                reply = response.json({"error": TURN_FAILED_MESSAGE}, status=failed, headers=retry)
             elif throttled.get():
                 reply.status = 429
             origin = request.headers.get("origin")
