@@ -34,7 +34,8 @@ MAX_ATTEMPTS = 12
 # balancer's 504 (counted) rather than a client-side guess.
 REQUEST_TIMEOUT_SECONDS = 330
 CONNECT_TIMEOUT_SECONDS = 20
-CASE_CONFIRMATION = re.compile(r"案件号 (WS-\d{8}-\d{4})，请记好[^\n]*\n([^\n：]+)(?:：([^\n]*))?")
+# utter_case_created: the id somewhere on its first line, then the kind and its facts line.
+CASE_CONFIRMATION = re.compile(r"案件号 (WS-\d{8}-\d{4})[^\n]*\n([^\n：]+)(?:：([^\n]*))?")
 
 
 @dataclass
