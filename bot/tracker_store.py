@@ -33,8 +33,9 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ from bot.private_files import private_file
 
 DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
 NAMESPACE_MIGRATION = "0001_namespace_sender_ids"
+DATABASE_START_WAIT_SECONDS = 120
 # Any fixed number, the same in every replica: they may open the store together.
 MIGRATION_LOCK_KEY = 0x7773_7472_6B72  # "wstrkr"
 
@@ -72,7 +74,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # Between `_additional_events` and the end of `save`: rows before the write, events written.
         self._counted: dict[str, tuple[int, list[Event]]] = {}
         events = self.SQLEvent.__table__
-        self._namespace_legacy_conversations()
+        self._when_the_database_answers(self._namespace_legacy_conversations)
         self._count_rows = (
             sa.select(sa.func.count())
             .select_from(events)
@@ -92,6 +94,21 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
         self.sessionmaker.configure(bind=self.engine)
+
+    @staticmethod
+    def _when_the_database_answers(work: Callable[[], None]) -> None:
+        """``work()``, tried again while the server refuses connections, as Rasa's constructor does.
+
+        A replica that starts while PostgreSQL restarts would otherwise exit.
+        """
+        deadline = time.monotonic() + DATABASE_START_WAIT_SECONDS
+        while True:
+            try:
+                return work()
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
 
     def _namespace_legacy_conversations(self) -> None:
         """Move conversations recorded before namespaces to their namespaced ids, once."""

@@ -46,14 +46,15 @@ class SentMessage:
     request_id: str = ""  # sent as X-Request-Id, with the attempt number, for the balancer's log
     attempts: int = 0
     failures: list[str] = field(default_factory=list)  # "502", "ClientOSError", "disconnect", …
-    failed_at: list[float] = field(default_factory=list)  # time.time() of each failure, for fault windows
+    # Each failed attempt's (sent, failed) time.time(), to tell which fault it met.
+    failed_at: list[tuple[float, float]] = field(default_factory=list)
     acknowledged: bool = False
     replies: list[str] = field(default_factory=list)
     expect: str | None = None
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, sent_at: float) -> None:
         self.failures.append(reason)
-        self.failed_at.append(time.time())
+        self.failed_at.append((sent_at, time.time()))
 
     @property
     def retried(self) -> bool:
@@ -115,6 +116,7 @@ class RestUser:
     async def send(self, sender: str, message: SentMessage) -> None:
         while message.attempts < MAX_ATTEMPTS:
             message.attempts += 1
+            sent_at = time.time()
             try:
                 async with self.session.post(
                     self.webhook,
@@ -127,11 +129,11 @@ class RestUser:
                         message.acknowledged = True
                         self.progress.acknowledged += 1
                         return
-                    message.failed(str(reply.status))
+                    message.failed(str(reply.status), sent_at)
                     if reply.status not in RETRIED_STATUSES:
                         return
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                message.failed(type(error).__name__)
+                message.failed(type(error).__name__, sent_at)
             await asyncio.sleep(_backoff(message.attempts))
 
 
@@ -224,6 +226,7 @@ class SocketIOUser:
     async def send(self, message: SentMessage) -> None:
         while message.attempts < MAX_ATTEMPTS:
             message.attempts += 1
+            sent_at = time.time()
             try:
                 if self.websocket is None or self.websocket.closed:
                     await self.close()
@@ -242,11 +245,11 @@ class SocketIOUser:
                 self.progress.acknowledged += 1
                 return
             except WebsocketClosed:
-                message.failed("disconnect")
+                message.failed("disconnect", sent_at)
             except TurnFailed:
-                message.failed("turn failed")
+                message.failed("turn failed", sent_at)
             except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as error:
-                message.failed(type(error).__name__)
+                message.failed(type(error).__name__, sent_at)
             await self.close()
             await asyncio.sleep(_backoff(message.attempts))
 

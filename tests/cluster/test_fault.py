@@ -83,10 +83,9 @@ DOUBLE_GREETING_EVERY = 5
 KILL_WHEN_ACKNOWLEDGED = 0.2  # of all messages the load will send
 RESTART_POSTGRES_WHEN_ACKNOWLEDGED = 0.4
 RESTART_REDIS_WHEN_ACKNOWLEDGED = 0.6
-# After a store is back, how long failures still count towards its fault: a
-# client's retry of a request that failed during the outage, a stale pooled
-# connection found on first use.
-RECOVERY_GRACE_SECONDS = 15
+# A request sent this long after a store was back may still fail because of
+# it (a turn's last step on a connection the restart cut); later ones may not.
+RECOVERY_GRACE_SECONDS = 5
 STORE_FAILURES = frozenset({"503", "turn failed"})  # the replicas' answers when a store is unreachable
 # Written before Redis stops, read after it starts: the cluster's Redis keeps its data.
 REDIS_SENTINEL = "wushua:fault-test:sentinel"
@@ -119,9 +118,10 @@ class Fault:
     ready_at: float = 0.0  # when the replica answered again, or the store was started again
     error: str | None = None
 
-    def covers(self, at: float) -> bool:
-        """Whether something at ``at`` happened while this store was down or just after."""
-        return self.down_at <= at <= (self.ready_at or float("inf")) + RECOVERY_GRACE_SECONDS
+    def covers(self, sent: float, finished: float) -> bool:
+        """Whether a request may have met this fault: it ended after the store went down, and was sent
+        before it was back (or just after)."""
+        return finished >= self.down_at and sent <= (self.ready_at or float("inf")) + RECOVERY_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -500,12 +500,13 @@ def test_every_server_answers_after_the_store_restarts(fault_run: FaultRun) -> N
 def test_store_errors_only_while_a_store_was_down(fault_run: FaultRun) -> None:
     """A 503 or a failed-turn ack is a store the replica could not reach: never outside a store's fault."""
     store_errors = [
-        (message.text, reason, at)
+        (message.text, reason, times)
         for message in _messages(fault_run)
-        for reason, at in zip(message.failures, message.failed_at, strict=True)
+        for reason, times in zip(message.failures, message.failed_at, strict=True)
         if reason in STORE_FAILURES
     ]
-    outside = [error for error in store_errors if not any(f.covers(error[2]) for f in fault_run.store_faults)]
+    faults = fault_run.store_faults
+    outside = [error for error in store_errors if not any(fault.covers(*error[2]) for fault in faults)]
     assert not outside
 
 
@@ -521,21 +522,25 @@ def _messages(run: FaultRun) -> list[SentMessage]:
 def _fault_window(run: FaultRun, fault: Fault) -> dict[str, Any]:
     """What clients and the balancer saw while ``fault``'s store was down, and how soon it was over."""
     failures: Counter[str] = Counter()
-    retried, last_failure = 0, None
+    retried, sent_times = 0, []
     for message in _messages(run):
-        inside = [at for at in message.failed_at if fault.covers(at)]
-        retried += bool(inside)
-        for reason, at in zip(message.failures, message.failed_at, strict=True):
-            if fault.covers(at):
-                failures[reason] += 1
-                last_failure = max(last_failure or at, at)
-    statuses = Counter(str(request.status) for request in run.requests if fault.covers(request.finished))
+        met = [
+            (reason, sent)
+            for reason, (sent, failed) in zip(message.failures, message.failed_at, strict=True)
+            if fault.covers(sent, failed)
+        ]
+        retried += bool(met)
+        failures.update(reason for reason, _ in met)
+        sent_times += [sent for _, sent in met]
+    statuses = Counter(
+        str(request.status) for request in run.requests if fault.covers(request.started, request.finished)
+    )
     return {
         "down_seconds": round(fault.ready_at - fault.down_at, 1),
         "client_failures": dict(sorted(failures.items())),
         "messages_retried": retried,
-        "last_failure_after_back_seconds": (
-            round(last_failure - fault.ready_at, 1) if last_failure is not None else None
+        "last_failed_request_sent_after_back_seconds": (
+            round(max(sent_times) - fault.ready_at, 1) if sent_times else None
         ),
         "balancer_statuses": dict(sorted(statuses.items())),
     }
