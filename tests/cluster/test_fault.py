@@ -505,8 +505,7 @@ def test_store_errors_only_while_a_store_was_down(fault_run: FaultRun) -> None:
         for reason, times in zip(message.failures, message.failed_at, strict=True)
         if reason in STORE_FAILURES
     ]
-    faults = fault_run.store_faults
-    outside = [error for error in store_errors if not any(fault.covers(*error[2]) for fault in faults)]
+    outside = [error for error in store_errors if _store_fault_met(fault_run, *error[2]) is None]
     assert not outside
 
 
@@ -519,6 +518,11 @@ def _messages(run: FaultRun) -> list[SentMessage]:
     return [message for conversation in run.everyone for message in conversation.messages]
 
 
+def _store_fault_met(run: FaultRun, sent: float, finished: float) -> Fault | None:
+    """The store fault a request sent and finished then may have met: the last one that could."""
+    return next((fault for fault in reversed(run.store_faults) if fault.covers(sent, finished)), None)
+
+
 def _fault_window(run: FaultRun, fault: Fault) -> dict[str, Any]:
     """What clients and the balancer saw while ``fault``'s store was down, and how soon it was over."""
     failures: Counter[str] = Counter()
@@ -527,13 +531,15 @@ def _fault_window(run: FaultRun, fault: Fault) -> dict[str, Any]:
         met = [
             (reason, sent)
             for reason, (sent, failed) in zip(message.failures, message.failed_at, strict=True)
-            if fault.covers(sent, failed)
+            if _store_fault_met(run, sent, failed) is fault
         ]
         retried += bool(met)
         failures.update(reason for reason, _ in met)
         sent_times += [sent for _, sent in met]
     statuses = Counter(
-        str(request.status) for request in run.requests if fault.covers(request.started, request.finished)
+        str(request.status)
+        for request in run.requests
+        if _store_fault_met(run, request.started, request.finished) is fault
     )
     return {
         "down_seconds": round(fault.ready_at - fault.down_at, 1),
