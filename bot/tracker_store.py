@@ -50,6 +50,7 @@ from bot.private_files import private_file
 
 DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
 NAMESPACE_MIGRATION = "0001_namespace_sender_ids"
+# How long a replica starting while PostgreSQL (re)starts waits for it before giving up.
 DATABASE_START_WAIT_SECONDS = 120
 # Any fixed number, the same in every replica: they may open the store together.
 MIGRATION_LOCK_KEY = 0x7773_7472_6B72  # "wstrkr"

@@ -549,6 +549,15 @@ def _fault_window(run: FaultRun, fault: Fault) -> dict[str, Any]:
             round(max(sent_times) - fault.ready_at, 1) if sent_times else None
         ),
         "balancer_statuses": dict(sorted(statuses.items())),
+        # Recovery: the first user turn sent after the store was back, answered by each Rasa replica.
+        "first_reply_after_back_seconds": {
+            run.rasa_upstreams[request.upstream]: round(request.finished - fault.ready_at, 1)
+            for request in sorted(run.requests, key=lambda request: request.finished, reverse=True)
+            if request.uri == "/webhooks/rest/webhook"
+            and request.status == 200
+            and request.started > fault.ready_at
+            and request.upstream in run.rasa_upstreams
+        },
     }
 
 
