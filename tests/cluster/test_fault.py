@@ -549,7 +549,8 @@ def _fault_window(run: FaultRun, fault: Fault) -> dict[str, Any]:
             round(max(sent_times) - fault.ready_at, 1) if sent_times else None
         ),
         "balancer_statuses": dict(sorted(statuses.items())),
-        # Recovery: the first user turn sent after the store was back, answered by each Rasa replica.
+        # Recovery: each Rasa replica's first REST reply to a turn sent after the store was back
+        # (latest first, so the earliest is the one kept; rasa-1 may still be loading after its kill).
         "first_reply_after_back_seconds": {
             run.rasa_upstreams[request.upstream]: round(request.finished - fault.ready_at, 1)
             for request in sorted(run.requests, key=lambda request: request.finished, reverse=True)
