@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -24,7 +25,7 @@ import pytest
 from bot.domain.cases import MAX_NEW_CASES_PER_DAY, CaseNotFound, Facts, TooManyCases
 from bot.storage import open_store, store_from_env
 from bot.storage.cases import SQLCaseStore
-from bot.storage.database import Database, sqlite_path_from_url
+from bot.storage.database import RECONNECT_SECONDS, Database, sqlite_path_from_url
 from bot.storage.migrations import MIGRATIONS, migrate
 from bot.storage.schema import metadata
 from scripts.pg_service import PostgresService
@@ -33,9 +34,11 @@ FACTS = Facts(bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 
 AnyStore = SQLCaseStore
 
 
-def PostgresCaseStore(url: str, *, pool_size: int = 4) -> SQLCaseStore:
+def PostgresCaseStore(
+    url: str, *, pool_size: int = 4, reconnect_seconds: float = RECONNECT_SECONDS
+) -> SQLCaseStore:
     """The store on PostgreSQL, with a pool of its own (``open_store`` shares the URL's)."""
-    database = Database(url, pool_size=pool_size)
+    database = Database(url, pool_size=pool_size, reconnect_seconds=reconnect_seconds)
     migrate(database)
     return SQLCaseStore(database)
 
@@ -368,8 +371,23 @@ def test_connections_the_server_dropped_are_replaced(postgres_url: str) -> None:
         assert store.open_case("bob", "rest", "misswipe", FACTS).case_id.endswith("-0002")
 
 
+def test_a_call_during_a_server_restart_waits_for_the_server(
+    postgres_service: PostgresService, postgres_url: str
+) -> None:
+    with closing(PostgresCaseStore(postgres_url)) as store, ThreadPoolExecutor(1) as pool:
+        case = store.open_case("alice", "rest", "misswipe", FACTS)
+        postgres_service.stop()
+        try:
+            during = pool.submit(store.get, case.case_id)
+            time.sleep(1)
+            assert not during.done()
+        finally:
+            postgres_service.start()
+        assert during.result(timeout=30) == case
+
+
 def test_the_store_survives_a_server_restart(postgres_service: PostgresService, postgres_url: str) -> None:
-    with closing(PostgresCaseStore(postgres_url)) as store:
+    with closing(PostgresCaseStore(postgres_url, reconnect_seconds=0.5)) as store:
         case = store.open_case("alice", "rest", "misswipe", FACTS)
         postgres_service.stop()
         try:

@@ -5,9 +5,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg2
 import pytest
+import redis
 import requests
+import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from sanic import Sanic
 from server_env import ServerThread
 
@@ -15,6 +19,7 @@ from bot.rasa.channels import origins
 from bot.rasa.channels.guard import MASKED_METADATA_KEY, Handler, guard_incoming
 from bot.rasa.channels.rest import MaskedRestInput, request_problem
 from bot.rasa.channels.socketio import MaskedSocketIOInput
+from bot.rasa.channels.turn_failures import RETRY_AFTER_SECONDS, store_unreachable
 from bot.rasa.channels.widget import WidgetInput, static_file
 
 
@@ -123,6 +128,28 @@ def test_a_turn_that_fails_inside_rasa_answers_500_not_200() -> None:
         retried = requests.post(url, json={"sender": "a", "message": "你好"}, timeout=30)
         assert retried.status_code == 200
         assert [message["text"] for message in retried.json()] == ["回复2"]
+
+
+def test_a_turn_that_could_not_reach_a_store_answers_503_to_send_again() -> None:
+    async def lock_store_down(message: UserMessage) -> None:
+        try:
+            raise redis.ConnectionError("Connection refused")
+        except redis.ConnectionError as error:
+            raise LockError(f"Error while acquiring lock. Error:\n{error}")  # noqa: B904, as Rasa does
+
+    with rest_webhook(lock_store_down) as url:
+        failed = requests.post(url, json={"sender": "a", "message": "你好"}, timeout=30)
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert "没有处理成功" in failed.json()["error"]
+
+
+def test_only_lost_store_connections_count_as_worth_sending_again() -> None:
+    refused = psycopg2.OperationalError("connection refused")
+    assert store_unreachable(sa.exc.OperationalError("SELECT 1", {}, refused))
+    assert store_unreachable(redis.exceptions.BusyLoadingError("loading the append-only file"))
+    assert not store_unreachable(ConnectionError("a builtin, as a bug might raise"))
+    assert not store_unreachable(sa.exc.IntegrityError("INSERT", {}, psycopg2.IntegrityError("duplicate")))
+    assert not store_unreachable(LockError("Could not acquire lock for conversation_id 'a'."))
 
 
 def test_rest_speaks_only_in_its_own_namespace_and_channel() -> None:

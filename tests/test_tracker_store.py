@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.agent import Agent
+from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.rasa import patches
 from bot.rasa.tracker_store import CachedSQLTrackerStore
 
 DOMAIN = Domain.from_yaml(
@@ -196,3 +198,21 @@ def test_replicas_on_postgresql_never_serve_a_stale_tracker(postgres_url: str) -
         for reader in (replica_a, replica_b):
             assert state(asyncio.run(reader.retrieve(SENDER))) == state(asyncio.run(rasas.retrieve(SENDER)))
     assert [row[1] for row in rows(rasas)].count("user") == 6
+
+
+class Unreachable(InMemoryTrackerStore):
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        raise sa.exc.OperationalError("SELECT", {}, Exception("the database system is shutting down"))
+
+
+def test_a_tracker_store_that_cannot_be_reached_fails_the_turn() -> None:
+    """Rasa's agent would answer as if the conversation were new (bot/rasa/patches/tracker_store.py)."""
+    patches.uninstall()
+    assert asyncio.run(Agent._create_tracker_store(Unreachable(DOMAIN), DOMAIN).retrieve(SENDER)) is None
+    patches.install()
+    try:
+        store = Agent._create_tracker_store(Unreachable(DOMAIN), DOMAIN)
+        with pytest.raises(sa.exc.OperationalError):
+            asyncio.run(store.retrieve(SENDER))
+    finally:
+        patches.uninstall()

@@ -33,13 +33,14 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -49,6 +50,8 @@ from bot.infra.private_files import private_file
 
 DEFAULT_MAX_CONVERSATIONS = 500  # beyond these, a conversation is reread as Rasa always does
 NAMESPACE_MIGRATION = "0001_namespace_sender_ids"
+# How long a replica starting while PostgreSQL (re)starts waits for it before giving up.
+DATABASE_START_WAIT_SECONDS = 120
 # Any fixed number, the same in every replica: they may open the store together.
 MIGRATION_LOCK_KEY = 0x7773_7472_6B72  # "wstrkr"
 
@@ -64,6 +67,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db") and not kwargs.get("host"):
             private_file(kwargs["db"])  # transcripts: owner-only, whatever the umask
         super().__init__(*args, **kwargs)
+        self._ping_pooled_connections()
         self.max_conversations = int(max_conversations)
         self._remembered: OrderedDict[str, _Remembered] = OrderedDict()
         # Sanic runs turns on one event loop, but Rasa's HTTP API and tests may call from threads.
@@ -71,12 +75,41 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # Between `_additional_events` and the end of `save`: rows before the write, events written.
         self._counted: dict[str, tuple[int, list[Event]]] = {}
         events = self.SQLEvent.__table__
-        self._namespace_legacy_conversations()
+        self._when_the_database_answers(self._namespace_legacy_conversations)
         self._count_rows = (
             sa.select(sa.func.count())
             .select_from(events)
             .where(events.c.sender_id == sa.bindparam("sender_id"))
         )
+
+    def _ping_pooled_connections(self) -> None:
+        """Rasa's engine hands out pooled connections unchecked; ours pings each one first.
+
+        After a PostgreSQL restart every pooled connection is dead, and without
+        the ping each one would fail a turn before SQLAlchemy replaced it. The
+        ping (a round trip per checkout) matters on a server only, not SQLite.
+        """
+        if self.engine.dialect.name == "sqlite":
+            return
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker.configure(bind=self.engine)
+
+    @staticmethod
+    def _when_the_database_answers(work: Callable[[], None]) -> None:
+        """``work()``, tried again while the server refuses connections, as Rasa's constructor does.
+
+        A replica that starts while PostgreSQL restarts would otherwise exit.
+        """
+        deadline = time.monotonic() + DATABASE_START_WAIT_SECONDS
+        while True:
+            try:
+                return work()
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
 
     def _namespace_legacy_conversations(self) -> None:
         """Move conversations recorded before namespaces to their namespaced ids, once."""

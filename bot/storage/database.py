@@ -21,7 +21,9 @@ is pinged before use (``pool_pre_ping``), so those the server dropped (a
 restart, a network cut) are replaced, and ``run`` tries a transaction again
 on a fresh connection when the server dropped it before COMMIT: the server
 rolled back whatever it had not committed. A failure during COMMIT itself is
-ambiguous, and raised.
+ambiguous, and raised. While the server refuses connections (it is shutting
+down or starting), a new connection is tried again for up to
+``reconnect_seconds``, so a restart delays a call instead of failing it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from bot.storage.schema import SEARCHED_COLUMNS, cases
 T = TypeVar("T")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 Params = Sequence[Any] | Mapping[str, Any]
+# Longer than a fast restart of a busy server (`pg_ctl restart -m fast`: 3 s in the cluster fault test).
+RECONNECT_SECONDS = 15.0
 # Any fixed number will do, as long as every process that migrates the database uses it.
 MIGRATION_LOCK_KEY = 0x7773_6361_7365  # "wscase"
 
@@ -207,8 +211,16 @@ class Database:
     read-only (SQLite); for reading another program's database.
     """
 
-    def __init__(self, location: str | Path, *, read_only: bool = False, pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        location: str | Path,
+        *,
+        read_only: bool = False,
+        pool_size: int = 4,
+        reconnect_seconds: float = RECONNECT_SECONDS,
+    ) -> None:
         self.location = location
+        self.reconnect_seconds = reconnect_seconds
         # After a server restart every pooled connection may be dead: one attempt more than the pool holds.
         self._attempts = 1
         if is_postgres_url(location):
@@ -302,7 +314,7 @@ class Database:
         """A pooled connection in a transaction, this thread's until it closes (rolling back
         what was not committed)."""
         try:
-            with self.engine.connect() as connection:
+            with self._connect() as connection:
                 self._current.connection, self._current.write = connection, write
                 try:
                     self.dialect.begin(connection, write=write)
@@ -311,6 +323,19 @@ class Database:
                     self._current.connection = None
         except sa.exc.DBAPIError as error:
             raise _driver_error(error) from error
+
+    def _connect(self) -> Connection:
+        """A pooled connection, waiting out a PostgreSQL server that refuses connections for now."""
+        deadline = time.monotonic() + (self.reconnect_seconds if self.dialect.name == "postgresql" else 0)
+        delay = 0.1
+        while True:
+            try:
+                return self.engine.connect()
+            except sa.exc.OperationalError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
 
 def _text(sql: str, params: Params) -> tuple[sa.TextClause, Mapping[str, Any]]:

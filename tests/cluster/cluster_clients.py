@@ -6,9 +6,11 @@ message: a 200 from the REST webhook, or the socket.io ack of the
 handler returns, after the tracker was saved). Only acknowledged messages are promised to be
 in the tracker.
 
-When the balancer answers 502/503/504, the connection fails, or the
-websocket drops (its replica was killed), the client sends the same message
-again, like a user pressing "send" again. The first attempt may have been
+When the balancer answers 502/503/504 (a replica killed; 503 is also a
+replica's own answer when PostgreSQL or Redis cannot be reached), the
+connection fails, the websocket drops (its replica was killed), or the ack
+says the turn failed, the client sends the same message again, like a user
+pressing "send" again. The first attempt may have been
 processed before the failure, so a retried message may appear twice in the
 tracker; a message that was never retried may not.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -31,7 +34,8 @@ MAX_ATTEMPTS = 12
 # balancer's 504 (counted) rather than a client-side guess.
 REQUEST_TIMEOUT_SECONDS = 330
 CONNECT_TIMEOUT_SECONDS = 20
-CASE_CONFIRMATION = re.compile(r"案件号 (WS-\d{8}-\d{4})，请记好[^\n]*\n([^\n：]+)(?:：([^\n]*))?")
+# utter_case_created: the id somewhere on its first line, then the kind and its facts line.
+CASE_CONFIRMATION = re.compile(r"案件号 (WS-\d{8}-\d{4})[^\n]*\n([^\n：]+)(?:：([^\n]*))?")
 
 
 @dataclass
@@ -42,9 +46,15 @@ class SentMessage:
     request_id: str = ""  # sent as X-Request-Id, with the attempt number, for the balancer's log
     attempts: int = 0
     failures: list[str] = field(default_factory=list)  # "502", "ClientOSError", "disconnect", …
+    # Each failed attempt's (sent, failed) time.time(), to tell which fault it met.
+    failed_at: list[tuple[float, float]] = field(default_factory=list)
     acknowledged: bool = False
     replies: list[str] = field(default_factory=list)
     expect: str | None = None
+
+    def failed(self, reason: str, sent_at: float) -> None:
+        self.failures.append(reason)
+        self.failed_at.append((sent_at, time.time()))
 
     @property
     def retried(self) -> bool:
@@ -106,6 +116,7 @@ class RestUser:
     async def send(self, sender: str, message: SentMessage) -> None:
         while message.attempts < MAX_ATTEMPTS:
             message.attempts += 1
+            sent_at = time.time()
             try:
                 async with self.session.post(
                     self.webhook,
@@ -118,16 +129,20 @@ class RestUser:
                         message.acknowledged = True
                         self.progress.acknowledged += 1
                         return
-                    message.failures.append(str(reply.status))
+                    message.failed(str(reply.status), sent_at)
                     if reply.status not in RETRIED_STATUSES:
                         return
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                message.failures.append(type(error).__name__)
+                message.failed(type(error).__name__, sent_at)
             await asyncio.sleep(_backoff(message.attempts))
 
 
 class WebsocketClosed(ConnectionError):
     pass
+
+
+class TurnFailed(Exception):
+    """The server acknowledged the message with an error: the turn failed, nothing was promised."""
 
 
 class SocketIOUser:
@@ -181,9 +196,9 @@ class SocketIOUser:
                     elif name == "session_confirm" and data and isinstance(data[0], dict):
                         self._confirmed(data[0])
                 elif packet.startswith("43"):
-                    ack_id = int(re.match(r"\d+", packet[2:])[0])
-                    if (waiting := self.acks.pop(ack_id, None)) and not waiting.done():
-                        waiting.set_result(None)
+                    ack_id = re.match(r"\d+", packet[2:])[0]
+                    if (waiting := self.acks.pop(int(ack_id), None)) and not waiting.done():
+                        waiting.set_result(json.loads(packet[2 + len(ack_id) :]))
         finally:
             for waiting in self.acks.values():
                 if not waiting.done():
@@ -211,6 +226,7 @@ class SocketIOUser:
     async def send(self, message: SentMessage) -> None:
         while message.attempts < MAX_ATTEMPTS:
             message.attempts += 1
+            sent_at = time.time()
             try:
                 if self.websocket is None or self.websocket.closed:
                     await self.close()
@@ -221,15 +237,19 @@ class SocketIOUser:
                 acknowledged = self.acks[self.next_ack] = asyncio.get_running_loop().create_future()
                 payload = ["user_uttered", {"message": message.text}]
                 await self.websocket.send_str(f"42{self.next_ack}" + json.dumps(payload))
-                await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_SECONDS)
+                ack = await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_SECONDS)
+                if ack and isinstance(ack[0], dict) and ack[0].get("error"):
+                    raise TurnFailed(ack[0]["error"])
                 message.replies = list(self.replies)
                 message.acknowledged = True
                 self.progress.acknowledged += 1
                 return
             except WebsocketClosed:
-                message.failures.append("disconnect")
+                message.failed("disconnect", sent_at)
+            except TurnFailed:
+                message.failed("turn failed", sent_at)
             except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as error:
-                message.failures.append(type(error).__name__)
+                message.failed(type(error).__name__, sent_at)
             await self.close()
             await asyncio.sleep(_backoff(message.attempts))
 

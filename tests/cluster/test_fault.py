@@ -1,4 +1,4 @@
-"""The cluster loses a Rasa replica and an action server mid-run and nobody's conversation suffers (issue 7).
+"""The cluster loses a Rasa replica, an action server, PostgreSQL and Redis mid-run; no conversation suffers.
 
 `make test-cluster` (part of `make test`) starts the cluster of
 ``scripts/cluster.py`` — PostgreSQL, Redis, two Rasa and two action-server
@@ -7,8 +7,15 @@ balancer: 70 over REST (every fifth opens with a greeting sent twice at once,
 a double tap that usually reaches both replicas together) and 30 over
 socket.io, cycling through the scripts of ``bench/conversations.yml``. When a
 fifth of the messages are acknowledged it SIGKILLs one Rasa replica and one
-action server and restarts them; after the restarted replicas answer, a few
-more conversations check that the balancer uses them again.
+action server and restarts them (issue 7). At two fifths it restarts
+PostgreSQL (a fast shutdown, then a start on the same data directory), and at
+three fifths Redis (SIGTERM, which writes its append-only file, then a start
+on the same directory) (issue 21). The Rasa and action-server replicas are
+left running through those two: they must reconnect on their own. Clients
+see errors while a store is down (a 503 from the REST channel, a failed-turn
+ack on socket.io) and send the message again. After everything is back, a few
+more conversations check that the balancer uses the restarted replicas again
+and that every server answers.
 
 The checks then read PostgreSQL directly — Rasa's ``events`` table and the
 ``cases`` table — and the counts are printed (and written to
@@ -36,11 +43,13 @@ from typing import Any
 import aiohttp
 import psycopg2
 import pytest
+import redis
 from cluster_clients import (
     REQUEST_TIMEOUT_SECONDS,
     ConversationRun,
     Progress,
     RestUser,
+    SentMessage,
     run_conversations,
     run_rest_conversation,
 )
@@ -57,6 +66,8 @@ from bot.domain.cases import Case
 from bot.domain.checklist import build_checklist
 from bot.storage.cases import case_from_row
 from scripts.cluster import Cluster, Replica
+from scripts.pg_service import PostgresService
+from scripts.redis_service import RedisService
 
 pytestmark = pytest.mark.cluster
 
@@ -70,6 +81,14 @@ REST_CONVERSATIONS = 70
 SOCKETIO_CONVERSATIONS = 30
 DOUBLE_GREETING_EVERY = 5
 KILL_WHEN_ACKNOWLEDGED = 0.2  # of all messages the load will send
+RESTART_POSTGRES_WHEN_ACKNOWLEDGED = 0.4
+RESTART_REDIS_WHEN_ACKNOWLEDGED = 0.6
+# A request sent this long after a store was back may still fail because of
+# it (a turn's last step on a connection the restart cut); later ones may not.
+RECOVERY_GRACE_SECONDS = 5
+STORE_FAILURES = frozenset({"503", "turn failed"})  # the replicas' answers when a store is unreachable
+# Written before Redis stops, read after it starts: the cluster's Redis keeps its data.
+REDIS_SENTINEL = "wushua:fault-test:sentinel"
 AFTER_RESTART_CONVERSATIONS = 12
 MIN_SHARE_WHILE_BOTH_UP = 0.3  # of the REST requests answered before the kill; round robin gives half
 
@@ -93,10 +112,33 @@ class Request:
 
 @dataclass
 class Fault:
-    replica: str
-    killed_at: float = 0.0
-    ready_at: float = 0.0
+    target: str  # a replica's name, or "postgres" or "redis"
+    how: str  # "SIGKILL" (then the replica is started again) or "restart" (a store; replicas left running)
+    down_at: float = 0.0
+    ready_at: float = 0.0  # when the replica answered again, or the store was started again
     error: str | None = None
+
+    def covers(self, sent: float, finished: float) -> bool:
+        """Whether a request may have met this fault: it ended after the store went down, and was sent
+        before it was back (or just after)."""
+        return finished >= self.down_at and sent <= (self.ready_at or float("inf")) + RECOVERY_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    name: str
+    pid: int
+    starts: int
+    running: bool
+
+
+@dataclass
+class Load:
+    conversations: list[ConversationRun]
+    faults: list[Fault]
+    replica_restarts: list[tuple[Fault, Future]]  # each SIGKILL fault and its replica's restart
+    processes_before: list[ServerProcess]  # just before PostgreSQL went down
+    redis_kept_data: bool
 
 
 @dataclass
@@ -107,12 +149,24 @@ class FaultRun:
     cases: dict[str, Case]
     requests: list[Request]
     rasa_upstreams: dict[str, str]  # "127.0.0.1:port" → replica name
+    action_upstreams: dict[str, str]
     faults: list[Fault]
+    # Every replica's process before the store restarts and after the last conversation.
+    processes_before: list[ServerProcess]
+    processes_after: list[ServerProcess]
+    redis_kept_data: bool
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def everyone(self) -> list[ConversationRun]:
         return [*self.conversations, *self.after_restart]
+
+    def fault(self, target: str) -> Fault:
+        return next(fault for fault in self.faults if fault.target == target)
+
+    @property
+    def store_faults(self) -> list[Fault]:
+        return [fault for fault in self.faults if fault.how == "restart"]
 
 
 @pytest.fixture(scope="module")
@@ -125,20 +179,24 @@ def fault_run() -> FaultRun:
     with ThreadPoolExecutor() as pool, Cluster(CLUSTER_DIR, rasa_replicas=2, action_replicas=2) as cluster:
         ready = time.monotonic()
         victims = [cluster.rasa[0], cluster.actions[0]]
-        conversations, faults, restarts = asyncio.run(_load_with_faults(cluster, scripts, victims, pool))
+        load = asyncio.run(_load_with_faults(cluster, scripts, victims, pool))
         loaded = time.monotonic()
-        for fault, restart in zip(faults, restarts, strict=True):
+        for fault, restart in load.replica_restarts:
             _wait_for_restart(fault, restart)
         after_restart = asyncio.run(_greetings(cluster.url, AFTER_RESTART_CONVERSATIONS))
-        senders = [run.sender for run in [*conversations, *after_restart]]
+        senders = [run.sender for run in [*load.conversations, *after_restart]]
         run = FaultRun(
-            conversations=conversations,
+            conversations=load.conversations,
             after_restart=after_restart,
             events=_tracker_events(cluster.tracker_db_url, senders),
             cases=_cases(cluster.case_store_url, senders),
             requests=_access_log(cluster.nginx_dir / "access.log"),
             rasa_upstreams={f"127.0.0.1:{replica.port}": replica.name for replica in cluster.rasa},
-            faults=faults,
+            action_upstreams={f"127.0.0.1:{replica.port}": replica.name for replica in cluster.actions},
+            faults=load.faults,
+            processes_before=load.processes_before,
+            processes_after=_processes(cluster),
+            redis_kept_data=load.redis_kept_data,
         )
     run.seconds = {
         "cluster_start": round(ready - started, 1),
@@ -153,7 +211,7 @@ def fault_run() -> FaultRun:
 
 async def _load_with_faults(
     cluster: Cluster, scripts: list[Conversation], victims: list[Replica], pool: ThreadPoolExecutor
-) -> tuple[list[ConversationRun], list[Fault], list[Future]]:
+) -> Load:
     progress = Progress()
     greetings = len(range(0, REST_CONVERSATIONS, DOUBLE_GREETING_EVERY)) * 2
     planned = greetings + sum(
@@ -171,21 +229,56 @@ async def _load_with_faults(
             double_greeting_every=DOUBLE_GREETING_EVERY,
         )
     )
-    while progress.acknowledged < planned * KILL_WHEN_ACKNOWLEDGED and not load.done():
-        await asyncio.sleep(0.2)
+
+    async def acknowledged(share: float) -> None:
+        while progress.acknowledged < planned * share and not load.done():
+            await asyncio.sleep(0.2)
+
+    await acknowledged(KILL_WHEN_ACKNOWLEDGED)
     faults, restarts = [], []
     for victim in victims:
-        fault = Fault(victim.name, killed_at=time.time())
+        fault = Fault(victim.name, "SIGKILL", down_at=time.time())
         cluster.kill(victim)
         faults.append(fault)
-        restarts.append(pool.submit(_restart, cluster, victim))
-    return await load, faults, restarts
+        restarts.append((fault, pool.submit(_restart, cluster, victim)))
+    await acknowledged(RESTART_POSTGRES_WHEN_ACKNOWLEDGED)
+    processes_before = _processes(cluster)
+    faults.append(postgres := Fault("postgres", "restart"))
+    # In a thread: the clients keep talking (and failing) on this event loop meanwhile.
+    await asyncio.wrap_future(pool.submit(_restart_store, postgres, cluster.postgres))
+    await acknowledged(RESTART_REDIS_WHEN_ACKNOWLEDGED)
+    faults.append(redis_fault := Fault("redis", "restart"))
+    client = redis.Redis.from_url(cluster.redis.url, decode_responses=True)
+    client.set(REDIS_SENTINEL, "kept")
+    await asyncio.wrap_future(pool.submit(_restart_store, redis_fault, cluster.redis))
+    redis_kept_data = client.get(REDIS_SENTINEL) == "kept"
+    client.close()
+    return Load(await load, faults, restarts, processes_before, redis_kept_data)
 
 
 def _restart(cluster: Cluster, replica: Replica) -> float:
     """Start the killed replica again; the time it answered."""
     cluster.restart(replica)
     return time.time()
+
+
+def _restart_store(fault: Fault, store: PostgresService | RedisService) -> None:
+    """Stop a store and start it again on the same port and data; the replicas are not told."""
+    fault.down_at = time.time()
+    try:
+        store.stop()
+        store.start()
+    except (RuntimeError, OSError) as error:  # reported by test_killed_replicas_came_back…; the cluster stops
+        fault.error = str(error)[-2000:]
+    fault.ready_at = time.time()
+
+
+def _processes(cluster: Cluster) -> list[ServerProcess]:
+    return [
+        ServerProcess(replica.name, replica.process.pid, replica.starts, replica.process.poll() is None)
+        for replica in [*cluster.rasa, *cluster.actions]
+        if replica.process is not None
+    ]
 
 
 def _wait_for_restart(fault: Fault, restart: Future) -> None:
@@ -355,7 +448,7 @@ def test_replies_round_robin_across_replicas(fault_run: FaultRun) -> None:
     48 of 486 REST replies, although the two had served 43 and 42 before the
     kill.
     """
-    killed_at = fault_run.faults[0].killed_at
+    killed_at = fault_run.faults[0].down_at
     served = Counter(
         fault_run.rasa_upstreams.get(request.upstream, request.upstream)
         for request in fault_run.requests
@@ -368,9 +461,11 @@ def test_replies_round_robin_across_replicas(fault_run: FaultRun) -> None:
 
 
 def test_killed_replicas_came_back_and_serve_again(fault_run: FaultRun) -> None:
-    assert [(fault.replica, fault.error) for fault in fault_run.faults] == [
-        ("rasa-1", None),
-        ("actions-1", None),
+    assert [(fault.target, fault.how, fault.error) for fault in fault_run.faults] == [
+        ("rasa-1", "SIGKILL", None),
+        ("actions-1", "SIGKILL", None),
+        ("postgres", "restart", None),
+        ("redis", "restart", None),
     ]
     rasa_fault = fault_run.faults[0]
     back = [
@@ -382,8 +477,93 @@ def test_killed_replicas_came_back_and_serve_again(fault_run: FaultRun) -> None:
     assert back, "the balancer sent nothing to the restarted Rasa replica"
 
 
+def test_servers_rode_out_the_store_restarts_without_being_restarted(fault_run: FaultRun) -> None:
+    assert fault_run.processes_before and all(process.running for process in fault_run.processes_before)
+    assert fault_run.processes_after == fault_run.processes_before
+
+
+def test_every_server_answers_after_the_store_restarts(fault_run: FaultRun) -> None:
+    """Each Rasa replica answered a user and each action server an action call once both stores were back."""
+    back_at = max(fault.ready_at for fault in fault_run.store_faults)
+    upstreams = {**fault_run.rasa_upstreams, **fault_run.action_upstreams}
+    answered = {
+        upstreams[request.upstream]
+        for request in fault_run.requests
+        if request.status == 200
+        and request.started > back_at
+        and request.upstream in upstreams
+        and request.method == "POST"
+    }
+    assert answered == set(upstreams.values())
+
+
+def test_store_errors_only_while_a_store_was_down(fault_run: FaultRun) -> None:
+    """A 503 or a failed-turn ack is a store the replica could not reach: never outside a store's fault."""
+    store_errors = [
+        (message.text, reason, times)
+        for message in _messages(fault_run)
+        for reason, times in zip(message.failures, message.failed_at, strict=True)
+        if reason in STORE_FAILURES
+    ]
+    outside = [error for error in store_errors if _store_fault_met(fault_run, *error[2]) is None]
+    assert not outside
+
+
+def test_redis_kept_its_data_over_the_restart(fault_run: FaultRun) -> None:
+    """Lock tickets, WeChat nonces, split-number state: the cluster's Redis writes an append-only file."""
+    assert fault_run.redis_kept_data
+
+
+def _messages(run: FaultRun) -> list[SentMessage]:
+    return [message for conversation in run.everyone for message in conversation.messages]
+
+
+def _store_fault_met(run: FaultRun, sent: float, finished: float) -> Fault | None:
+    """The store fault a request sent and finished then may have met: the last one that could."""
+    return next((fault for fault in reversed(run.store_faults) if fault.covers(sent, finished)), None)
+
+
+def _fault_window(run: FaultRun, fault: Fault) -> dict[str, Any]:
+    """What clients and the balancer saw while ``fault``'s store was down, and how soon it was over."""
+    failures: Counter[str] = Counter()
+    retried, sent_times = 0, []
+    for message in _messages(run):
+        met = [
+            (reason, sent)
+            for reason, (sent, failed) in zip(message.failures, message.failed_at, strict=True)
+            if _store_fault_met(run, sent, failed) is fault
+        ]
+        retried += bool(met)
+        failures.update(reason for reason, _ in met)
+        sent_times += [sent for _, sent in met]
+    statuses = Counter(
+        str(request.status)
+        for request in run.requests
+        if _store_fault_met(run, request.started, request.finished) is fault
+    )
+    return {
+        "down_seconds": round(fault.ready_at - fault.down_at, 1),
+        "client_failures": dict(sorted(failures.items())),
+        "messages_retried": retried,
+        "last_failed_request_sent_after_back_seconds": (
+            round(max(sent_times) - fault.ready_at, 1) if sent_times else None
+        ),
+        "balancer_statuses": dict(sorted(statuses.items())),
+        # Recovery: each Rasa replica's first REST reply to a turn sent after the store was back
+        # (latest first, so the earliest is the one kept; rasa-1 may still be loading after its kill).
+        "first_reply_after_back_seconds": {
+            run.rasa_upstreams[request.upstream]: round(request.finished - fault.ready_at, 1)
+            for request in sorted(run.requests, key=lambda request: request.finished, reverse=True)
+            if request.uri == "/webhooks/rest/webhook"
+            and request.status == 200
+            and request.started > fault.ready_at
+            and request.upstream in run.rasa_upstreams
+        },
+    }
+
+
 def _report(run: FaultRun) -> dict[str, Any]:
-    messages = [message for conversation in run.everyone for message in conversation.messages]
+    messages = _messages(run)
     failures: Counter[str] = Counter()
     for conversation in run.everyone:
         for message in conversation.messages:
@@ -426,12 +606,19 @@ def _report(run: FaultRun) -> dict[str, Any]:
         "balancer_requests_per_replica": dict(sorted(served.items())),
         "faults": [
             {
-                "replica": fault.replica,
-                "signal": "SIGKILL",
-                "back_after_seconds": round(fault.ready_at - fault.killed_at, 1) if fault.ready_at else None,
+                "target": fault.target,
+                "how": fault.how,
+                "back_after_seconds": round(fault.ready_at - fault.down_at, 1) if fault.ready_at else None,
                 "error": fault.error,
+                **(_fault_window(run, fault) if fault.how == "restart" else {}),
             }
             for fault in run.faults
         ],
+        "servers_restarted_by_store_faults": [
+            before.name
+            for before, after in zip(run.processes_before, run.processes_after, strict=True)
+            if before != after
+        ],
+        "redis_kept_data": run.redis_kept_data,
         "seconds": run.seconds,
     }

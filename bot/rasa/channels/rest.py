@@ -14,9 +14,10 @@ others get 403, so no website can drive it from its visitors' browsers.
 
 Malformed requests get a 400 instead of reaching Rasa; the text is masked
 before anything, Rasa's own error log included, can see it. A turn that fails
-inside Rasa (the tracker store or the lock store unreachable, say) answers 500
-instead of Rasa's 200 with whatever was collected, so a client can rely on a
-200 meaning the message was stored, and retry otherwise.
+inside Rasa answers 503 when the tracker store or the lock store could not be
+reached (``bot/rasa/channels/turn_failures.py``) and 500 otherwise, instead of
+Rasa's 200 with whatever was collected, so a client can rely on a 200 meaning
+the message was stored, and send it again on a 503.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.infra.identity import conversation_id
 from bot.rasa.channels.client_address import client_address, is_loopback
 from bot.rasa.channels.guard import MASKED_METADATA_KEY, MAX_MESSAGE_CHARS, Handler, guard_incoming, throttled
 from bot.rasa.channels.origins import origin_allowed
+from bot.rasa.channels.turn_failures import RETRY_AFTER_SECONDS, store_unreachable
 from bot.rasa.patches import action_endpoint
 
 MAX_SENDER_CHARS = 128
@@ -47,9 +49,9 @@ MAX_METADATA_BYTES = 4096
 # legitimate body is a message of MAX_MESSAGE_CHARS in JSON, well under it.
 MAX_REQUEST_BYTES = 64 * 1024
 
-# Set inside Rasa's handler, read by the response middleware: both run in the
-# request's task, and Rasa's own webhook swallows the exception in between.
-_turn_failed: ContextVar[bool] = ContextVar("rest_turn_failed", default=False)
+# The status of a failed turn: set inside Rasa's handler, read by the response middleware.
+# Both run in the request's task, and Rasa's own webhook swallows the exception in between.
+_turn_failed: ContextVar[int | None] = ContextVar("rest_turn_failed", default=None)
 
 
 def request_problem(body: Any) -> str | None:
@@ -91,8 +93,8 @@ def reporting_failures(on_new_message: Handler) -> Handler:
     async def handler(message: UserMessage) -> Any:
         try:
             return await on_new_message(message)
-        except Exception:
-            _turn_failed.set(True)
+        except Exception as error:
+            _turn_failed.set(503 if store_unreachable(error) else 500)
             raise
 
     return handler
@@ -147,8 +149,11 @@ class MaskedRestInput(RestInput):
 
         @webhook.middleware("response")
         async def report_failed_turn(request: Request, reply: HTTPResponse) -> HTTPResponse | None:
-            if _turn_failed.get():
-                reply = response.json({"error": response_text("utter_turn_failed")}, status=500)
+            if failed := _turn_failed.get():
+                retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if failed == 503 else None
+                reply = response.json(
+                    {"error": response_text("utter_turn_failed")}, status=failed, headers=retry
+                )
             elif throttled.get():
                 reply.status = 429
             origin = request.headers.get("origin")

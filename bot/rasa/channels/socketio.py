@@ -14,7 +14,10 @@ its owner. Here the server decides:
   ``session_id`` in the payload is ignored.
 - The conversation is ``web:<session id>`` (``bot/infra/identity.py``), and the
   acknowledgement of a message carries its masked text, which is what the
-  widget keeps in the browser's storage.
+  widget keeps in the browser's storage. A turn that failed inside Rasa is
+  still acknowledged, with an ``error`` (and ``retry: true`` when a store was
+  unreachable, ``bot/rasa/channels/turn_failures.py``), and the user is told to
+  send again; Rasa's channel sends no ack then, and the client waits forever.
 
 A connection from a browser page of another site is refused unless that
 site is allowed (``bot/rasa/channels/origins.py``); Rasa's channel accepts any origin. A
@@ -28,6 +31,7 @@ python-socketio 5.x made a coroutine, so the socket never joined its room.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -40,6 +44,9 @@ from bot.infra.rate_limits import PER_ADDRESS
 from bot.rasa.channels.client_address import client_address, is_loopback
 from bot.rasa.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
 from bot.rasa.channels.origins import origin_allowed
+from bot.rasa.channels.turn_failures import store_unreachable
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "widget_session"
 # A message of MAX_MESSAGE_CHARS in JSON fits; engine.io's default is 1 MB.
@@ -103,7 +110,13 @@ class MaskedSocketIOInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
-            await handler(message)
+            try:
+                await handler(message)
+            except Exception as error:
+                logger.exception("A socket.io turn failed")
+                failed = {"text": response_text("utter_turn_failed")}
+                await sio.emit(self.bot_message_evt, failed, room=sid, namespace=self.namespace)
+                return {"text": message.text, "error": "turn failed", "retry": store_unreachable(error)}
             return {"text": message.text}
 
         sio.on("session_request", session_request, namespace=self.namespace)

@@ -4,7 +4,9 @@ Each patch replaces one attribute of pinned Rasa 3.6.21 / TensorFlow 2.12 with
 our own, found by profiling (``bench/history.md``) or needed to train the same
 model faster, and keeps Rasa's behaviour: the tests compare each one's output
 with Rasa's own (``tests/test_action_endpoint.py``, ``test_action_responses``,
-``test_graph_runner``, ``test_tf_inference``, ``test_tf_training``).
+``test_graph_runner``, ``test_tf_inference``, ``test_tf_training``). One
+changes it on purpose: a tracker store error fails the turn
+(``tracker_store.py``, ``tests/test_tracker_store.py``).
 
 Nothing is patched on import. ``python -m bot.rasa`` (how the Makefile, the
 cluster, the tests and the benchmark start Rasa) calls ``install()``, which
@@ -21,13 +23,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rasa
+import rasa.core.agent
 import rasa.core.processor
 import tensorflow as tf
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot.rasa.patches import action_endpoint, action_responses, graph_runner, tf_inference, tf_training
+from bot.rasa.patches import (
+    action_endpoint,
+    action_responses,
+    graph_runner,
+    tf_inference,
+    tf_training,
+    tracker_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +85,12 @@ PATCHES = (
         RasaModel,
         "train_step",
         tf_training.train_step,
+    ),
+    Patch(
+        "a tracker store that cannot be reached fails the turn instead of Rasa carrying on in memory",
+        rasa.core.agent,
+        "FailSafeTrackerStore",
+        tracker_store.unwrapped,
     ),
 )
 
