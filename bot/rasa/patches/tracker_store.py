@@ -6,8 +6,8 @@ PostgreSQL is restarting, ``retrieve`` answers "no such conversation" and
 conversation, the channel answers 200, and the message is in no database: the
 cluster fault test lost acknowledged messages that way. Without the wrapper the
 error reaches the channel, which tells the client to send again
-(``bot/channels/turn_failures.py``); the replica reconnects on its own
-(``bot/tracker_store.py`` pings pooled connections).
+(``bot/rasa/channels/turn_failures.py``); the replica reconnects on its own
+(``bot/rasa/tracker_store.py`` pings pooled connections).
 
 It replaces the name ``FailSafeTrackerStore`` in ``rasa.core.agent``, whose one
 use is ``Agent._create_tracker_store``: ``return FailSafeTrackerStore(tracker_store)``.
