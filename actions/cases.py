@@ -15,6 +15,7 @@ from bot.domain.cases import KINDS, MAX_NEW_CASES_PER_DAY, Case, Facts, TooManyC
 from bot.domain.checklist import (
     Checklist,
     ChecklistItem,
+    awaits_cross_border,
     bank_deadline,
     build_checklist,
     format_amount,
@@ -24,8 +25,16 @@ from bot.domain.checklist import (
 )
 from bot.domain.conversation import FACT_FOR_SLOT
 from bot.domain.links import new_checklist_link
-from bot.domain.progress import advance, complete_steps, item_for, status_label
-from bot.domain.validation import check_amount, check_bank, check_card_last4, check_date, check_merchant
+from bot.domain.progress import advance, complete_steps, item_for, moves_on, shop_got_nothing, status_label
+from bot.domain.validation import (
+    check_amount,
+    check_bank,
+    check_card_last4,
+    check_date,
+    check_merchant,
+    cross_border_answer,
+)
+from bot.rasa.nlu.questions import asks_question
 
 CHECKERS = {
     "bank": check_bank,
@@ -144,6 +153,15 @@ class ActionNextStep(Action):
         if case is None:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        waiting_on = build_checklist(case).next_item
+        text = tracker.latest_message.get("text") or ""
+        if waiting_on is not None and waiting_on.waits and not moves_on(text):
+            # "好的" while the money is on its way: the wait goes on, the step stays open.
+            dispatcher.utter_message(
+                response="utter_still_waiting",
+                step_text=render_step(build_checklist(case), waiting_on),
+            )
+            return []
         case, _ = advance(case_store(), case)
         utter_current_step(dispatcher, case)
         return []
@@ -159,6 +177,9 @@ class ActionUpdateCase(Action):
         given = {entity["entity"]: entity["value"] for entity in tracker.latest_message.get("entities", [])}
         if isinstance(given.get("cross_border"), bool):
             return record_cross_border(dispatcher, tracker, given["cross_border"])
+        typed_region = typed_region_answer(tracker)
+        if typed_region is not None:
+            return record_cross_border(dispatcher, tracker, typed_region)
         changes: list[str] = []
         events: list[dict[str, Any]] = []
         accepted: dict[str, Any] = {}
@@ -198,6 +219,15 @@ class ActionUpdateCase(Action):
                 step_title=upcoming.title,
             )
         return events
+
+
+def typed_region_answer(tracker: Tracker) -> bool | None:
+    """The typed answer to the 境外/境内 question, while the open case's step waits on it."""
+    text = tracker.latest_message.get("text") or ""
+    case = current_case(tracker)
+    if case is None or asks_question(text) or not awaits_cross_border(case):
+        return None
+    return cross_border_answer(text)
 
 
 def record_cross_border(
@@ -252,6 +282,12 @@ class ActionMerchantRefused(Action):
         case = current_case(tracker)
         if case is None:
             dispatcher.utter_message(response="utter_no_case")
+            return []
+        text = tracker.latest_message.get("text") or ""
+        if case.kind == "failed_charge" and shop_got_nothing(text):
+            # The shop got no money: the charge is reversed automatically, so the wait comes next.
+            case, _ = advance(case_store(), case)
+            utter_current_step(dispatcher, case)
             return []
         case, _ = complete_steps(case_store(), case, ["contact_merchant"])
         case = case_store().set_status(case.case_id, "with_bank")

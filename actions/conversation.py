@@ -17,7 +17,9 @@ from bot.domain import knowledge
 from bot.domain.amounts import amount_issue, amount_roles
 from bot.domain.cases import KINDS, Case, Facts
 from bot.domain.checklist import build_checklist, hotline_phrase
-from bot.domain.conversation import FACT_FOR_SLOT, answer_first, contextual_answer
+from bot.domain.conversation import FACT_FOR_SLOT, answer_first, contextual_answer, names_its_kind
+from bot.domain.progress import advance, reports_step_done
+from bot.domain.validation import shop_in_report
 from bot.rasa.nlu.questions import asks_question
 
 # The slots that describe one problem; a new problem starts them afresh.
@@ -40,6 +42,10 @@ def facts_in_message(tracker: Tracker) -> dict[str, Any]:
                 facts[slot] = checked.value.isoformat() if slot == "date" else checked.value
         elif slot == "card_type" and value in ("credit", "debit"):
             facts[slot] = value
+    if "merchant" not in facts:
+        shop = shop_in_report(_text(tracker))
+        if shop is not None:
+            facts["merchant"] = shop
     return facts
 
 
@@ -103,14 +109,19 @@ class ActionStartReport(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         kind = tracker.get_slot("kind") or "misswipe"
         case = current_case(tracker)
+        kept_kind: list[dict[str, Any]] = []
+        if case is not None and case.kind != kind and not names_its_kind(kind, _text(tracker)):
+            # The classifier's other kind, without the words for it, is the same kind of problem.
+            kind = case.kind
+            kept_kind = [SlotSet("kind", kind)]
         if case is not None and (case.kind != kind or describes_another_transaction(case.facts, tracker)):
             dispatcher.utter_message(
                 response="utter_ask_new_case",
                 case_id=case.case_id,
                 case_summary=case_summary(build_checklist(case)),
             )
-            return [SlotSet("confirming", "new_case"), *fresh_problem_slots(tracker)]
-        events: list[dict[str, Any]] = [SlotSet("confirming", None)]
+            return [*kept_kind, SlotSet("confirming", "new_case"), *fresh_problem_slots(tracker)]
+        events: list[dict[str, Any]] = [*kept_kind, SlotSet("confirming", None)]
         if case is None:
             events += [SlotSet("case_id", None), *fresh_problem_slots(tracker)]
         answer = answer_first(kind)
@@ -229,6 +240,10 @@ class ActionAnswerInContext(Action):
         events: list[dict[str, Any]] = []
         if intent == "dont_know" and slot in FACT_FOR_SLOT:
             events.append(SlotSet("unknown_facts", [*(tracker.get_slot("unknown_facts") or []), slot]))
+        if not in_form and case is not None and reports_step_done(_text(tracker)):
+            case, _ = advance(case_store(), case)
+            utter_current_step(dispatcher, case)
+            return events
         if not in_form and case is not None and intent == "ask_what_now":
             utter_current_step(dispatcher, case)
             return events

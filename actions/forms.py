@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -10,7 +11,17 @@ from rasa_sdk.types import DomainDict
 
 from bot.domain import knowledge
 from bot.domain.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
-from bot.domain.validation import Checked, check_amount, check_bank, check_date, check_merchant
+from bot.domain.checklist import hotline_phrase
+from bot.domain.conversation import contextual_answer
+from bot.domain.validation import (
+    Checked,
+    check_amount,
+    check_bank,
+    check_date,
+    check_merchant,
+    merchant_answer,
+)
+from bot.rasa.nlu.questions import asks_question
 
 # What each path asks, from data/knowledge/steps.yml. correct_amount is asked only for a
 # wrong amount (not a duplicate charge).
@@ -33,13 +44,45 @@ def _gave_another_fact(tracker: Tracker, slot: str) -> bool:
     return own not in named and bool(named & FACT_ENTITIES)
 
 
+# In-form questions a failed answer may really have been ("别问了，你先告诉我怎么办").
+# "Don't know" is left out: it records a fact as unknown, which only its own rule does.
+PASSING_QUESTIONS = ("ask_what_now", "ask_if_late", "ask_why_needed", "ask_do_later", "ask_is_safe")
+RANKS_LOOKED_AT = 3
+
+
+# "怎么办" asks what to do whatever else the sentence says ("别问了，你先告诉我怎么办").
+_ASKS_WHAT_TO_DO = re.compile(r"怎么办|怎么处理|怎么弄|该怎么|该干|该做什么|咋办")
+
+
+def question_asked_instead(tracker: Tracker) -> str | None:
+    """The in-form question a message asked when it did not answer the form: among the
+    classifier's first few guesses, "what now" if the words ask it, else the best-ranked."""
+    text = tracker.latest_message.get("text") or ""
+    if not asks_question(text):
+        return None
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    guesses = [guess.get("name") for guess in ranking[:RANKS_LOOKED_AT]]
+    candidates = [name for name in guesses if name in PASSING_QUESTIONS]
+    if "ask_what_now" in candidates and _ASKS_WHAT_TO_DO.search(text):
+        return "ask_what_now"
+    return candidates[0] if candidates else None
+
+
 def _slot_result(
     slot: str, checked: Checked, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
     if not checked.ok:
         # The form asks for the slot again either way; only a message that said
-        # nothing else we could use gets the reason it was not understood.
-        if not _gave_another_fact(tracker, slot):
+        # nothing else we could use gets the reason it was not understood, and a
+        # question gets its answer instead.
+        if _gave_another_fact(tracker, slot):
+            return {slot: None}
+        question = question_asked_instead(tracker)
+        if question is not None:
+            hotline = hotline_phrase(tracker.get_slot("bank"), tracker.get_slot("card_type"))
+            answer = contextual_answer(question, tracker.get_slot("kind"), slot, hotline)
+            dispatcher.utter_message(response="utter_contextual_answer", answer=answer)
+        elif not asks_question(tracker.latest_message.get("text") or ""):
             dispatcher.utter_message(response=f"utter_invalid_{checked.error}")
         return {slot: None}
     value = checked.value.isoformat() if slot == "date" else checked.value
@@ -110,7 +153,22 @@ class ValidateCaseForm(FormValidationAction):
     def validate_merchant(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ):
+        # The answer to "哪个商户" is the whole name: "老百姓大药房", not the "大药房" the
+        # entity model may have picked out of it.
+        if tracker.get_slot("requested_slot") == "merchant":
+            whole = merchant_answer(tracker.latest_message.get("text") or "")
+            if whole and str(value) in whole:
+                value = whole
         return _slot_result("merchant", check_merchant(value), dispatcher, tracker)
+
+
+def merchant_named_in_form(tracker: Tracker) -> str | None:
+    """The shop's name, when the form asked for it and the reply is just a name that the
+    intent classifier took for a question ("外婆家" as bot_challenge)."""
+    if not tracker.active_loop.get("name") or tracker.get_slot("requested_slot") != "merchant":
+        return None
+    text = tracker.latest_message.get("text") or ""
+    return None if asks_question(text) else merchant_answer(text)
 
 
 class ActionAskBank(Action):

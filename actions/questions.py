@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.cases import record_cross_border, typed_region_answer
+from actions.forms import merchant_named_in_form
 from actions.store import current_case
-from bot.domain.checklist import build_checklist, hotline_phrase
-from bot.domain.knowledge import resolve_bank
+from bot.domain.checklist import build_checklist, hotline_phrase, unionpay_hotline_phrase
+from bot.domain.validation import bank_named_in, check_bank
 
 # Intents answered by a fixed response of the same name.
 STATIC_ANSWERS = {
@@ -33,8 +38,21 @@ STATIC_ANSWERS = {
 }
 
 
+_ASKS_FOR_UNIONPAY = re.compile(r"银联|unionpay", re.IGNORECASE)
+
+
 def _bank_named(tracker: Tracker) -> str | None:
     return next(tracker.get_latest_entity_values("bank"), None) or tracker.get_slot("bank")
+
+
+def _bank_for_hotline(tracker: Tracker) -> str | None:
+    """The bank a hotline question is about: named in it (a bank we have no number for
+    included, "长沙银行电话多少"), else the one being discussed, else the open case's."""
+    named = _bank_named(tracker) or bank_named_in(tracker.latest_message.get("text") or "")
+    if named:
+        return named
+    case = current_case(tracker)
+    return case.facts.bank if case else None
 
 
 class ActionAnswerQuestion(Action):
@@ -42,10 +60,26 @@ class ActionAnswerQuestion(Action):
         return "action_answer_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        merchant = merchant_named_in_form(tracker)
+        if merchant is not None:
+            # Not a question but the answer the form asked for: the form goes on with it.
+            return [SlotSet("merchant", merchant)]
+        typed_region = typed_region_answer(tracker)
+        if typed_region is not None:
+            # "国内刷的" answers the 境外/境内 question; it does not ask about cross-border payments.
+            return record_cross_border(dispatcher, tracker, typed_region)
         intent = tracker.latest_message.get("intent", {}).get("name")
-        if intent == "ask_bank_hotline":
-            bank = _bank_named(tracker)
-            if resolve_bank(bank) is None:
+        if intent == "ask_bank_hotline" and _ASKS_FOR_UNIONPAY.search(
+            tracker.latest_message.get("text") or ""
+        ):
+            # "银联的电话呢" asks for UnionPay's number, not the card's bank's.
+            dispatcher.utter_message(
+                response="utter_ask_bank_hotline_known", hotline_phrase=unionpay_hotline_phrase()
+            )
+        elif intent == "ask_bank_hotline":
+            bank = _bank_for_hotline(tracker)
+            # A bank we have no number for gets the number on the back of its card, not the question again.
+            if bank is None or not check_bank(bank).ok:
                 dispatcher.utter_message(response="utter_ask_bank_hotline_unknown")
             else:
                 dispatcher.utter_message(

@@ -373,3 +373,74 @@ async def test_a_conversation_past_the_days_case_limit_is_told_so() -> None:
         case_store().set_status(case_store().current_case("alice").case_id, "resolved")
     events, messages = await run(ActionCreateCase(), tracker(slots=SLOTS))
     assert events == [] and messages[0]["response"] == "utter_too_many_cases"
+
+
+# --- replies while a case waits -------------------------------------------------
+
+
+def saying(text: str, current: Tracker) -> Tracker:
+    current.latest_message["text"] = text
+    return current
+
+
+async def test_a_plain_yes_while_the_refund_is_on_its_way_keeps_the_case_waiting() -> None:
+    case_id = await create_case()
+    await run(ActionMerchantAgreed(), tracker())
+    _, messages = await run(ActionNextStep(), saying("好的", tracker(intent="affirm")))
+    assert [m["response"] for m in messages] == ["utter_still_waiting"]
+    assert "跟进到账" in messages[0]["step_text"]
+    case = case_store().get(case_id)
+    assert case.status == "waiting_merchant" and "follow_up" not in case.steps_done
+
+
+async def test_the_next_step_button_still_moves_past_the_wait() -> None:
+    case_id = await create_case()
+    await run(ActionMerchantAgreed(), tracker())
+    await run(ActionNextStep(), saying("/affirm", tracker(intent="affirm")))
+    assert "follow_up" in case_store().get(case_id).steps_done
+
+
+async def test_a_shop_with_no_money_on_a_failed_charge_means_waiting_for_the_reversal() -> None:
+    case_id = await create_case(slots={**SLOTS, "kind": "failed_charge"})
+    _, messages = await run(ActionMerchantRefused(), saying("店里说没收到这笔钱", tracker()))
+    assert [m["response"] for m in messages] == ["utter_step_failed_charge"]
+    assert "等待自动冲正" in messages[0]["step_text"]
+    case = case_store().get(case_id)
+    assert (case.status, case.steps_done) != ("with_bank", ("contact_merchant",))
+
+
+async def test_a_typed_answer_to_the_region_question_is_recorded() -> None:
+    case_id = await create_case()
+    await run(ActionMerchantRefused(), tracker())
+    _, messages = await run(ActionUpdateCase(), saying("境内刷的", tracker()))
+    assert [m["response"] for m in messages] == ["utter_cross_border_recorded"]
+    assert case_store().get(case_id).facts.cross_border is False
+
+
+async def test_region_words_are_no_answer_before_the_question_is_asked() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionUpdateCase(), saying("境内刷的", tracker()))
+    assert "utter_cross_border_recorded" not in [m["response"] for m in messages]
+    assert case_store().get(case_id).facts.cross_border is None
+
+
+async def test_the_hotline_of_a_bank_without_a_known_number_is_on_the_back_of_the_card() -> None:
+    await create_case(slots={**SLOTS, "bank": "长沙银行"})
+    _, messages = await run(
+        ActionAnswerQuestion(), saying("银行电话打哪个", tracker(intent="ask_bank_hotline"))
+    )
+    assert messages[0]["response"] == "utter_ask_bank_hotline_known"
+    assert messages[0]["hotline_phrase"] == "卡背面印的长沙银行官方客服电话"
+
+
+async def test_a_bank_named_in_the_hotline_question_is_answered_even_without_a_number() -> None:
+    current = saying("泰隆银行的客服电话是多少", tracker(intent="ask_bank_hotline"))
+    _, messages = await run(ActionAnswerQuestion(), current)
+    assert messages[0]["hotline_phrase"] == "卡背面印的泰隆银行官方客服电话"
+
+
+async def test_unionpay_asked_for_with_a_case_open_gets_unionpay_not_the_bank() -> None:
+    await create_case()
+    current = saying("那银联的呢", tracker(intent="ask_bank_hotline", slots={"bank": "中国工商银行"}))
+    _, messages = await run(ActionAnswerQuestion(), current)
+    assert "95516" in messages[0]["hotline_phrase"] and "95588" not in messages[0]["hotline_phrase"]

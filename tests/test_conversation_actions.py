@@ -20,6 +20,7 @@ from actions.conversation import (
     ActionStartReport,
 )
 from actions.forms import ValidateCaseForm
+from actions.questions import ActionAnswerQuestion
 from actions.store import case_store
 from bot.domain import knowledge
 from bot.domain.cases import Facts
@@ -407,3 +408,96 @@ def test_another_fact_given_instead_is_not_a_failed_answer() -> None:
     )
     result, said = validate("amount", 0, given)
     assert result["amount"] is None and said == ["utter_invalid_amount_not_positive"]
+
+
+# --- answers the form did not expect -------------------------------------------
+
+
+def ranked(current: Tracker, *intents: str) -> Tracker:
+    current.latest_message["intent_ranking"] = [
+        {"name": name, "confidence": 0.5 / (rank + 1)} for rank, name in enumerate(intents)
+    ]
+    return current
+
+
+def test_a_question_given_instead_of_the_amount_is_answered_not_refused() -> None:
+    current = ranked(
+        tracker("你别问了，先说我该怎么办", slots={"kind": "misswipe"}, requested_slot="amount"),
+        "inform",
+        "ask_what_now",
+    )
+    dispatcher = CollectingDispatcher()
+    result = ValidateCaseForm().validate_amount("你别问了，先说我该怎么办", dispatcher, current, {})
+    assert result == {"amount": None}
+    assert responses(dispatcher.messages) == ["utter_contextual_answer"]
+    assert "联系商户" in dispatcher.messages[0]["answer"]
+
+
+def test_a_question_the_bot_cannot_place_is_not_called_an_unreadable_amount() -> None:
+    current = ranked(tracker("到底能不能帮我", requested_slot="amount"), "inform", "greet")
+    assert validate("amount", "到底能不能帮我", current) == ({"amount": None}, [])
+
+
+def test_the_whole_shop_name_is_kept_when_the_entity_is_only_its_tail() -> None:
+    current = tracker("同仁堂大药房", requested_slot="merchant")
+    assert validate("merchant", "大药房", current) == ({"merchant": "同仁堂大药房"}, [])
+
+
+def test_a_bank_picked_up_as_the_shop_while_the_bank_is_asked_is_dropped_silently() -> None:
+    current = tracker("华夏银行", entities=[{"entity": "bank", "value": "华夏银行"}], requested_slot="bank")
+    assert validate("merchant", "华夏银行", current) == ({"merchant": None}, [])
+
+
+async def test_a_shop_name_taken_for_a_question_fills_the_merchant() -> None:
+    current = tracker("湘味小厨", "bot_challenge", requested_slot="merchant")
+    events, messages = await run(ActionAnswerQuestion(), current)
+    assert events == [SlotSet("merchant", "湘味小厨")] and messages == []
+
+
+async def test_a_real_question_while_the_merchant_is_asked_is_answered() -> None:
+    current = tracker("你是机器人吗", "bot_challenge", requested_slot="merchant")
+    events, messages = await run(ActionAnswerQuestion(), current)
+    assert events == [] and responses(messages) == ["utter_iamabot"]
+
+
+async def test_a_step_reported_done_moves_the_case_on() -> None:
+    case_id = open_case()
+    _, messages = await run(ActionAnswerInContext(), tracker("店家那边我已经找过了，接下来呢", "ask_if_late"))
+    assert responses(messages) == ["utter_step"] and "收集凭证" in messages[0]["step_text"]
+    assert "contact_merchant" in case_store().get(case_id).steps_done
+
+
+async def test_a_report_names_its_shop_by_where_the_card_was_used() -> None:
+    events, _ = await run(ActionStartReport(), tracker("上周在万家福刷农行卡，扣了两次", "report_misswipe"))
+    assert slots_set(events)["merchant"] == "万家福"
+
+
+async def test_another_kind_without_its_words_is_the_open_case_kind() -> None:
+    case_id = open_case()
+    current = tracker(
+        "华联超市又扣了我一次，96块",
+        "report_failed_charge",
+        slots={**CASE_SLOTS, "kind": "failed_charge"},
+        entities=[{"entity": "amount", "value": 96}],
+    )
+    events, messages = await run(ActionStartReport(), current)
+    # Another amount: asked whether it is another transaction, but no change of kind is on offer.
+    assert responses(messages) == ["utter_ask_new_case"]
+    assert slots_set(events)["kind"] == "misswipe"
+    _, same_messages = await run(
+        ActionSameProblem(), tracker("不是，就是那笔", "deny", slots={**CASE_SLOTS, "kind": "misswipe"})
+    )
+    assert responses(same_messages)[0] == "utter_same_case_kept"
+    assert case_store().get(case_id).kind == "misswipe"
+
+
+def test_what_to_do_asked_among_close_guesses_gets_the_first_move() -> None:
+    current = ranked(
+        tracker("你别问了，先说我怎么办", slots={"kind": "misswipe"}, requested_slot="amount"),
+        "nlu_fallback",
+        "ask_why_needed",
+        "ask_what_now",
+    )
+    dispatcher = CollectingDispatcher()
+    ValidateCaseForm().validate_amount("你别问了，先说我怎么办", dispatcher, current, {})
+    assert "联系商户" in dispatcher.messages[0]["answer"]

@@ -163,3 +163,45 @@ def test_an_ordinary_phrase_stays_ordinary_in_a_message_about_payments(text: str
 )
 def test_an_alias_in_a_message_about_payments_is_a_bank(text: str, bank: str) -> None:
     assert [m.value for m in find_entities(text, TODAY) if m.entity == "bank"] == [bank]
+
+
+# --- amounts without a unit, and "多扣了" as a wrong amount ------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("今天在面包店刷建行卡，46被扣了两次", 46),
+        ("一笔327给刷了两遍", 327),
+        ("1450重复扣了", 1450),
+        ("被扣了两回钱，一次95", 95),
+        ("每单63扣了两单", 63),
+    ],
+)
+def test_a_bare_number_that_was_charged_is_an_amount(text: str, amount: int) -> None:
+    assert [m.value for m in find_entities(text, TODAY) if m.entity == "amount"] == [amount]
+
+
+@pytest.mark.parametrize("text", ["尾号6621被扣了两次", "5号被扣了两次", "刷了3次", "密码6位数"])
+def test_a_number_that_counts_or_names_something_else_is_no_amount(text: str) -> None:
+    assert [m for m in find_entities(text, TODAY) if m.entity == "amount"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "issue"),
+    [
+        ("修车的时候刷卡被多扣了", WRONG_AMOUNT),
+        ("收银员多收了我200", WRONG_AMOUNT),
+        ("店里刷错了客人的卡，金额多了", WRONG_AMOUNT),
+        ("收银员给我多刷了一单", DUPLICATE),
+        ("多扣了两笔", DUPLICATE),
+        ("重复扣款了，多扣了3000元", DUPLICATE),
+    ],
+)
+def test_charged_more_is_a_wrong_amount_unless_the_charge_was_repeated(text: str, issue: str) -> None:
+    assert amount_roles(text).issue == issue
+
+
+def test_an_overcharge_alone_asks_for_the_charged_amount() -> None:
+    answer = read_amount_answer("收银员多收了我200")
+    assert (answer.charged, answer.overcharge, answer.issue) == (None, 200, WRONG_AMOUNT)

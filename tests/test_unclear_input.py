@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.rasa.nlu.rasa_components import UnclearInputClassifier
+from bot.rasa.nlu.rasa_components import FallbackRescue, UnclearInputClassifier
 from bot.rasa.nlu.unclear import unclear_reason
 
 
@@ -30,6 +30,12 @@ from bot.rasa.nlu.unclear import unclear_reason
         ("x7#kq2p9z", "noise"),
         ("!@#$%^&*", "noise"),
         ("jjjjjjjj", "noise"),
+        # Pictures alone: the classifier once read "😭😭😭" as a new report and "👍" as "stop".
+        ("😀😀😀", "emoji"),
+        ("😭😭😭", "emoji"),
+        ("👍", "emoji"),
+        ("👍🏻", "emoji"),
+        ("❤️", "emoji"),
     ],
 )
 def test_input_that_is_not_a_message(text: str, reason: str) -> None:
@@ -58,7 +64,8 @@ def test_input_that_is_not_a_message(text: str, reason: str) -> None:
         "POS机double charge了，ka卡被扣两次 help!!!",
         "看看这个链接 https://example.com 是不是骗子",
         "金额<3000",
-        "😀😀😀",
+        "好的👌",
+        "谢谢🙏",
         "？？",
         "",
     ],
@@ -93,3 +100,22 @@ def test_the_component_leaves_ordinary_messages_alone() -> None:
     (result,) = UnclearInputClassifier().process([message])
     assert result.get("intent") == {"name": "report_misswipe", "confidence": 0.91}
     assert result.get("entities") == entities
+
+
+def test_a_fallback_that_gives_a_fact_is_read_as_an_answer() -> None:
+    message = parsed("时间记错了，是上周二", "nlu_fallback", 0.4, [{"entity": "date", "value": "2026-11-17"}])
+    message.set(
+        "intent_ranking", [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "inform", "confidence": 0.2}]
+    )
+    (result,) = FallbackRescue().process([message])
+    assert result.get("intent") == {"name": "inform", "confidence": 0.2}
+
+
+def test_a_fallback_without_a_plain_request_stays_a_fallback() -> None:
+    (result,) = FallbackRescue().process([parsed("嗯……这个嘛", "nlu_fallback", 0.4, [])])
+    assert result.get("intent") == {"name": "nlu_fallback", "confidence": 0.4}
+
+
+def test_a_confident_intent_is_not_read_again() -> None:
+    (result,) = FallbackRescue().process([parsed("转人工", "greet", 0.9, [])])
+    assert result.get("intent") == {"name": "greet", "confidence": 0.9}

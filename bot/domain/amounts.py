@@ -38,7 +38,12 @@ _DUPLICATE = re.compile(
 )
 _WRONG_AMOUNT = re.compile(
     r"金额.{0,8}(?:错|不对|不一样|有误)|(?:刷|输|打|按|扣|算)错(?:了)?(?:金额|钱)|(?:多|少)(?:输|打|按)"
-    r"|小数点|多(?:扣|输|打|按|刷)?了?一?个[0零]|(?:刷|输|打|按|扣|写)成了?"
+    r"|小数点|多(?:扣|输|打|按|刷)?了?一?个[0零]|(?:刷|输|打|按|扣|写)成了?|金额.{0,4}(?:多|少|高|大)了"
+)
+# "被多扣了300", "多收了钱": more than the price, a wrong amount unless the message says
+# the charge was repeated ("重复扣款了，多扣了3000"). "多扣了一笔" is a duplicate.
+_OVERCHARGED = re.compile(
+    r"多(?:扣|收|刷|算)(?!了?(?:我|我的|您|顾客|客人|客户)?[一两二三几]?(?:笔|次|单|遍|下|回))"
 )
 
 DUPLICATE = "duplicate"
@@ -67,6 +72,8 @@ def _issue(text: str, names_a_correct_amount: bool) -> str | None:
         return WRONG_AMOUNT
     if _DUPLICATE.search(text):
         return DUPLICATE
+    if _OVERCHARGED.search(text):
+        return WRONG_AMOUNT
     return None
 
 
@@ -136,9 +143,9 @@ def _difference(charged: float | None, overcharge: float | None) -> float | None
 def read_amount_answer(text: str, issue: str | None = None, overcharge: float | None = None) -> AmountAnswer:
     """Read the charged amount from ``text``; ``issue`` and ``overcharge`` are what earlier messages said.
 
-    On a duplicate (or when nothing says otherwise) "多扣了3000" is the extra
-    transaction itself; on a wrong amount it is the difference, and the
-    correct amount follows once the charged one is known.
+    On a duplicate "多扣了3000" is the extra transaction itself; on a wrong
+    amount (which "多扣了" alone says) it is the difference, and the correct
+    amount follows once the charged one is known.
     """
     roles = amount_roles(text)
     issue = roles.issue or issue

@@ -50,6 +50,7 @@ class ChecklistItem:
     due_label: str
     due_estimated: bool
     asks_cross_border: bool = False
+    waits: bool = False
 
     @property
     def pending(self) -> bool:
@@ -108,6 +109,12 @@ def hotline_phrase(bank_text: str | None, card_type: str | None) -> str:
     return templates["both_lines"].format(
         bank=bank.name, number=bank.hotline, credit_number=bank.credit_card_hotline
     )
+
+
+def unionpay_hotline_phrase() -> str:
+    """UnionPay's number as a noun phrase after 拨打, with what it is for."""
+    unionpay = knowledge.unionpay()
+    return _wording()["hotline"]["unionpay"].format(name=unionpay["name"], number=unionpay["hotline"])
 
 
 # Named dates counted in business days (bank processing); the others are calendar days.
@@ -223,6 +230,9 @@ def _is_same_day(case: Case) -> bool:
 def _step_detail(case: Case, step: dict[str, Any], values: dict[str, str]) -> str:
     if "detail" in step:
         template = step["detail"]
+    elif case.facts.txn_date is None and "unknown_date_detail" in step:
+        # Without the date neither same-day 撤销 nor 退货 can be ruled out: both are said.
+        template = step["unknown_date_detail"]
     elif _is_same_day(case):
         template = step["same_day_detail"]
     else:
@@ -265,7 +275,8 @@ def _due(case: Case, step: dict[str, Any], dates: dict[str, date | None]) -> _Du
     estimated = business and is_estimated(day)
     shown = format_due_day(day) if business else format_day(day)
     if "due_wording" in step:
-        return _Due(day, _wording()[step["due_wording"]].format(day=shown), estimated)
+        wording = step["due_wording"] + ("_passed" if day < today() else "")
+        return _Due(day, _wording()[wording].format(day=shown), estimated)
     if day < today():
         return _Due(day, labels["passed"].format(day=shown), estimated)
     return _Due(day, labels["by_estimated" if estimated else "by"].format(day=shown), estimated)
@@ -293,6 +304,7 @@ def build_checklist(case: Case) -> Checklist:
                 due_label=due.label,
                 due_estimated=due.estimated,
                 asks_cross_border=step.get("asks") == "cross_border",
+                waits=bool(step.get("waits")),
             )
         )
     role = kinds[case.kind]["role"]
@@ -328,6 +340,19 @@ def facts_line(facts: Facts) -> str:
 def needs_cross_border(case: Case, item: ChecklistItem | None) -> bool:
     """Ask whether the transaction was 境外/外币 only when this step's time limit depends on it."""
     return item is not None and item.asks_cross_border and case.facts.cross_border is None
+
+
+def awaits_cross_border(case: Case) -> bool:
+    """Whether the 境外/境内 question has been put and not answered: the step that asks it
+    is the next one, or the case was sent to that step (a merchant's refusal) ahead of order."""
+    if case.facts.cross_border is not None:
+        return False
+    checklist = build_checklist(case)
+    asking = next((item for item in checklist.items if item.asks_cross_border and item.pending), None)
+    if asking is None:
+        return False
+    sent_there = knowledge.steps()["status_on_entering_step"].get(asking.step_id) == case.status
+    return checklist.next_item is asking or sent_there
 
 
 def step_ids_for(kind: str) -> list[str]:

@@ -9,6 +9,7 @@ bank's hotline when it is known).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.domain import knowledge
@@ -46,3 +47,22 @@ def contextual_answer(intent: str, kind: str | None, slot: str | None, hotline: 
 
 def contextual_intents() -> frozenset[str]:
     return frozenset(knowledge.conversation()["in_form"])
+
+
+# What a message must say before an open case is offered another kind: a failed
+# terminal, or a charge the cardholder did not make. "超市又扣了我一次" is neither.
+_KIND_WORDS = {
+    "failed_charge": re.compile(
+        r"失败|超时|不成功|没成功|未成功|没付成|没刷成|出错|报错|错误|没反应|没出小票|没打出"
+    ),
+    "unauthorized": re.compile(
+        r"不是我|非本人|没刷过|没去过|没用过|没消费|没有消费|盗刷|被盗|陌生|不认识|被人刷|别人刷|没出门"
+        r"|卡在.{0,6}(?:身上|钱包|家)"
+    ),
+}
+
+
+def names_its_kind(kind: str, text: str) -> bool:
+    """Whether ``text`` says what makes a problem this kind (always, for kinds without such words)."""
+    words = _KIND_WORDS.get(kind)
+    return words is None or bool(words.search(text))

@@ -166,11 +166,17 @@ _MONEY_WORDS = (
 # "本来300", "应该是880" name a right amount, but only once money is the subject: "密码…正确的
 # 应该是 582036" is a PIN, so these words alone do not make a number money for masking.
 _ROLE_WORDS = r"本来|原本|应该|应当|实际|其实"
+# "扣了两次，一次80": one of the charges just counted, so the number is its amount.
+_COUNT_WORDS = r"(?:一|每)(?:笔|次|单)"
 _CUE_TAIL = r"(?:了|的)?(?:一笔|一次|一单)?(?:是|为)?[\s:]*$"
-_STRONG_CUE = re.compile(rf"(?:{_MONEY_WORDS}|{_ROLE_WORDS}){_CUE_TAIL}")
+_STRONG_CUE = re.compile(rf"(?:{_MONEY_WORDS}|{_ROLE_WORDS}|{_COUNT_WORDS}){_CUE_TAIL}")
 _MONEY_CUE = re.compile(rf"(?:{_MONEY_WORDS}){_CUE_TAIL}")
 # "300刷成了3000": the number before a mistyped entry is money too.
 _WRONG_ENTRY_AFTER = re.compile(r"\s*(?:元|块)?\s*(?:被|给)?(?:刷|输|打|按|扣|写)成")
+# "88被扣了两次", "699刷了两遍": a number the charge happened to is money, cue or not.
+_CHARGED_AFTER = re.compile(
+    r"\s*(?:(?:被|给)(?:人|商户|商家|店家)?(?:重复|多)?(?:扣|刷|收|划)|(?:重复|多|又)?(?:扣|刷|划)了)"
+)
 # "是3000" is money, but "尾号是1234" or "电话是..." is not.
 _WEAK_CUE = re.compile(r"(?:是|为)[\s:]*$")
 _ID_WORDS = re.compile(r"号|码|电话|手机|编号|位|时间|日期|id", re.IGNORECASE)
@@ -258,8 +264,8 @@ def _amounts(text: str) -> Iterator[_Candidate]:
         if match["sign"] or match["unit"] or match["yuan"] or match["mult"]:
             priority = _PRIORITY["amount"]
         else:
-            mistyped = _WRONG_ENTRY_AFTER.match(text, match.end())
-            strength = 2 if mistyped else _cue_strength(text, match.start())
+            charged = _WRONG_ENTRY_AFTER.match(text, match.end()) or _CHARGED_AFTER.match(text, match.end())
+            strength = 2 if charged else _cue_strength(text, match.start())
             if strength == 0 or not _bare_number_is_money(text, match):
                 continue
             priority = _PRIORITY["amount"] if strength == 2 else _PRIORITY["weak_amount"]

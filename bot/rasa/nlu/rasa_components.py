@@ -1,4 +1,4 @@
-"""Rasa adapters: the spaCy pipeline's rule-based entities, and unclear input."""
+"""Rasa adapters: the spaCy pipeline's rule-based entities, fallbacks read again, and unclear input."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
+from bot.rasa.nlu.rescue import FALLBACK_INTENT, rescued_intent
 from bot.rasa.nlu.unclear import UNCLEAR_INPUT_INTENT, unclear_reason
 
 
@@ -64,6 +65,35 @@ def _typed_value(entity: str, value: str) -> Any:
         number = float(value)
         return int(number) if number.is_integer() else number
     return value
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class FallbackRescue(GraphComponent, IntentClassifier):
+    """After ``FallbackClassifier``: a fallback whose text plainly asks for a person,
+    reports a step done, or gives a fact gets that intent (``bot.rasa.nlu.rescue``)."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FallbackRescue:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != FALLBACK_INTENT:
+                continue
+            entities = [entity["entity"] for entity in message.get(ENTITIES) or []]
+            intent = rescued_intent(message.get(TEXT) or "", entities)
+            if intent is None:
+                continue
+            ranked = {guess.get(INTENT_NAME_KEY): guess for guess in message.data.get(INTENT_RANKING_KEY, [])}
+            confidence = ranked.get(intent, {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
+            message.data[INTENT] = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: confidence}
+        return messages
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

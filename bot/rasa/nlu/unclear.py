@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 
 from bot.domain.normalise import find_entities, normalise_text
 
@@ -78,6 +79,19 @@ def _is_noise(text: str) -> bool:
     return not any(_looks_like_a_word(word) for word in words)
 
 
+def _is_emoji_only(text: str) -> bool:
+    """ "😭😭😭", "👍": pictures with no words, which carry no fact and no request we can act on.
+
+    Symbols (So), their modifiers (Sk), variation selectors and joiners (Mn, Cf) only.
+    """
+    compact = "".join(text.split())
+    return (
+        bool(compact)
+        and all(unicodedata.category(char) in ("So", "Sk", "Mn", "Cf") for char in compact)
+        and any(unicodedata.category(char) == "So" for char in compact)
+    )
+
+
 def unclear_reason(text: str) -> str | None:
     """``markup``, ``code``, ``url`` or ``noise`` when ``text`` is not a message to us; else None.
 
@@ -95,4 +109,6 @@ def unclear_reason(text: str) -> str | None:
         return "code"
     if _is_noise(cleaned):
         return "noise"
+    if _is_emoji_only(cleaned):
+        return "emoji"
     return None
