@@ -90,9 +90,10 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@echo "REST channel:   http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "Action server:  http://localhost:$(ACTIONS_PORT)"
 	@echo "Staff console:  http://localhost:$(CONSOLE_PORT)  (create an account first: $(BIN)/python -m bot.console users add NAME --role admin)"
-	@# Stop the servers, wait for them and end quietly. The trap resets itself first: a
-	@# 'kill 0' inside it signalled the shell again and re-entered it until bash crashed.
-	@trap 'trap - EXIT INT TERM; kill $$(jobs -p) 2>/dev/null; wait; exit 0' EXIT INT TERM; \
+	@# Stop the servers, wait for them and end quietly. Inside the trap the shell ignores
+	@# further signals: a 'kill 0' there re-entered it until bash crashed, and make's own
+	@# SIGTERM to it, arriving late, killed it ("make: *** [run] Terminated").
+	@trap 'trap "" INT TERM; trap - EXIT; kill $$(jobs -p) 2>/dev/null; wait; exit 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --port $(ACTIONS_PORT) & \
 	$(BIN)/python -m bot.console serve --port $(CONSOLE_PORT) & \
 	$(RASA) run --model $(RASA_MODEL) --port $(RASA_PORT) --credentials credentials.yml --endpoints $(ENDPOINTS) & \

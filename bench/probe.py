@@ -80,7 +80,6 @@ def install(out: TextIO) -> None:
     from rasa.core.actions.action import RemoteAction
     from rasa.core.agent import Agent
     from rasa.core.processor import MessageProcessor
-    from rasa.core.tracker_store import FailSafeTrackerStore
 
     Agent.handle_message = _recorded_turn(Agent.handle_message, out)  # lock wait included
     MessageProcessor._parse_message_with_graph = _timed("nlu", MessageProcessor._parse_message_with_graph)
@@ -90,9 +89,17 @@ def install(out: TextIO) -> None:
     # Custom actions and form validation both call the action server through
     # RemoteAction.run (not EndpointConfig.request, which our server replaces).
     RemoteAction.run = _timed_async("actions", RemoteAction.run)
-    # The agent wraps whichever store is configured in this one.
-    FailSafeTrackerStore.retrieve = _timed_async("tracker_store", FailSafeTrackerStore.retrieve)
-    FailSafeTrackerStore.save = _timed_async("tracker_store", FailSafeTrackerStore.save)
+    # Whatever store the agent ends up with: Rasa's fail-safe wrapper around the configured
+    # one (the stock bot), or ours itself (bot/rasa/patches/tracker_store.py).
+    create_tracker_store = Agent._create_tracker_store
+
+    def timed_tracker_store(store: Any, domain: Any) -> Any:
+        tracker_store = create_tracker_store(store, domain)
+        tracker_store.retrieve = _timed_async("tracker_store", tracker_store.retrieve)
+        tracker_store.save = _timed_async("tracker_store", tracker_store.save)
+        return tracker_store
+
+    Agent._create_tracker_store = staticmethod(timed_tracker_store)
 
 
 def read(path: os.PathLike[str] | str) -> list[dict[str, float]]:
