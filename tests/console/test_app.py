@@ -24,8 +24,8 @@ from console_support import (
 )
 from tracker_events import entity, reply, session, user, write_events
 
-from bot.console.app import safe_next
 from bot.console.settings import Settings
+from bot.console.web import safe_next
 from bot.domain.cases import Facts
 from bot.domain.links import case_for_link, new_checklist_link
 

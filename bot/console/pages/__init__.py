@@ -1,0 +1,1 @@
+"""The console's pages, one Sanic blueprint each; ``bot.console.app`` registers them all."""

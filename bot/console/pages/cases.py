@@ -1,0 +1,104 @@
+"""A case: its checklist, transcript, notes, tags and audit trail, and the forms that change it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, redirect
+
+from bot.console import params
+from bot.console.pages.conversations import conversation_context
+from bot.console.web import case_url, failure, render, store, username
+from bot.domain.cases import Case
+from bot.domain.checklist import build_checklist, render_text
+
+pages = Blueprint("cases")
+
+
+@pages.get("/cases/<case_id:str>")
+async def case_page(request: Request, case_id: str) -> HTTPResponse:
+    case = store(request).cases.get(params.required(params.case_id(case_id), "case_id"))
+    if case is None:
+        return failure(request, 404, "case_not_found", back="/")
+    checklist = build_checklist(case)
+    return render(
+        request,
+        "case.html",
+        case=case,
+        checklist=checklist,
+        checklist_text=render_text(checklist),
+        notes=store(request).notes(case.case_id),
+        tags=store(request).tags(case.case_id),
+        audit=store(request).audit_log(case_id=case.case_id, limit=50),
+        handoff=store(request).waiting_handoff_for_case(case.case_id),
+        other_cases=[
+            other for other in store(request).cases_for_sender(case.sender_id) if other != case.case_id
+        ],
+        here=case_url(case),
+        **conversation_context(request, case.sender_id),
+    )
+
+
+def change_case(
+    request: Request, case_id: str, change: Callable[[Case, str], object], bad: str, anchor: str = ""
+) -> HTTPResponse:
+    """Look the case up, apply the change as the signed-in staff member, go back to the case."""
+    case = store(request).cases.get(params.required(params.case_id(case_id), "case_id"))
+    if case is None:
+        return failure(request, 404, "case_not_found", back="/")
+    try:
+        change(case, username(request))
+    except ValueError:
+        return failure(request, 400, bad, back=case_url(case))
+    return redirect(case_url(case) + anchor, status=303)
+
+
+@pages.post("/cases/<case_id:str>/status")
+async def change_status(request: Request, case_id: str) -> HTTPResponse:
+    status = request.form.get("status") or ""
+    return change_case(
+        request, case_id, lambda case, who: store(request).set_status(case.case_id, status, who), "bad_status"
+    )
+
+
+@pages.post("/cases/<case_id:str>/checklist-links/revoke")
+async def revoke_checklist_links(request: Request, case_id: str) -> HTTPResponse:
+    return change_case(
+        request,
+        case_id,
+        lambda case, who: store(request).revoke_checklist_links(case.case_id, who),
+        "case_not_found",
+    )
+
+
+@pages.post("/cases/<case_id:str>/notes")
+async def add_note(request: Request, case_id: str) -> HTTPResponse:
+    note = request.form.get("text") or ""
+    return change_case(
+        request,
+        case_id,
+        lambda case, who: store(request).add_note(case.case_id, note, who),
+        "bad_note",
+        "#notes",
+    )
+
+
+@pages.post("/cases/<case_id:str>/tags")
+async def add_tag(request: Request, case_id: str) -> HTTPResponse:
+    tag = request.form.get("tag") or ""
+    return change_case(
+        request, case_id, lambda case, who: store(request).add_tag(case.case_id, tag, who), "bad_tag", "#tags"
+    )
+
+
+@pages.post("/cases/<case_id:str>/tags/remove")
+async def remove_tag(request: Request, case_id: str) -> HTTPResponse:
+    tag = request.form.get("tag") or ""
+    return change_case(
+        request,
+        case_id,
+        lambda case, who: store(request).remove_tag(case.case_id, tag, who),
+        "bad_tag",
+        "#tags",
+    )
