@@ -78,6 +78,7 @@ def test_a_mis_swipe_conversation_from_report_to_refund(bot: Bot) -> None:
     assert page.status_code == 200 and "误刷处理清单" in page.text and "2500元" in page.text
     tampered = requests.get(bot.base_url + link[:-3] + "xyz", timeout=30)
     assert tampered.status_code == 404 and "2500" not in tampered.text
+    assert "链接无效或已过期" in tampered.text  # utter_link_not_found, read from domain.yml
     assert "已为您转接人工" in bot.text(user, "转人工")
     assert "已标记为已解决" in bot.text(user, "钱已经退回来了")
 
