@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from case_store_fixtures import fresh_case_store  # noqa: F401  (autouse)
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -32,14 +32,6 @@ CASE_SLOTS = {
     "date": "2026-11-20",
     "merchant": "华联超市",
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CASE_STORE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
-    case_store.cache_clear()
-    yield
-    case_store.cache_clear()
 
 
 def tracker(
