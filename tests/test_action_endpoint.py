@@ -33,6 +33,7 @@ async def serving(check: Callable[[str, list[dict]], Awaitable[None]]) -> None:
                 "path": request.path,
                 "query": dict(request.query),
                 "header": request.headers.get("X-Deploy"),
+                "auth": request.headers.get("Authorization"),
                 "json": await request.json() if request.can_read_body else None,
             }
         )
@@ -64,17 +65,27 @@ def without_ports(seen: list[dict]) -> list[dict]:
 
 def test_calls_share_one_connection_and_return_what_rasas_request_returns() -> None:
     async def check(base: str, seen: list[dict]) -> None:
-        endpoint = EndpointConfig(f"{base}/webhook", token="secret", headers={"X-Deploy": "blue"})
-        rasas = [await rasas_request(endpoint, json={"n": n}, method="post", timeout=10) for n in range(3)]
+        endpoint = EndpointConfig(
+            f"{base}/webhook",
+            token="secret",
+            headers={"X-Deploy": "blue"},
+            basic_auth={"username": "rasa", "password": "s3cret"},
+        )
+        # Encoded with ujson on our side: the server must decode the same body.
+        body = {"text": "刷了两次 <b>/</b>", "confidence": 0.1 + 0.2, "slots": {"amount": 1e-7, "bank": None}}
+        rasas = [
+            await rasas_request(endpoint, json={**body, "n": n}, method="post", timeout=10) for n in range(3)
+        ]
         rasas_seen, seen[:] = list(seen), []
         ours = [
-            await action_endpoint.request(endpoint, json={"n": n}, method="post", timeout=10)
+            await action_endpoint.request(endpoint, json={**body, "n": n}, method="post", timeout=10)
             for n in range(3)
         ]
 
         assert ours == rasas == [{"events": [], "responses": [{"text": "好的"}]}] * 3
         assert without_ports(seen) == without_ports(rasas_seen)
         assert seen[0]["query"] == {"token": "secret"} and seen[0]["header"] == "blue"
+        assert seen[0]["json"] == {**body, "n": 0} and seen[0]["auth"].startswith("Basic ")
         assert len({request["client_port"] for request in rasas_seen}) == 3  # a new connection per call
         assert len({request["client_port"] for request in seen}) == 1  # one connection for all
 

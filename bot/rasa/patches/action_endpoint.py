@@ -10,6 +10,11 @@ per endpoint and event loop, which keeps connections open between calls.
 aiohttp forgets an idle connection after 15 s, well before the action server
 (75 s, ``actions/server.py``) or nginx (75 s) would close it, so a call never
 goes out on a connection the other side is closing.
+
+The bodies are encoded and decoded with ujson (a Rasa dependency): the
+request carries the conversation's whole tracker, and the standard library's
+encoder was about 5 % of the Rasa server's CPU under load. The action server
+decodes the same JSON either way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import weakref
 from typing import Any
 
 import aiohttp
+import ujson
 from rasa.shared.exceptions import FileNotFoundException
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, ClientResponseError, EndpointConfig, concat_url
 
@@ -35,8 +41,23 @@ def _session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
     key = (tuple(sorted(endpoint.headers.items())), tuple(sorted(endpoint.basic_auth.items())))
     session = on_loop.get(key)
     if session is None or session.closed:
-        session = on_loop[key] = endpoint.session()
+        session = on_loop[key] = _new_session(endpoint)
     return session
+
+
+def _new_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
+    """``EndpointConfig.session()`` of Rasa 3.6, encoding bodies with ujson."""
+    auth = (
+        aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+        if endpoint.basic_auth
+        else None
+    )
+    return aiohttp.ClientSession(
+        headers=endpoint.headers,
+        auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        json_serialize=ujson.dumps,
+    )
 
 
 def _ssl_context(cafile: str | None) -> ssl.SSLContext | None:
@@ -76,7 +97,7 @@ async def request(
         if response.status >= 400:
             raise ClientResponseError(response.status, response.reason, await response.content.read())
         try:
-            return await response.json()
+            return await response.json(loads=ujson.loads)
         except aiohttp.ContentTypeError:
             return None
 
