@@ -1,10 +1,11 @@
-"""The staff console's web app (Sanic, server-rendered Jinja2 pages, no JavaScript).
+"""The staff console's web app (Sanic, server-rendered Jinja2 pages).
 
 Every page but /login needs a session; every POST must carry the session's
 CSRF token. Routes declared with ``ctx_admin=True`` (exports, the audit log,
 staff accounts) answer 403 to an agent. Pages only read, except the forms that
 change a case, a review, a flagged example or an account, and each of those
-is written to the audit log. Every parameter is parsed by ``bot.console.params``:
+is written to the audit log. The one script, ``static/takeover.js``, follows a
+conversation live while staff have taken it over. Every parameter is parsed by ``bot.console.params``:
 a bad one gets a 400 page saying what is wrong. Each page is a blueprint in
 ``bot.console.pages``; this module builds the app, its shared objects (on
 ``app.ctx``) and the checks every request passes.
@@ -12,6 +13,7 @@ a bad one gets a 400 page saying what is wrong. Each page is a blueprint in
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,7 +21,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, redirect, text
 
 from bot.console.auth import StaffAuth
-from bot.console.pages import audit, auth, cases, conversations, dashboard, exports, queue, teach
+from bot.console.pages import audit, auth, cases, conversations, dashboard, exports, queue, takeover, teach
 from bot.console.params import BadParameter
 from bot.console.rendering import environment
 from bot.console.settings import Settings
@@ -29,7 +31,7 @@ from bot.console.web import SECURITY_HEADERS, SESSION_COOKIE, failure, safe_next
 
 HERE = Path(__file__).parent
 PUBLIC_PATHS = frozenset({"/login", "/static/console.css"})
-PAGES = (auth, queue, cases, conversations, teach, dashboard, audit, exports)
+PAGES = (auth, queue, cases, conversations, takeover, teach, dashboard, audit, exports)
 
 
 def create_app(settings: Settings | None = None) -> Sanic:
@@ -45,8 +47,14 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.register_middleware(require_session, "request")
     app.register_middleware(security_headers, "response")
     app.add_route(stylesheet, "/static/console.css")
+    app.add_route(script, "/static/<name:takeover.js>")
     for page in PAGES:
         app.blueprint(page.pages)
+
+    @app.after_server_start
+    async def start_sweeping(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        app.ctx.takeover_sweep = loop.create_task(takeover.keep_handing_back(app))
+
     return app
 
 
@@ -79,6 +87,12 @@ async def require_session(request: Request) -> HTTPResponse | None:
 async def security_headers(request: Request, response: HTTPResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+
+
+async def script(request: Request, name: str) -> HTTPResponse:
+    source = (HERE / "static" / name).read_text(encoding="utf-8")
+    headers = {"Cache-Control": "max-age=3600"}
+    return text(source, content_type="text/javascript; charset=utf-8", headers=headers)
 
 
 async def stylesheet(request: Request) -> HTTPResponse:

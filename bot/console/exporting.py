@@ -67,6 +67,7 @@ def turn_record(turn: Turn) -> dict[str, Any]:
         "entities": [{"entity": entity.entity, "value": entity.value} for entity in turn.entities],
         "action": turn.action,
         "response": turn.response,
+        "staff": turn.staff,
         "fallback": turn.fallback,
     }
 

@@ -15,6 +15,9 @@ from bot.storage.database import location_from_url
 DEFAULT_TRACKER_DB_URL = "sqlite:///var/tracker.db"
 IDLE_MINUTES_VARIABLE = "CONSOLE_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 30
+TAKEOVER_IDLE_VARIABLE = "TAKEOVER_IDLE_MINUTES"
+DEFAULT_TAKEOVER_IDLE_MINUTES = 15
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -37,6 +40,10 @@ class Settings:
     login_delay_cap: timedelta = timedelta(minutes=5)
     failed_login_window: timedelta = timedelta(hours=1)
     page_size: int = 50
+    # The Rasa server whose staff channel takes conversations over (bot/rasa/channels/staff.py).
+    rasa_url: str = DEFAULT_RASA_URL
+    # A taken-over conversation silent this long is handed back to the bot.
+    takeover_idle_timeout: timedelta = timedelta(minutes=DEFAULT_TAKEOVER_IDLE_MINUTES)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,7 +52,19 @@ class Settings:
             case_db=location_from_url(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL)),
             tracker_db=location_from_url(os.environ.get("TRACKER_DB_URL", DEFAULT_TRACKER_DB_URL)),
             secure_cookies={"1": True, "true": True, "0": False, "false": False}.get(secure),
-            session_idle_timeout=timedelta(minutes=_idle_minutes(os.environ.get(IDLE_MINUTES_VARIABLE))),
+            session_idle_timeout=timedelta(
+                minutes=_minutes(
+                    os.environ.get(IDLE_MINUTES_VARIABLE), IDLE_MINUTES_VARIABLE, DEFAULT_IDLE_MINUTES
+                )
+            ),
+            rasa_url=os.environ.get("RASA_URL", DEFAULT_RASA_URL).rstrip("/"),
+            takeover_idle_timeout=timedelta(
+                minutes=_minutes(
+                    os.environ.get(TAKEOVER_IDLE_VARIABLE),
+                    TAKEOVER_IDLE_VARIABLE,
+                    DEFAULT_TAKEOVER_IDLE_MINUTES,
+                )
+            ),
         )
 
     def cookies_secure_for(self, host: str) -> bool:
@@ -61,11 +80,9 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _idle_minutes(text: str | None) -> int:
+def _minutes(text: str | None, variable: str, default: int) -> int:
     try:
-        minutes = params.integer(text, IDLE_MINUTES_VARIABLE, minimum=1, maximum=24 * 60)
+        minutes = params.integer(text, variable, minimum=1, maximum=24 * 60)
     except params.BadParameter:
-        raise ValueError(
-            f"{IDLE_MINUTES_VARIABLE}: a whole number of minutes, 1 to 1440, not {text!r}"
-        ) from None
-    return minutes or DEFAULT_IDLE_MINUTES
+        raise ValueError(f"{variable}: a whole number of minutes, 1 to 1440, not {text!r}") from None
+    return minutes or default

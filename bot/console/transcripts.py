@@ -46,7 +46,9 @@ class Entity:
 @dataclass(frozen=True)
 class Turn:
     event_id: int
-    speaker: str  # "user", "bot" or "session" (a new Rasa session starts)
+    # "user", "bot", "session" (a new Rasa session starts), "pause" (staff took the
+    # conversation over: the bot is silent) or "resume" (handed back to the bot)
+    speaker: str
     at: datetime
     text: str
     intent: str | None = None
@@ -57,6 +59,7 @@ class Turn:
     response: str | None = None
     buttons: tuple[str, ...] = ()
     has_attachment: bool = False
+    staff: str | None = None  # the staff member who wrote a bot turn during a takeover
 
     @property
     def fallback(self) -> bool:
@@ -118,13 +121,40 @@ class TrackerReader:
                 # Rasa creates `events` on its first start; until then there is nothing to read.
                 return []
 
-    def transcript(self, sender_id: str) -> list[Turn]:
+    def transcript(self, sender_id: str, after_event_id: int = 0) -> list[Turn]:
+        """The conversation's turns, or only those after ``after_event_id`` (a live view's next ones)."""
         rows = self._rows(
-            "SELECT id, type_name, timestamp, action_name, data FROM events "
-            "WHERE sender_id = ? AND type_name IN ('user', 'bot', 'action', 'session_started') ORDER BY id",
-            [sender_id],
+            "SELECT id, type_name, timestamp, action_name, data FROM events WHERE sender_id = ? AND id > ? "
+            "AND type_name IN ('user', 'bot', 'action', 'session_started', 'pause', 'resume') ORDER BY id",
+            [sender_id, after_event_id],
         )
         return list(_turns(rows))
+
+    def taken_over_since(self, sender_id: str) -> datetime | None:
+        """When staff took the conversation over, while they still have it; else None."""
+        rows = self._rows(
+            "SELECT type_name, timestamp FROM events "
+            "WHERE sender_id = ? AND type_name IN ('pause', 'resume') ORDER BY id DESC LIMIT 1",
+            [sender_id],
+        )
+        return _time(rows[0]["timestamp"]) if rows and rows[0]["type_name"] == "pause" else None
+
+    def last_user_message_at(self, sender_id: str) -> datetime | None:
+        rows = self._rows(
+            "SELECT max(timestamp) AS last FROM events WHERE sender_id = ? AND type_name = 'user'",
+            [sender_id],
+        )
+        return _time(rows[0]["last"]) if rows and rows[0]["last"] is not None else None
+
+    def silent_takeovers(self, silent_since: datetime) -> list[str]:
+        """Conversations taken over whose last event of any kind is older than ``silent_since``."""
+        rows = self._rows(
+            "SELECT e.sender_id FROM events e WHERE e.type_name = 'pause' AND e.id = ("
+            "  SELECT max(id) FROM events WHERE sender_id = e.sender_id AND type_name IN ('pause', 'resume')"
+            ") AND (SELECT max(timestamp) FROM events WHERE sender_id = e.sender_id) < ?",
+            [silent_since.timestamp()],
+        )
+        return [row["sender_id"] for row in rows]
 
     def last_event_id(self, sender_id: str) -> int | None:
         rows = self._rows("SELECT max(id) AS last FROM events WHERE sender_id = ?", [sender_id])
@@ -210,6 +240,8 @@ def _turns(rows: list[dict[str, Any]]) -> Iterator[Turn]:
         at = _time(row["timestamp"])
         if kind == "session_started":
             yield Turn(row["id"], "session", at, "")
+        elif kind in ("pause", "resume"):
+            yield Turn(row["id"], kind, at, "")
         elif kind == "user":
             yield _user_turn(row["id"], at, data)
         elif kind == "bot":
@@ -251,14 +283,16 @@ def _entity_text(text: str, item: dict[str, Any]) -> str:
 
 
 def _bot_turn(event_id: int, at: datetime, data: dict[str, Any], action: str | None) -> Turn:
-    extra = data.get("data") or {}
+    extra, metadata = data.get("data") or {}, data.get("metadata") or {}
+    staff = metadata.get("staff") if isinstance(metadata.get("staff"), str) else None
     return Turn(
         event_id=event_id,
         speaker="bot",
         at=at,
         text=_masked(data.get("text")),
-        action=action,
-        response=(data.get("metadata") or {}).get("utter_action"),
+        action=None if staff else action,
+        response=metadata.get("utter_action"),
+        staff=staff,
         buttons=tuple(_masked(button.get("title")) for button in extra.get("buttons") or []),
         has_attachment=any(extra.get(key) for key in ("custom", "attachment", "image", "elements")),
     )

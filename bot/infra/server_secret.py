@@ -59,3 +59,8 @@ def keyed_hash(purpose: str, value: str) -> str:
     """A stable pseudonym for ``value``: unlinkable without the server secret."""
     key = hmac.new(server_secret().encode(), f"wushua.{purpose}".encode(), hashlib.sha256).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def staff_bridge_token() -> str:
+    """The bearer token of the console's calls to the Rasa server (``bot/rasa/channels/staff.py``)."""
+    return keyed_hash("staff-bridge", "console")

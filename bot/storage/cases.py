@@ -200,6 +200,10 @@ class SQLCaseStore:
 
         return self.db.run(revoke)
 
+    def record_event(self, case_id: str, event: str, detail: Any) -> None:
+        """An event on the case that changes none of its facts (a message that could not be delivered)."""
+        self.db.run(lambda: self._log(self.locked_case(case_id).case_id, event, detail))
+
     def events(self, case_id: str) -> list[dict[str, Any]]:
         logged = sa.select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.id)
         return [{**row, "detail": json.loads(row["detail"])} for row in self.db.query(logged)]

@@ -183,13 +183,20 @@ def test_the_secure_flag_can_be_forced_on() -> None:
     assert not replace(settings, secure_cookies=False).cookies_secure_for("console.bank.cn")
 
 
-def test_pages_forbid_scripts_and_framing(console: Console) -> None:
+def test_pages_allow_only_the_consoles_own_script_and_no_framing(console: Console) -> None:
     staff = console.signed_in()
     for path in ("/", "/login", "/dashboard"):
-        headers = staff.get(path).headers
-        assert "default-src 'none'" in headers["Content-Security-Policy"]
-        assert "script-src" not in headers["Content-Security-Policy"]
-        assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+        response = staff.get(path)
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response.headers["Content-Security-Policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        assert policy["script-src"] == "'self'" and policy["connect-src"] == "'self'"
+        assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", response.text)  # no inline script
+        assert (
+            response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+        )
 
 
 def test_user_text_is_escaped_everywhere(console: Console) -> None:

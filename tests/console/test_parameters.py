@@ -58,6 +58,7 @@ GET_PARAMETERS: dict[str, dict[str, str]] = {
     "/export/<name:str>": FILTER,
     "/conversations": {"page": "integer"},
     "/conversation": {"sender": "sender"},
+    "/conversation/stream": {"sender": "sender"},
     "/audit": {"before": "integer"},
     "/cases/<case_id:str>": {},
     "/teach": {},
@@ -65,6 +66,7 @@ GET_PARAMETERS: dict[str, dict[str, str]] = {
     "/users": {},
     "/login": {"next": "next"},
     "/static/console.css": {},
+    "/static/<name:takeover.js>": {},
 }
 
 
@@ -73,7 +75,11 @@ def get_routes(console: Console) -> set[str]:
 
 
 def url_for(route: str) -> str:
-    return route.replace("<name:str>", "cases.csv").replace("<case_id:str>", "WS-20261125-0001")
+    return (
+        route.replace("<name:str>", "cases.csv")
+        .replace("<case_id:str>", "WS-20261125-0001")
+        .replace("<name:takeover.js>", "takeover.js")
+    )
 
 
 def assert_answer(response: object, valid: bool, where: tuple[str, ...]) -> None:

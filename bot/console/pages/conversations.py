@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,8 +12,12 @@ from sanic.response import HTTPResponse, redirect
 from bot.console import params
 from bot.console.teach import load_domain, suggest_annotation
 from bot.console.web import failure, render, safe_next, sender, settings, store, tracker, username
+from bot.domain.clock import now
+from bot.infra.identity import namespace_of
 
 pages = Blueprint("conversations")
+# WeChat lets an account write to a user within 48 hours of the user's last message.
+WECHAT_CUSTOMER_SERVICE_WINDOW = timedelta(hours=48)
 # The conversation list's pages; deeper offsets would only make the database count rows.
 MAX_PAGE = 10_000
 
@@ -24,6 +29,7 @@ def conversation_context(request: Request, sender_id: str) -> dict[str, Any]:
     flagged = {example.event_id: example for example in store(request).flagged_examples(sender_id)}
     review = store(request).review(sender_id)
     last_event = tracker(request).last_event_id(sender_id)
+    last_user_message = tracker(request).last_user_message_at(sender_id)
     return {
         "sender_id": sender_id,
         "transcript": transcript,
@@ -34,6 +40,11 @@ def conversation_context(request: Request, sender_id: str) -> dict[str, Any]:
         "entities": domain.entities,
         "review": review,
         "last_event_id": last_event,
+        "taken_over_since": tracker(request).taken_over_since(sender_id),
+        "channel": namespace_of(sender_id),
+        "wechat_reachable": bool(
+            last_user_message and now() - last_user_message < WECHAT_CUSTOMER_SERVICE_WINDOW
+        ),
         "unreviewed": bool(
             last_event
             and (review is None or review.last_event_id is None or review.last_event_id < last_event)

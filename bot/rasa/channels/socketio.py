@@ -41,9 +41,11 @@ from sanic import Blueprint
 from bot.domain.responses import response_text
 from bot.infra.identity import WidgetSession, new_widget_session, verified_widget_session
 from bot.infra.rate_limits import PER_ADDRESS
+from bot.rasa.channels import outbound
 from bot.rasa.channels.client_address import client_address, is_loopback
 from bot.rasa.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
 from bot.rasa.channels.origins import origin_allowed
+from bot.rasa.channels.outbound import Delivery, Outgoing
 from bot.rasa.channels.turn_failures import store_unreachable
 
 logger = logging.getLogger(__name__)
@@ -121,7 +123,29 @@ class MaskedSocketIOInput(SocketIOInput):
 
         sio.on("session_request", session_request, namespace=self.namespace)
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
+        outbound.register("web", self.push)
         return webhook
+
+    async def push(self, conversation: str, message: Outgoing) -> Delivery:
+        """A message outside the user's turn, to every socket of the conversation (its room).
+
+        With the in-process manager an empty room means the visitor is not
+        connected; with Redis the room may be on another replica, so it is sent.
+        """
+        manager = self.sio.manager
+        if not manager.__class__.__name__.startswith("AsyncRedis"):
+            if not any(True for _ in manager.get_participants(self.namespace or "/", conversation)):
+                return Delivery(False, response_text("utter_widget_offline"))
+        payload: dict[str, Any] = {"text": message.text}
+        if message.buttons:
+            payload["quick_replies"] = [
+                {"content_type": "text", "title": button["title"], "payload": button["payload"]}
+                for button in message.buttons
+            ]
+        if message.staff:
+            payload["staff"] = message.staff
+        await self.sio.emit(self.bot_message_evt, payload, room=conversation, namespace=self.namespace)
+        return Delivery(True)
 
     async def _address_allowed(self, sid: str) -> bool:
         request = self.sio.get_environ(sid, namespace=self.namespace).get("sanic.request")

@@ -52,7 +52,9 @@ from wechatpy.utils import WeChatSigner
 from bot.domain.responses import response_text
 from bot.infra.identity import conversation_id
 from bot.infra.server_secret import keyed_hash
+from bot.rasa.channels import outbound
 from bot.rasa.channels.guard import Handler, guard_incoming
+from bot.rasa.channels.outbound import Delivery, Outgoing
 from bot.storage import redis_state
 from bot.storage.redis_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
 
@@ -61,6 +63,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 ENCRYPT_MODES = ("safe", "compat", "plain")
 # Rasa's sender ids are shared by all channels: a prefix keeps WeChat users apart from the others.
+# 客服消息 may be sent only this long after the user's last message.
+CUSTOMER_SERVICE_WINDOW_SECONDS = 48 * 3600
 MAX_TEXT_BYTES = 2047  # WeChat drops text messages of 2048 bytes (UTF-8) or more
 DEDUPE_SECONDS = 300  # WeChat retries within ~15 s; keep finished turns well past that
 MENU_TTL_SECONDS = 24 * 3600
@@ -412,6 +416,8 @@ class WeChatInput(InputChannel):
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         webhook = Blueprint("wechat_webhook", __name__)
         handler = guard_incoming(on_new_message)
+        if self.token:
+            outbound.register("wechat", self.push)
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -436,6 +442,27 @@ class WeChatInput(InputChannel):
                 await self.redis_client.close()
 
         return webhook
+
+    async def push(self, conversation: str, message: Outgoing) -> Delivery:
+        """A message outside the user's turn, as 客服消息: WeChat allows them for 48 hours after the
+        user's last message (errcode 45015 after that), so an older conversation is not tried."""
+        last = message.last_user_message_at
+        if last is None or time.time() - last > CUSTOMER_SERVICE_WINDOW_SECONDS:
+            return Delivery(False, response_text("utter_wechat_unreachable"))
+        openid = conversation.partition(":")[2]
+        output = WeChatOutput()
+        if message.buttons:
+            await output.send_text_with_buttons(openid, message.text, message.buttons)
+        else:
+            await output.send_text_message(openid, message.text)
+        try:
+            for part in output.reply_parts():
+                await self.api.send_text(openid, part)
+        except (WeChatApiError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            return Delivery(False, f"{response_text('utter_wechat_send_failed')}（{describe(error)}）")
+        if output.payloads:
+            await self.menus.save(openid, output.payloads)
+        return Delivery(True)
 
     def _check_timestamp(self, request: Request) -> str:
         timestamp = request.args.get("timestamp", "")
