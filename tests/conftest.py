@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from datetime import date
 
@@ -13,6 +15,10 @@ from sanic import Sanic
 Sanic.test_mode = True
 
 REFERENCE_DAY = date(2026, 11, 25)  # a Wednesday
+
+# One server secret for the tests and every server they start (bot_server_env passes
+# it on), so that the console here and a Rasa server there derive the same tokens.
+os.environ.setdefault("WUSHUA_SECRET", secrets.token_hex(16))
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,7 @@
     typing: "正在输入",
     you: "您说：",
     bot: "误刷助手说：",
+    staff: "人工客服",
     offline: "暂时连不上服务器，正在重试…",
     reconnecting: "正在重新连接…",
     retry: "重试",
@@ -209,6 +210,8 @@
       .filter((choice) => choice && typeof choice.title === "string" && typeof choice.payload === "string")
       .map((choice) => ({ title: choice.title, payload: choice.payload }));
     if (choices.length) entry.buttons = choices;
+    // A staff member writing while they have taken the conversation over.
+    if (typeof data.staff === "string" && data.staff.trim()) entry.staff = data.staff.trim().slice(0, 64);
     // Rasa's socket.io output emits a `custom` json_message's keys as the
     // message itself; other channels nest them under `custom` (or custom.data).
     const custom = data.custom && typeof data.custom === "object" ? data.custom : {};
@@ -227,7 +230,11 @@
     const mine = entry.role === "user";
     const item = element("li", `wushua-message wushua-message--${mine ? "user" : "bot"}`);
     // Screen readers announce who spoke; sighted users see it from the side.
-    item.append(element("span", "wushua-visually-hidden", mine ? TEXT.you : TEXT.bot));
+    if (entry.staff) {
+      item.append(element("span", "wushua-staff", `${TEXT.staff} ${entry.staff}`));
+    } else {
+      item.append(element("span", "wushua-visually-hidden", mine ? TEXT.you : TEXT.bot));
+    }
     const bubble = element("div", "wushua-bubble");
     if (typeof entry.text === "string" && entry.text) bubble.append(richText(entry.text));
     const image = entry.image && webUrl(entry.image);

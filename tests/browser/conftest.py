@@ -121,8 +121,9 @@ class Proxy:
 
 
 class Servers:
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: Proxy, case_db: Path, tracker_db: Path) -> None:
         self.proxy = proxy
+        self.case_db, self.tracker_db = case_db, tracker_db
         self.base_url = f"http://127.0.0.1:{proxy.port}"
         self.demo_url = f"{self.base_url}/webhooks/widget/demo"
 
@@ -154,7 +155,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             wait_for(f"http://127.0.0.1:{action_port}/health", actions, action_log, STARTUP_SECONDS)
             wait_for(f"http://127.0.0.1:{rasa_port}/webhooks/widget/", rasa, rasa_log, STARTUP_SECONDS)
             proxy.start()
-            yield Servers(proxy)
+            yield Servers(proxy, workdir / "cases.db", workdir / "tracker.db")
         finally:
             proxy.close()
             for process in (rasa, actions):
