@@ -27,6 +27,11 @@ import pytest
 from server_env import BotServers, bot_servers
 from wechat_fakes import CustomerServiceApi, WeChatClient, serving_in_thread
 
+from bot.console import bridge
+from bot.domain.cases import Facts
+from bot.infra import server_secret
+from bot.storage import open_store
+
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-token"
@@ -155,3 +160,67 @@ def test_a_plain_request_gets_403_from_the_bot_in_safe_mode(wechat: WeChat) -> N
     answer = asyncio.run(client.post(client.text(user.openid, "我在华联超市被重复扣了3000元")))
     assert answer.status == 403
     assert stored_rows(wechat, f"wechat:{user.openid}") == []
+
+
+def _wait_for_message_to(wechat: WeChat, openid: str, containing: str) -> None:
+    deadline = time.monotonic() + 30
+    while not any(
+        containing in message["text"]["content"] for message in wechat.api.sent if message["touser"] == openid
+    ):
+        assert time.monotonic() < deadline, f"no 客服消息 with {containing!r} to {openid}"
+        time.sleep(0.1)
+
+
+def _conversation_from_the_past(wechat: WeChat, openid: str, hours_ago: float) -> str:
+    """A conversation whose last user message was ``hours_ago`` hours ago, written to the tracker store."""
+    sender, at = f"wechat:{openid}", time.time() - hours_ago * 3600
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "session_started"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet", "confidence": 0.99}}},
+        {"event": "bot", "text": "您好，我是误刷助手。", "data": {}, "metadata": {}},
+        {"event": "action", "name": "action_listen"},
+    ]
+    with closing(sqlite3.connect(wechat.servers.tracker_db)) as db, db:
+        db.executemany(
+            "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (sender, event["event"], at, None, event.get("name"), json.dumps({**event, "timestamp": at}))
+                for event in events
+            ],
+        )
+    return sender
+
+
+def test_staff_write_by_customer_service_message_and_not_to_a_user_silent_for_48_hours(
+    wechat: WeChat,
+) -> None:
+    server_secret.server_secret.cache_clear()  # the secret the servers got (tests/conftest.py)
+    rasa = wechat.servers.base_url
+    user = User(wechat)
+    user.say("你好")
+    conversation = f"wechat:{user.openid}"
+
+    joined = asyncio.run(bridge.call(rasa, "takeover", conversation, "alice"))
+    assert joined.ok and joined.delivered, joined
+    _wait_for_message_to(wechat, user.openid, "人工客服 alice 已接入")
+    replied = asyncio.run(bridge.call(rasa, "reply", conversation, "alice", "您好，请问是哪家银行的卡？"))
+    assert replied.ok and replied.delivered, replied
+    _wait_for_message_to(wechat, user.openid, "请问是哪家银行的卡")
+    handed_back = asyncio.run(bridge.call(rasa, "handback", conversation, "alice"))
+    assert handed_back.ok and handed_back.delivered
+    _wait_for_message_to(wechat, user.openid, "智能助手继续为您服务")
+
+    silent_openid = f"oOLD-{uuid.uuid4().hex[:20]}"
+    silent = _conversation_from_the_past(wechat, silent_openid, hours_ago=49)
+    store = open_store(f"sqlite:///{wechat.servers.case_db}")
+    case = store.open_case(silent, "wechat", "misswipe", Facts(bank="工商银行"))
+    refused = asyncio.run(bridge.call(rasa, "takeover", silent, "alice"))
+    assert refused.ok and not refused.delivered and "48小时" in refused.reason
+    assert not any(message["touser"] == silent_openid for message in wechat.api.sent)
+    undelivered = [event for event in store.events(case.case_id) if event["event"] == "message_undelivered"]
+    assert len(undelivered) == 1 and "48小时" in undelivered[0]["detail"]["reason"]
+    assert "人工客服 alice 已接入" in undelivered[0]["detail"]["text"]
+    store.close()
