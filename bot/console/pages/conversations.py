@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +12,7 @@ from sanic.response import HTTPResponse, redirect
 from bot.console import params
 from bot.console.teach import load_domain, suggest_annotation
 from bot.console.web import failure, render, safe_next, sender, settings, store, tracker, username
-from bot.domain.clock import now
+from bot.domain.clock import CHINA
 from bot.infra.identity import namespace_of
 
 pages = Blueprint("conversations")
@@ -43,7 +43,8 @@ def conversation_context(request: Request, sender_id: str) -> dict[str, Any]:
         "taken_over_since": tracker(request).taken_over_since(sender_id),
         "channel": namespace_of(sender_id),
         "wechat_reachable": bool(
-            last_user_message and now() - last_user_message < WECHAT_CUSTOMER_SERVICE_WINDOW
+            # The wall clock, as the tracker store stamps events (a pinned WUSHUA_TODAY does not move it).
+            last_user_message and datetime.now(CHINA) - last_user_message < WECHAT_CUSTOMER_SERVICE_WINDOW
         ),
         "unreviewed": bool(
             last_event

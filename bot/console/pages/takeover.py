@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request, Sanic
@@ -23,7 +24,7 @@ from sanic.response import HTTPResponse, redirect
 from bot.console import bridge, params
 from bot.console.transcripts import Turn
 from bot.console.web import failure, safe_next, sender, settings, store, tracker, username
-from bot.domain.clock import now
+from bot.domain.clock import CHINA
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,9 @@ async def stream(request: Request) -> HTTPResponse | None:
     after = params.integer(request.headers.get("Last-Event-ID") or request.args.get("after"), "after") or 0
     if tracker(request).last_event_id(sender_id) is None:
         return failure(request, 404, "conversation_not_found", back="/conversations")
-    events = await request.respond(content_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    events = await request.respond(
+        content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-store"}
+    )
     deadline = time.monotonic() + STREAM_SECONDS
     taken_over = None
     while time.monotonic() < deadline:
@@ -111,11 +114,15 @@ def turn_json(turn: Turn) -> dict[str, Any]:
     }
 
 
-async def hand_back_silent_conversations(app: Sanic) -> list[str]:
-    """Hand back every conversation taken over and silent for longer than the settings allow."""
+async def hand_back_silent_conversations(app: Sanic, current: datetime | None = None) -> list[str]:
+    """Hand back every conversation taken over and silent for longer than the settings allow.
+
+    Silence is measured on the wall clock (``current``, for tests), as the
+    tracker store stamps its events; a pinned WUSHUA_TODAY does not move it.
+    """
     idle = app.ctx.settings.takeover_idle_timeout
     handed_back = []
-    for sender_id in app.ctx.tracker.silent_takeovers(now() - idle):
+    for sender_id in app.ctx.tracker.silent_takeovers((current or datetime.now(CHINA)) - idle):
         answer = await bridge.call(app.ctx.settings.rasa_url, "handback", sender_id, AUTOMATIC)
         if not answer.ok:
             logger.warning("Automatic hand-back of %s failed: %s", sender_id, answer.error)
