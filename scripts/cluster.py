@@ -234,7 +234,8 @@ class Cluster:
                 [sys.executable, "-m", "bot.console", "serve", "--port", str(console_port)],
                 console_port,
                 "/login",
-                env,
+                # Takeover calls go through the balancer to any Rasa replica.
+                {**env, "RASA_URL": self.url},
                 logs / "console.log",
             )
             if with_console

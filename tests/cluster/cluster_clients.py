@@ -254,7 +254,7 @@ class SocketIOUser:
             await asyncio.sleep(_backoff(message.attempts))
 
 
-def _conversation(transport: str, script: Conversation, double_greeting: bool = False) -> ConversationRun:
+def conversation_run(transport: str, script: Conversation, double_greeting: bool = False) -> ConversationRun:
     # A REST client names its sender; a widget's session id comes from the server when it connects.
     sender = f"rest:fault-rest-{uuid.uuid4().hex[:12]}" if transport == "rest" else "web:"
     texts = [*(["你好", "你好"] if double_greeting else []), *(turn.say for turn in script.turns)]
@@ -275,7 +275,7 @@ async def run_rest_conversation(
     balancer together and usually different replicas, so only the lock store
     keeps the two turns from being processed at the same time.
     """
-    run = _conversation("rest", script, double_greeting)
+    run = conversation_run("rest", script, double_greeting)
     if double_greeting:
         greetings = run.messages[:2]
         await asyncio.gather(*(user.send(run.sender, greeting) for greeting in greetings))
@@ -293,7 +293,7 @@ async def run_rest_conversation(
 async def run_socketio_conversation(
     session: aiohttp.ClientSession, base_url: str, script: Conversation, progress: Progress
 ) -> ConversationRun:
-    run = _conversation("socketio", script)
+    run = conversation_run("socketio", script)
     user = SocketIOUser(session, base_url, run, progress)
     try:
         for message in run.messages:

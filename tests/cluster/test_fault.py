@@ -50,6 +50,8 @@ from cluster_clients import (
     Progress,
     RestUser,
     SentMessage,
+    SocketIOUser,
+    conversation_run,
     run_conversations,
     run_rest_conversation,
 )
@@ -62,8 +64,10 @@ from tracker_checks import (
 )
 
 from bench.load import Conversation, Turn, load_conversations
+from bot.console import bridge
 from bot.domain.cases import Case
 from bot.domain.checklist import build_checklist
+from bot.infra import server_secret
 from bot.storage.cases import case_from_row
 from scripts.cluster import Cluster, Replica
 from scripts.pg_service import PostgresService
@@ -155,6 +159,9 @@ class FaultRun:
     processes_before: list[ServerProcess]
     processes_after: list[ServerProcess]
     redis_kept_data: bool
+    # What a widget connected to one Rasa replica received after staff took its
+    # conversation over through the other.
+    staff_reply_seen: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -184,6 +191,7 @@ def fault_run() -> FaultRun:
         for fault, restart in load.replica_restarts:
             _wait_for_restart(fault, restart)
         after_restart = asyncio.run(_greetings(cluster.url, AFTER_RESTART_CONVERSATIONS))
+        staff_reply_seen = asyncio.run(_staff_reply_across_replicas(cluster))
         senders = [run.sender for run in [*load.conversations, *after_restart]]
         run = FaultRun(
             conversations=load.conversations,
@@ -197,6 +205,7 @@ def fault_run() -> FaultRun:
             processes_before=load.processes_before,
             processes_after=_processes(cluster),
             redis_kept_data=load.redis_kept_data,
+            staff_reply_seen=staff_reply_seen,
         )
     run.seconds = {
         "cluster_start": round(ready - started, 1),
@@ -297,6 +306,35 @@ async def _greetings(base_url: str, count: int) -> list[ConversationRun]:
         return [await run_rest_conversation(user, greeting) for _ in range(count)]
 
 
+async def _staff_reply_across_replicas(cluster: Cluster) -> list[str]:
+    """A widget on the first Rasa replica; staff take its conversation over and reply through the second.
+
+    The console calls the balancer, which may pick either replica, so the
+    calls go to the second replica directly here: the replies must cross
+    replicas through the socket.io Redis manager.
+    """
+    first, second = (f"http://127.0.0.1:{replica.port}" for replica in cluster.rasa[:2])
+    server_secret.server_secret.cache_clear()  # the cluster's secret: tests/conftest.py set it
+    greeting = Conversation("takeover across replicas", (Turn("你好"),))
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        run = conversation_run("socketio", greeting)
+        widget = SocketIOUser(session, first, run, Progress())
+        try:
+            await widget.send(run.messages[0])
+            assert run.messages[0].acknowledged, "the greeting was not acknowledged"
+            widget.replies = []
+            for operation, text in (("takeover", ""), ("reply", "您好，我是客服，请问有什么可以帮您？")):
+                answer = await bridge.call(second, operation, run.sender, "alice", text)
+                assert answer.ok and answer.delivered, (operation, answer)
+            deadline = time.monotonic() + 20
+            while len(widget.replies) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            return list(widget.replies)
+        finally:
+            await widget.close()
+
+
 def _tracker_events(url: str, senders: list[str]) -> dict[str, list[TrackerEvent]]:
     events: dict[str, list[TrackerEvent]] = {sender: [] for sender in senders}
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
@@ -363,6 +401,13 @@ def test_a_reconnecting_widget_resumes_its_own_session(fault_run: FaultRun) -> N
     socketio = [run for run in fault_run.everyone if run.transport == "socketio"]
     assert socketio and all(run.sender.startswith("web:") and len(run.sender) > 4 for run in socketio)
     assert not [run.sender for run in socketio if run.resumed_elsewhere]
+
+
+def test_a_staff_reply_reaches_a_widget_connected_to_the_other_replica(fault_run: FaultRun) -> None:
+    assert any("人工客服 alice 已接入" in text for text in fault_run.staff_reply_seen), (
+        fault_run.staff_reply_seen
+    )
+    assert "您好，我是客服，请问有什么可以帮您？" in fault_run.staff_reply_seen
 
 
 def test_every_acknowledged_message_is_in_the_tracker(fault_run: FaultRun) -> None:

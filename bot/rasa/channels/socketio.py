@@ -25,6 +25,10 @@ client address sending more than ``PER_ADDRESS`` messages a minute is asked to
 slow down (loopback is trusted), and no packet may exceed
 ``MAX_PACKET_BYTES``.
 
+With ``REDIS_URL`` set (cluster mode) the replicas share python-socketio's
+``AsyncRedisManager``: an emit to a conversation's room on one replica (a staff
+reply, ``bot/rasa/channels/outbound.py``) reaches a widget connected to another.
+
 It also awaits ``sio.enter_room``: Rasa 3.6 calls it without awaiting, which
 python-socketio 5.x made a coroutine, so the socket never joined its room.
 """
@@ -34,6 +38,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import socketio
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
@@ -47,6 +52,7 @@ from bot.rasa.channels.guard import Handler, guard_incoming, rate_limiter_from_e
 from bot.rasa.channels.origins import origin_allowed
 from bot.rasa.channels.outbound import Delivery, Outgoing
 from bot.rasa.channels.turn_failures import store_unreachable
+from bot.storage.redis_state import KEY_PREFIX, redis_url_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +77,10 @@ class MaskedSocketIOInput(SocketIOInput):
         sio = self.sio
         sio.eio.cors_allowed_origins = allowed_origin
         sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
+        redis_url = redis_url_from_env()
+        if redis_url:
+            sio.manager = socketio.AsyncRedisManager(redis_url, channel=f"{KEY_PREFIX}socketio")
+            sio.manager.set_server(sio)
 
         async def confirm(sid: str, session: WidgetSession) -> None:
             previous = await self._session_of(sid)
@@ -133,7 +143,7 @@ class MaskedSocketIOInput(SocketIOInput):
         connected; with Redis the room may be on another replica, so it is sent.
         """
         manager = self.sio.manager
-        if not manager.__class__.__name__.startswith("AsyncRedis"):
+        if not isinstance(manager, socketio.AsyncRedisManager):
             if not any(True for _ in manager.get_participants(self.namespace or "/", conversation)):
                 return Delivery(False, response_text("utter_widget_offline"))
         payload: dict[str, Any] = {"text": message.text}
