@@ -581,6 +581,23 @@ async def test_an_expired_token_is_refreshed_and_the_send_repeated(start: Start,
     assert bot.api.send_tokens == ["token-1", "token-2"]
 
 
+async def test_two_senders_share_the_stable_token_and_never_invalidate_each_other() -> None:
+    """Two replicas (or a replica and the scheduler) each with a client of their own."""
+    fake = CustomerServiceApi(APPID, APPSECRET)
+    await fake.start()
+    senders = [wechat.CustomerServiceApi(fake.base_url, APPID, APPSECRET) for _ in range(2)]
+    try:
+        for round_number in range(3):
+            for number, sender in enumerate(senders):
+                await sender.send_text(OPENID, f"第{round_number}轮，发送方{number}")
+    finally:
+        for sender in senders:
+            await sender.close()
+        await fake.stop()
+    assert len(fake.sent) == 6 and fake.send_tokens == ["token-1"] * 6
+    assert fake.tokens_issued == 1 and fake.token_requests == 2  # one fetch each, then cached
+
+
 async def test_transient_failures_are_retried_with_backoff(start: Start) -> None:
     bot = await start(delay=0.1, reply_budget_seconds=0.05)
     bot.api.failures = [502, -1]

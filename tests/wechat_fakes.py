@@ -147,11 +147,18 @@ class WeChatClient:
 
 @dataclass
 class CustomerServiceApi:
-    """The access_token and custom/send endpoints; ``failures`` scripts answers to sends."""
+    """The stable access_token and custom/send endpoints; ``failures`` scripts answers to sends.
+
+    As WeChat's ``stable_token`` does, a token stays the same for every caller
+    until it expires (a scripted 40001/42001 expires it) or a caller forces a
+    refresh; only the newest token is accepted.
+    """
 
     appid: str
     appsecret: str
-    token_requests: int = 0
+    token_requests: int = 0  # calls to the token endpoint
+    tokens_issued: int = 0
+    token_expired: bool = False
     sent: list[dict] = field(default_factory=list)
     send_tokens: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # an errcode, or an HTTP status 5xx
@@ -160,7 +167,7 @@ class CustomerServiceApi:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/cgi-bin/token", self._token)
+        app.router.add_post("/cgi-bin/stable_token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -174,17 +181,20 @@ class CustomerServiceApi:
 
     @property
     def current_token(self) -> str:
-        return f"token-{self.token_requests}"
+        return f"token-{self.tokens_issued}"
 
     async def _token(self, request: web.Request) -> web.Response:
-        query = request.query
-        if (query.get("appid"), query.get("secret"), query.get("grant_type")) != (
+        body = await request.json()
+        self.token_requests += 1
+        if (body.get("appid"), body.get("secret"), body.get("grant_type")) != (
             self.appid,
             self.appsecret,
             "client_credential",
         ):
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
-        self.token_requests += 1
+        if self.tokens_issued == 0 or self.token_expired or body.get("force_refresh"):
+            self.tokens_issued += 1
+            self.token_expired = False
         return web.json_response({"access_token": self.current_token, "expires_in": 7200})
 
     async def _send(self, request: web.Request) -> web.Response:
@@ -194,6 +204,7 @@ class CustomerServiceApi:
             failure = self.failures.pop(0)
             if 500 <= failure < 600:
                 return web.Response(status=failure)
+            self.token_expired = failure in (40001, 42001)
             return web.json_response({"errcode": failure, "errmsg": "scripted failure"})
         if token != self.current_token:
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})

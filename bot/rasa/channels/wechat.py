@@ -290,12 +290,24 @@ class CustomerServiceApi:
             await self._session.close()
 
     async def access_token(self) -> str:
+        """WeChat's *stable* access token, kept until shortly before it expires.
+
+        Every replica and every sender gets the same token from
+        ``/cgi-bin/stable_token`` while it is valid, so none invalidates
+        another's (``/cgi-bin/token`` issues a new one per call and ends the
+        previous one for everybody).
+        """
         if not self.appsecret:
             raise WeChatApiError(41004, "no appsecret configured")
         async with self._lock:
             if self._token is None or time.monotonic() >= self._expires_at:
-                params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.appsecret}
-                async with self._http().get(f"{self.api_base}/cgi-bin/token", params=params) as answer:
+                body = {
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.appsecret,
+                    "force_refresh": False,
+                }
+                async with self._http().post(f"{self.api_base}/cgi-bin/stable_token", json=body) as answer:
                     answer.raise_for_status()
                     data = await answer.json(content_type=None)
                 if "access_token" not in data:
