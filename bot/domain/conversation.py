@@ -10,6 +10,7 @@ bank's hotline when it is known).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from bot.domain import knowledge
@@ -66,3 +67,13 @@ def names_its_kind(kind: str, text: str) -> bool:
     """Whether ``text`` says what makes a problem this kind (always, for kinds without such words)."""
     words = _KIND_WORDS.get(kind)
     return words is None or bool(words.search(text))
+
+
+def speaks_as_merchant(text: str) -> bool:
+    """Whether the message opens with its writer saying they are the merchant (``merchant_speaker``)."""
+    return any(opening.search(text.strip()) for opening in _merchant_openings())
+
+
+@lru_cache(maxsize=1)
+def _merchant_openings() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in knowledge.conversation()["merchant_speaker"])

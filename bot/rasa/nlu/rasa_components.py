@@ -23,6 +23,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
+from bot.domain.conversation import speaks_as_merchant
 from bot.rasa.nlu.rescue import FALLBACK_INTENT, rescued_intent
 from bot.rasa.nlu.unclear import UNCLEAR_INPUT_INTENT, unclear_reason
 
@@ -93,6 +94,46 @@ class FallbackRescue(GraphComponent, IntentClassifier):
             ranked = {guess.get(INTENT_NAME_KEY): guess for guess in message.data.get(INTENT_RANKING_KEY, [])}
             confidence = ranked.get(intent, {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
             message.data[INTENT] = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: confidence}
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class MerchantSpeaker(GraphComponent, IntentClassifier):
+    """After the intent classifiers: a mis-swipe report whose writer opens by saying they
+    are the merchant ("我是商户，本来88结果刷成了880") is the merchant's report
+    (``bot.domain.conversation.speaks_as_merchant``), with the classifier's confidence."""
+
+    CARDHOLDER_REPORT = "report_misswipe"
+    MERCHANT_REPORT = "merchant_report_misswipe"
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> MerchantSpeaker:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            if intent.get(INTENT_NAME_KEY) != self.CARDHOLDER_REPORT or not speaks_as_merchant(
+                message.get(TEXT) or ""
+            ):
+                continue
+            merchant = {
+                INTENT_NAME_KEY: self.MERCHANT_REPORT,
+                PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY),
+            }
+            others = [
+                guess
+                for guess in message.data.get(INTENT_RANKING_KEY, [])
+                if guess.get(INTENT_NAME_KEY) != self.MERCHANT_REPORT
+            ]
+            message.data[INTENT] = merchant
+            message.data[INTENT_RANKING_KEY] = [merchant, *others]
         return messages
 
 

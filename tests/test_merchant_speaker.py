@@ -1,0 +1,78 @@
+"""A merchant who says so at the start of a report (bot.domain.conversation.speaks_as_merchant).
+
+The sentences here were written for this test from how merchants and
+cardholders talk; none is in the training data.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.domain.conversation import speaks_as_merchant
+from bot.rasa.nlu.rasa_components import MerchantSpeaker
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我是商户，本来88结果刷成了880",
+        "您好，我是收银员，刚才给客人刷重了",
+        "商家这边，上午有笔刷卡金额按错了",
+        "店家这边，收银员把39.9输成了399",
+        "这边是商户的，想问一笔误刷怎么退",
+        "我们店昨天给一位顾客刷错了",
+        "本店收银失误，多收了顾客两百",
+    ],
+)
+def test_a_merchant_speaking_of_their_own_shop(text: str) -> None:
+    assert speaks_as_merchant(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "商户这边说给我退款了但没到账",  # what the merchant told a cardholder
+        "我刷卡的时候商家把68输成了680",
+        "商家说已经撤销了",
+        "店里说没收到钱",
+        "我是在商户那里刷的卡",
+        "商户不给退怎么办",
+        "商户的POS机显示失败",
+        "老板多收了我的钱",
+    ],
+)
+def test_a_cardholder_speaking_of_the_merchant(text: str) -> None:
+    assert not speaks_as_merchant(text)
+
+
+def message(text: str, intent: str, confidence: float) -> Message:
+    parsed = Message(data={"text": text})
+    parsed.set("intent", {"name": intent, "confidence": confidence})
+    ranking = [
+        {"name": intent, "confidence": confidence},
+        {"name": "merchant_report_misswipe", "confidence": 0.01},
+    ]
+    parsed.set("intent_ranking", ranking)
+    return parsed
+
+
+def test_a_report_that_opens_as_the_merchant_is_the_merchants() -> None:
+    (result,) = MerchantSpeaker().process([message("我是商户，本来88结果刷成了880", "report_misswipe", 0.99)])
+    assert result.get("intent") == {"name": "merchant_report_misswipe", "confidence": 0.99}
+    assert [guess["name"] for guess in result.get("intent_ranking")] == [
+        "merchant_report_misswipe",
+        "report_misswipe",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("商户这边说给我退款了但没到账", "report_misswipe"),
+        ("我是商户，刷卡机显示交易失败", "report_failed_charge"),
+    ],
+)
+def test_other_messages_keep_their_intent(text: str, intent: str) -> None:
+    (result,) = MerchantSpeaker().process([message(text, intent, 0.9)])
+    assert result.get("intent") == {"name": intent, "confidence": 0.9}
