@@ -71,6 +71,11 @@ class Checklist:
     def next_item(self) -> ChecklistItem | None:
         return next((item for item in self.items if item.pending), None)
 
+    @property
+    def summary(self) -> str:
+        """误刷（重复扣款或金额错误）：3000元｜11月20日｜华联超市"""
+        return self.kind_label + (f"：{self.facts_line}" if self.facts_line else "")
+
 
 def format_amount(amount: float | None) -> str | None:
     if amount is None:
