@@ -46,7 +46,9 @@ def own_store(url: str) -> SQLCaseStore:
 
 
 def events(store: SQLCaseStore, case_id: str) -> list[tuple[str, dict]]:
-    return [(row["event"], row["detail"]) for row in store.events(case_id) if row["event"].startswith("follow")]
+    return [
+        (row["event"], row["detail"]) for row in store.events(case_id) if row["event"].startswith("follow")
+    ]
 
 
 def test_a_new_case_gets_its_follow_up_with_an_event(store: SQLCaseStore) -> None:
@@ -54,7 +56,11 @@ def test_a_new_case_gets_its_follow_up_with_an_event(store: SQLCaseStore) -> Non
     [follow_up] = store.follow_ups.for_case(case.case_id)
     assert (follow_up.step_id, follow_up.due_at, follow_up.status) == ("follow_up", DUE, "pending")
     assert (follow_up.sender_id, follow_up.channel) == ("rest:alice", "rest")
-    detail = {"follow_up": follow_up.follow_up_id, "step": "follow_up", "due_at": "2026-12-02T10:00:00.000000+08:00"}
+    detail = {
+        "follow_up": follow_up.follow_up_id,
+        "step": "follow_up",
+        "due_at": "2026-12-02T10:00:00.000000+08:00",
+    }
     assert events(store, case.case_id) == [("follow_up_scheduled", detail)]
 
 
@@ -117,7 +123,11 @@ def test_undelivered_follow_ups_are_listed_for_staff_while_the_case_is_open(stor
     [claimed] = store.follow_ups.claim_due(DUE, "a", LEASE, 10)
     assert store.follow_ups.mark_undelivered(claimed, "wechat_window_closed")
     [listed] = store.follow_ups.undelivered_for_open_cases()
-    assert (listed.case_id, listed.status, listed.reason) == (case.case_id, "undelivered", "wechat_window_closed")
+    assert (listed.case_id, listed.status, listed.reason) == (
+        case.case_id,
+        "undelivered",
+        "wechat_window_closed",
+    )
     assert events(store, case.case_id)[-1] == (
         "follow_up_undelivered",
         {"follow_up": claimed.follow_up_id, "step": "follow_up", "from": "pending", "to": "undelivered",
@@ -202,3 +212,22 @@ def test_the_time_of_day_is_ten_in_china_whatever_the_claimers_zone(store: SQLCa
     ten_in_china = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
     assert store.follow_ups.claim_due(ten_in_china - timedelta(seconds=1), "a", LEASE, 10) == []
     assert len(store.follow_ups.claim_due(ten_in_china, "a", LEASE, 10)) == 1
+
+
+def test_a_question_once_sent_is_not_scheduled_again(store: SQLCaseStore) -> None:
+    case = store.open_case("rest:alice", "rest", "misswipe", FACTS)
+    [claimed] = store.follow_ups.claim_due(DUE, "a", LEASE, 10)
+    store.follow_ups.mark_sent(claimed)
+    store.mark_steps_done(case.case_id, ["contact_merchant"])
+    assert [f.status for f in store.follow_ups.for_case(case.case_id)] == ["sent"]
+
+
+def test_a_case_reopened_gets_its_follow_up_back_but_not_one_staff_cancelled(store: SQLCaseStore) -> None:
+    case = store.open_case("rest:alice", "rest", "misswipe", FACTS)
+    store.set_status(case.case_id, "resolved")
+    store.set_status(case.case_id, "open")
+    assert [f.status for f in store.follow_ups.for_case(case.case_id)] == ["cancelled", "pending"]
+    [_, pending] = store.follow_ups.for_case(case.case_id)
+    store.follow_ups.cancel(pending.follow_up_id, "cancelled_by_staff", by="alice")
+    store.update_facts(case.case_id, Facts(card_last4="1234"))
+    assert [f.status for f in store.follow_ups.for_case(case.case_id)] == ["cancelled", "cancelled"]

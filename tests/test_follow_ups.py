@@ -56,7 +56,9 @@ def test_a_mis_swipe_before_national_day_counts_past_the_holiday_and_the_make_up
     # Sat 10-10 worked (4), Sun 10-11 off, Mon 10-12 (5).
     opened = date(2026, 9, 29)
     facts = Facts(amount=50.0, txn_date=opened)
-    assert plan(case(opened=opened, facts=facts)) == [PlannedFollowUp("follow_up", at_ten(date(2026, 10, 12)))]
+    assert plan(case(opened=opened, facts=facts)) == [
+        PlannedFollowUp("follow_up", at_ten(date(2026, 10, 12)))
+    ]
 
 
 def test_a_mis_swipe_before_mid_autumn_skips_the_holiday_friday_and_the_weekend() -> None:

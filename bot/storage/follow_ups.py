@@ -36,6 +36,10 @@ from bot.storage.database import Database
 from bot.storage.schema import cases, follow_up_opt_outs, follow_ups
 
 PENDING = follow_ups.c.status == "pending"
+# Cancellations that followed the case (a step done, a date moved, the case finished), not a person.
+CANCELLED_BY_THE_CASE = frozenset(
+    {"plan_changed", "no_longer_needed", *(f"case_{s}" for s in FINISHED_STATUSES)}
+)
 ORDER = (follow_ups.c.due_at, follow_ups.c.id)
 
 
@@ -56,9 +60,12 @@ class SQLFollowUpStore:
         def apply() -> None:
             current = now()
             planned = [] if self.opted_out(case.sender_id) else plan(case)
-            pending = self._rows(sa.select(follow_ups).where(follow_ups.c.case_id == case.case_id, PENDING))
+            rows = self._rows(sa.select(follow_ups).where(follow_ups.c.case_id == case.case_id))
+            pending = [row for row in rows if row["status"] == "pending"]
             wanted = {(item.step_id, stamp(item.due_at)) for item in planned}
-            have = {(row["step_id"], row["due_at"]) for row in pending}
+            # A question is asked once: one sent, answered or cancelled by staff is not asked again.
+            # Those cancelled because the case moved on come back if the case comes back to them.
+            have = {(row["step_id"], row["due_at"]) for row in rows if not _cancelled_by_the_case(row)}
             reason = "plan_changed" if case.is_open else f"case_{case.status}"
             for row in pending:
                 if (row["step_id"], row["due_at"]) not in wanted:
@@ -222,6 +229,10 @@ class SQLFollowUpStore:
 
     def _rows(self, query: sa.sql.Select, write: bool = True) -> list[dict[str, Any]]:
         return self.db.run(lambda: [dict(row) for row in self.db.execute(query).mappings()], write=write)
+
+
+def _cancelled_by_the_case(row: dict[str, Any]) -> bool:
+    return row["status"] == "cancelled" and row["reason"] in CANCELLED_BY_THE_CASE
 
 
 def follow_up_from_row(row: Any) -> FollowUp:
