@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from bot.domain import knowledge
 from bot.domain.cases import Case
-from bot.domain.checklist import build_checklist, format_due_day
+from bot.domain.checklist import build_checklist, format_due_day, pending_waits
 from bot.domain.clock import CHINA
 
 # pending: waiting for its time (or being sent, while a sender holds its lease);
@@ -82,9 +82,9 @@ def plan(case: Case) -> list[PlannedFollowUp]:
         return []
     at = _send_time()
     return [
-        PlannedFollowUp(item.step_id, datetime.combine(item.due, at))
-        for item in build_checklist(case).items
-        if item.waits and item.pending and item.due is not None
+        PlannedFollowUp(step_id, datetime.combine(due, at))
+        for step_id, due in pending_waits(case)
+        if due is not None
     ]
 
 
