@@ -9,11 +9,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.store import case_store, current_case
+from actions.store import case_store, current_case, follow_up_store
 from bot.domain import knowledge
 from bot.domain.cases import KINDS, MAX_NEW_CASES_PER_DAY, Case, Facts, TooManyCases
 from bot.domain.checklist import (
-    Checklist,
     ChecklistItem,
     awaits_cross_border,
     bank_deadline,
@@ -23,7 +22,9 @@ from bot.domain.checklist import (
     render_step,
     render_text,
 )
+from bot.domain.clock import today
 from bot.domain.conversation import FACT_FOR_SLOT
+from bot.domain.follow_ups import not_received_target
 from bot.domain.links import new_checklist_link
 from bot.domain.progress import advance, complete_steps, item_for, moves_on, shop_got_nothing, status_label
 from bot.domain.validation import (
@@ -77,11 +78,6 @@ def facts_from_slots(tracker: Tracker) -> Facts:
         cross_border=cross_border if isinstance(cross_border, bool) else None,
         unknown=frozenset(FACT_FOR_SLOT[slot] for slot in unknown_slots if slot in FACT_FOR_SLOT),
     )
-
-
-def case_summary(checklist: Checklist) -> str:
-    """误刷（重复扣款或金额错误）：3000元｜11月20日｜华联超市"""
-    return checklist.kind_label + (f"：{checklist.facts_line}" if checklist.facts_line else "")
 
 
 # Each path offers its own replies under a step: only a cardholder's
@@ -138,7 +134,7 @@ class ActionCreateCase(Action):
                 dispatcher.utter_message(response="utter_too_many_cases", limit=MAX_NEW_CASES_PER_DAY)
                 return []
         dispatcher.utter_message(
-            response="utter_case_created", case_id=case.case_id, summary=case_summary(build_checklist(case))
+            response="utter_case_created", case_id=case.case_id, summary=build_checklist(case).summary
         )
         utter_current_step(dispatcher, case)
         return [SlotSet("case_id", case.case_id)]
@@ -289,6 +285,7 @@ class ActionMerchantRefused(Action):
             case, _ = advance(case_store(), case)
             utter_current_step(dispatcher, case)
             return []
+        follow_up_store().mark_answered(case.case_id, "merchant_refused")
         case, _ = complete_steps(case_store(), case, ["contact_merchant"])
         case = case_store().set_status(case.case_id, "with_bank")
         checklist = build_checklist(case)
@@ -308,9 +305,54 @@ class ActionRefundReceived(Action):
         if case is None:
             dispatcher.utter_message(response="utter_no_case")
             return []
+        follow_up_store().mark_answered(case.case_id, "refund_received")
         case_store().set_status(case.case_id, "resolved")
         dispatcher.utter_message(response="utter_refund_received", case_id=case.case_id)
         return [SlotSet("case_id", None)]
+
+
+class ActionRefundNotYet(Action):
+    """还没有 (the money has not come): past the step's date, the case moves on to where
+    steps.yml sends it (``when_not_received``: the issuing bank); before it, the wait goes on."""
+
+    def name(self) -> str:
+        return "action_refund_not_yet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        case = current_case(tracker)
+        if case is None:
+            dispatcher.utter_message(response="utter_no_case")
+            return []
+        follow_up_store().mark_answered(case.case_id, "refund_not_yet")
+        checklist = build_checklist(case)
+        waiting = next((item for item in checklist.items if item.waits and item.pending), None)
+        if waiting is None:
+            upcoming = checklist.next_item
+            if upcoming is None:
+                dispatcher.utter_message(response="utter_refund_not_yet_all_done")
+                return []
+            dispatcher.utter_message(
+                response="utter_refund_not_yet_current_step", step_text=render_step(checklist, upcoming)
+            )
+            return []
+        if waiting.due is not None and waiting.due > today():
+            step_text = render_step(checklist, waiting)
+            dispatcher.utter_message(response="utter_still_waiting", step_text=step_text)
+            return []
+        case, checklist = complete_steps(case_store(), case, [waiting.step_id])
+        target_id = not_received_target(waiting.step_id, case.kind)
+        target = item_for(checklist, target_id) if target_id else checklist.next_item
+        if target is None:
+            dispatcher.utter_message(response="utter_refund_not_yet_all_done")
+            return []
+        status = knowledge.steps()["status_on_entering_step"].get(target.step_id)
+        if status and case.status != status:
+            case = case_store().set_status(case.case_id, status)
+            checklist = build_checklist(case)
+            target = item_for(checklist, target.step_id) or target
+        dispatcher.utter_message(response="utter_refund_not_yet", step_text=render_step(checklist, target))
+        ask_cross_border_if_it_matters(dispatcher, case, target)
+        return []
 
 
 class ActionShowChecklist(Action):
@@ -373,6 +415,6 @@ class ActionCheckCaseStatus(Action):
 def case_list_text(cases: list[Case]) -> str:
     """One line per case: "1. WS-…｜误刷（…）：3000元｜11月20日｜华联超市｜处理中"."""
     return "\n".join(
-        f"{number}. {case.case_id}｜{case_summary(build_checklist(case))}｜{status_label(case.status)}"
+        f"{number}. {case.case_id}｜{build_checklist(case).summary}｜{status_label(case.status)}"
         for number, case in enumerate(cases, start=1)
     )

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.cases import CHECKERS, case_summary, facts_from_slots, utter_current_step
+from actions.cases import CHECKERS, facts_from_slots, utter_current_step
 from actions.forms import has_a_correct_amount
 from actions.store import case_store, current_case
 from bot.domain import knowledge
@@ -118,7 +118,7 @@ class ActionStartReport(Action):
             dispatcher.utter_message(
                 response="utter_ask_new_case",
                 case_id=case.case_id,
-                case_summary=case_summary(build_checklist(case)),
+                case_summary=build_checklist(case).summary,
             )
             return [*kept_kind, SlotSet("confirming", "new_case"), *fresh_problem_slots(tracker)]
         events: list[dict[str, Any]] = [*kept_kind, SlotSet("confirming", None)]

@@ -1,4 +1,4 @@
-"""The one case store the action server uses, opened lazily from ``CASE_STORE_URL``."""
+"""The one case store the action server uses, opened lazily from ``CASE_STORE_URL``, and its follow-ups."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from functools import lru_cache
 from rasa_sdk import Tracker
 
 from bot.domain.cases import Case, CaseStore
-from bot.storage import store_from_env
+from bot.domain.follow_ups import FollowUpStore
+from bot.storage import follow_up_store_from_env, store_from_env
 
 
 @lru_cache(maxsize=1)
 def case_store() -> CaseStore:
     return store_from_env()
+
+
+def follow_up_store() -> FollowUpStore:
+    # Not cached: the database itself is, per URL (``open_database``).
+    return follow_up_store_from_env()
 
 
 def current_case(tracker: Tracker) -> Case | None:

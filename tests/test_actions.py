@@ -14,10 +14,12 @@ from actions.cases import (
     ActionMerchantAgreed,
     ActionMerchantRefused,
     ActionNextStep,
+    ActionRefundNotYet,
     ActionRefundReceived,
     ActionShowChecklist,
     ActionUpdateCase,
 )
+from actions.follow_ups import ActionStopFollowUps
 from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
@@ -436,3 +438,80 @@ async def test_unionpay_asked_for_with_a_case_open_gets_unionpay_not_the_bank() 
     current = saying("那银联的呢", tracker(intent="ask_bank_hotline", slots={"bank": "中国工商银行"}))
     _, messages = await run(ActionAnswerQuestion(), current)
     assert "95516" in messages[0]["hotline_phrase"] and "95588" not in messages[0]["hotline_phrase"]
+
+
+# Answers to a follow-up, and turning them off
+
+
+def send_follow_up(case_id: str) -> None:
+    """The scheduler's part: the case's follow-up claimed and delivered on its day (12-02 10:00)."""
+    follow_ups = case_store().follow_ups
+    [follow_up] = follow_ups.for_case(case_id)
+    [claimed] = follow_ups.claim_due(follow_up.due_at, "test", 300, 10)
+    assert follow_ups.mark_sent(claimed)
+
+
+async def test_refund_not_yet_after_the_date_sends_the_case_to_the_bank(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case_id = await create_case()
+    send_follow_up(case_id)
+    monkeypatch.setenv("WUSHUA_TODAY", "2026-12-02")
+    events, messages = await run(ActionRefundNotYet(), tracker(intent="refund_not_yet"))
+    assert events == []
+    assert messages[0]["response"] == "utter_refund_not_yet"
+    assert "联系发卡行" in messages[0]["step_text"] and "95588" in messages[0]["step_text"]
+    case = case_store().get(case_id)
+    assert case.status == "with_bank" and "follow_up" in case.steps_done
+    [follow_up] = case_store().follow_ups.for_case(case_id)
+    assert (follow_up.status, follow_up.reason) == ("answered", "refund_not_yet")
+
+
+async def test_refund_not_yet_before_the_date_keeps_waiting() -> None:
+    case_id = await create_case()
+    _, messages = await run(ActionRefundNotYet(), tracker(intent="refund_not_yet"))
+    assert messages[0]["response"] == "utter_still_waiting"
+    assert "12月2日（周三）前应到账" in messages[0]["step_text"]
+    case = case_store().get(case_id)
+    assert case.status == "open" and case.steps_done == ()
+    assert [f.status for f in case_store().follow_ups.for_case(case_id)] == ["pending"]
+
+
+async def test_refund_not_yet_once_the_bank_has_the_case_shows_the_current_step() -> None:
+    case_id = await create_case()
+    await run(ActionMerchantRefused(), tracker(intent="merchant_refused"))
+    _, messages = await run(ActionRefundNotYet(), tracker(intent="refund_not_yet"))
+    assert messages[0]["response"] == "utter_refund_not_yet_current_step"
+    assert case_store().get(case_id).status == "with_bank"
+
+
+async def test_refund_not_yet_without_a_case() -> None:
+    _, messages = await run(ActionRefundNotYet(), tracker(intent="refund_not_yet"))
+    assert [message["response"] for message in messages] == ["utter_no_case"]
+
+
+async def test_refund_received_answers_the_follow_up() -> None:
+    case_id = await create_case()
+    send_follow_up(case_id)
+    await run(ActionRefundReceived(), tracker(intent="refund_received"))
+    [follow_up] = case_store().follow_ups.for_case(case_id)
+    assert (follow_up.status, follow_up.reason) == ("answered", "refund_received")
+
+
+async def test_merchant_refused_answers_the_follow_up() -> None:
+    case_id = await create_case()
+    send_follow_up(case_id)
+    await run(ActionMerchantRefused(), tracker(intent="merchant_refused"))
+    [follow_up] = case_store().follow_ups.for_case(case_id)
+    assert (follow_up.status, follow_up.reason) == ("answered", "merchant_refused")
+
+
+async def test_stop_follow_ups_cancels_them_for_this_conversation_only() -> None:
+    mine = await create_case("alice")
+    theirs = await create_case("bob")
+    events, messages = await run(ActionStopFollowUps(), tracker("alice", intent="stop_follow_ups"))
+    assert events == []
+    assert [message["response"] for message in messages] == ["utter_follow_ups_stopped"]
+    [cancelled] = case_store().follow_ups.for_case(mine)
+    assert (cancelled.status, cancelled.reason) == ("cancelled", "opted_out")
+    assert [f.status for f in case_store().follow_ups.for_case(theirs)] == ["pending"]

@@ -224,7 +224,7 @@ async def test_a_declined_change_of_kind_changes_nothing() -> None:
     assert responses(messages) == ["utter_kind_kept", "utter_step"]
     assert slots_set(events) == {"kind": "misswipe", "confirming": None}
     assert case_store().get(case_id).kind == "misswipe"
-    assert [event["event"] for event in case_store().events(case_id)] == ["created"]
+    assert [event["event"] for event in case_store().events(case_id)] == ["created", "follow_up_scheduled"]
 
 
 # --- questions inside the form ---------------------------------------------------------

@@ -28,6 +28,8 @@ from bot.storage import open_store
 from bot.storage.schema import metadata
 
 PASSWORD = "correct horse battery"  # every staff account's in the dumps
+# Migrations written after the dumps: today's code adds them to a dumped database.
+MIGRATIONS_AFTER_THE_DUMPS = {"0008_create_follow_ups"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -102,7 +104,8 @@ def test_a_database_of_the_last_stores_opens_as_it_is_and_works(location: Path |
     load_dump("current", location)
     recorded = migrations(location)
     store = ConsoleStore(location)
-    assert migrations(location) == recorded  # nothing ran again
+    ran = [migration for migration in migrations(location) if migration not in recorded]
+    assert sorted(name for name, _ in ran) == sorted(MIGRATIONS_AFTER_THE_DUMPS)  # nothing ran again
     first = store.cases.get("WS-20261125-0001")
     assert (first.sender_id, first.facts.merchant, first.facts.correct_amount, first.steps_done) == (
         "rest:alice", "华联超市", 300.0, ("contact_merchant",)
@@ -131,6 +134,7 @@ def test_an_earlier_database_is_upgraded_as_the_earlier_code_upgraded_it(
     load_dump("early", location)
     open_store(str(location)).close()
     load_dump("early-upgraded", twin)
+    open_store(str(twin)).close()  # adds what came after the dumps, and nothing else
     assert [name for name, _ in migrations(location)] == [name for name, _ in migrations(twin)]
     assert contents(location) == contents(twin)
     assert structure(location) == structure(twin)
@@ -142,6 +146,7 @@ def test_an_earlier_database_is_upgraded_as_the_earlier_code_upgraded_it(
 def test_a_new_database_has_the_schema_the_earlier_code_made(location: Path | str, twin: Path | str) -> None:
     open_store(str(location)).close()
     load_dump("current", twin)
+    open_store(str(twin)).close()  # adds what came after the dumps, and nothing else
     assert [name for name, _ in migrations(location)] == [name for name, _ in migrations(twin)]
     assert structure(location) == structure(twin)
 

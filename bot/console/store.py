@@ -23,6 +23,7 @@ from bot.console import params
 from bot.domain.cases import KINDS, STATUSES, Case
 from bot.domain.checklist import step_ids_for
 from bot.domain.clock import now
+from bot.domain.follow_ups import FollowUp
 from bot.storage import SQLCaseStore, console_queries, open_database
 from bot.storage.database import Database
 from bot.storage.schema import cases
@@ -325,6 +326,31 @@ class ConsoleStore:
             return revoked
 
         return self.db.run(revoke)
+
+    # Follow-ups
+
+    def follow_ups(self, case_id: str) -> list[FollowUp]:
+        return self.cases.follow_ups.for_case(case_id)
+
+    def undelivered_follow_ups(self) -> list[FollowUp]:
+        return self.cases.follow_ups.undelivered_for_open_cases()
+
+    def cancel_follow_up(self, case_id: str, follow_up_id: int, username: str) -> FollowUp:
+        """Cancel one pending follow-up of the case; ``ValueError`` if the case has no such
+        follow-up or it is no longer pending (sent, answered, cancelled)."""
+
+        def cancel() -> FollowUp:
+            found = self.cases.follow_ups.get(follow_up_id)
+            cancelled = None
+            if found is not None and found.case_id == case_id:
+                cancelled = self.cases.follow_ups.cancel(follow_up_id, "cancelled_by_staff", by=username)
+            if cancelled is None:
+                raise ValueError(f"no pending follow-up {follow_up_id} in case {case_id}")
+            detail = {"follow_up": follow_up_id, "step": cancelled.step_id}
+            write_audit(self.db, username, "follow_up_cancelled", case_id, cancelled.sender_id, detail)
+            return cancelled
+
+        return self.db.run(cancel)
 
     def add_note(self, case_id: str, text: str, username: str) -> Note:
         text = params.without_controls(text, keep="\n").strip()

@@ -71,6 +71,11 @@ class Checklist:
     def next_item(self) -> ChecklistItem | None:
         return next((item for item in self.items if item.pending), None)
 
+    @property
+    def summary(self) -> str:
+        """误刷（重复扣款或金额错误）：3000元｜11月20日｜华联超市"""
+        return self.kind_label + (f"：{self.facts_line}" if self.facts_line else "")
+
 
 def format_amount(amount: float | None) -> str | None:
     if amount is None:
@@ -282,6 +287,21 @@ def _due(case: Case, step: dict[str, Any], dates: dict[str, date | None]) -> _Du
     return _Due(day, labels["by_estimated" if estimated else "by"].format(day=shown), estimated)
 
 
+def _not_needed(case: Case, step: dict[str, Any]) -> bool:
+    return step["id"] not in case.steps_done and case.status in step.get("not_needed_when", ())
+
+
+def pending_waits(case: Case) -> list[tuple[str, date | None]]:
+    """The steps that wait for the money and are still to do, with their dates: what the
+    checklist says of them, without building the rest of it (run on every change to a case)."""
+    dates = named_dates(case)
+    return [
+        (step["id"], _due(case, step, dates).day)
+        for step in knowledge.steps()["steps"][case.kind]
+        if step.get("waits") and step["id"] not in case.steps_done and not _not_needed(case, step)
+    ]
+
+
 def build_checklist(case: Case) -> Checklist:
     values = placeholders(case)
     dates = named_dates(case)
@@ -298,8 +318,7 @@ def build_checklist(case: Case) -> Checklist:
                 detail=_step_detail(case, step, values),
                 needs=tuple(line.format(**values) for line in step.get("checklist", ())),
                 done=step["id"] in case.steps_done,
-                not_needed=step["id"] not in case.steps_done
-                and case.status in step.get("not_needed_when", ()),
+                not_needed=_not_needed(case, step),
                 due=due.day,
                 due_label=due.label,
                 due_estimated=due.estimated,

@@ -9,6 +9,7 @@
 - ``database``: ``Database`` (transactions, the connection pool) and the
   ``Dialect`` hooks where SQLite and PostgreSQL really differ.
 - ``cases``: the case store, its SQL written once for both.
+- ``follow_ups``: the follow-ups of each case's dates, scheduled with every change to a case.
 - ``console_queries``: the console's queue, search and statistics over the cases.
 
 A process opens one ``Database`` per URL, migrated when first opened, and
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from bot.storage.cases import SQLCaseStore
 from bot.storage.database import Database, is_postgres_url, sqlite_path_from_url
+from bot.storage.follow_ups import SQLFollowUpStore
 from bot.storage.migrations import migrate
 
 DEFAULT_CASE_STORE_URL = "sqlite:///var/cases.db"
@@ -55,3 +57,8 @@ def open_store(url: str) -> SQLCaseStore:
 def store_from_env() -> SQLCaseStore:
     """The store named by ``CASE_STORE_URL``; the action server and the Rasa server share it."""
     return open_store(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL))
+
+
+def follow_up_store_from_env() -> SQLFollowUpStore:
+    """The follow-ups in the database ``CASE_STORE_URL`` names (the case store's own)."""
+    return SQLFollowUpStore(open_database(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL)))

@@ -42,7 +42,9 @@ from bot.domain.cases import (
     check_kind,
 )
 from bot.domain.clock import now
+from bot.storage.case_log import log_case_event
 from bot.storage.database import Database
+from bot.storage.follow_ups import SQLFollowUpStore
 from bot.storage.schema import WAITING, case_counters, case_events, cases, checklist_links, handoffs
 
 # New column values, the event's name and its detail; None when nothing changes.
@@ -52,7 +54,6 @@ Change = tuple[dict[str, Any], str, Any] | None
 CASE = sa.select(cases).where(cases.c.case_id == sa.bindparam("key"))
 LOCKED_CASE = CASE.with_for_update()  # SQLite ignores it: its writing transactions lock the database
 UPDATE_CASE = cases.update().where(cases.c.case_id == sa.bindparam("key"))
-LOG = case_events.insert()
 OPENED_ON = sa.select(sa.func.count()).where(
     cases.c.sender_id == sa.bindparam("sender_id"),
     sa.func.substr(cases.c.created_at, 1, 10) == sa.bindparam("day"),
@@ -69,6 +70,9 @@ CURRENT_CASE = (
 class SQLCaseStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Rescheduled in the transaction of every change to a case, so a change never leaves
+        # a follow-up that no longer fits (a resolved case, a step done, a date moved).
+        self.follow_ups = SQLFollowUpStore(db)
 
     def close(self) -> None:
         self.db.close()
@@ -84,7 +88,9 @@ class SQLCaseStore:
             case_id = self._next_case_id(timestamp.date())
             self.db.execute(cases.insert(), new_case_row(case_id, kind, sender_id, channel, facts, timestamp))
             self._log(case_id, "created", {"kind": kind, "channel": channel})
-            return self.locked_case(case_id)
+            case = self.locked_case(case_id)
+            self.follow_ups.reschedule(case)
+            return case
 
         return self.db.run(create)
 
@@ -232,7 +238,9 @@ class SQLCaseStore:
             values = {**values, "updated_at": now().isoformat()}
             self.db.execute(UPDATE_CASE, {"key": case.case_id, **values})
             self._log(case.case_id, event, detail)
-            return case_from_row({**row, **values})
+            changed_case = case_from_row({**row, **values})
+            self.follow_ups.reschedule(changed_case)
+            return changed_case
 
         return self.db.run(apply)
 
@@ -251,9 +259,7 @@ class SQLCaseStore:
         return f"WS-{key}-{last:04d}"
 
     def _log(self, case_id: str, event: str, detail: Any) -> None:
-        event_row = {"case_id": case_id, "at": now().isoformat(), "event": event,
-                     "detail": json.dumps(detail, ensure_ascii=False)}  # fmt: skip
-        self.db.execute(LOG, event_row)
+        log_case_event(self.db, case_id, event, detail)
 
 
 # Row ↔ dataclass mapping: the columns hold the facts one by one, lists as JSON text.

@@ -130,6 +130,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("console_0012_add_staff_roles", _add_staff_roles),
     ("console_0013_add_staff_disabled_at", lambda db: _add_columns(db, schema.staff_users.c.disabled_at)),
     ("console_0014_add_session_last_seen", _add_session_last_seen),
+    ("0008_create_follow_ups", _create(schema.follow_ups, schema.follow_up_opt_outs)),
 ]
 
 

@@ -108,6 +108,34 @@ checklist_links = sa.Table(
     sa.Index("idx_checklist_links_case_id", "case_id"),
 )
 
+# Follow-ups (``bot.storage.follow_ups``): the bot's questions on a case's dates, in the
+# database so that they survive restarts and each is sent by one replica. A sender claims
+# a due one by taking its lease (``claimed_by``, ``lease_until``) while it stays pending.
+follow_ups = sa.Table(
+    "follow_ups",
+    metadata,
+    _id(),
+    _text("case_id", sa.ForeignKey("cases.case_id"), nullable=False),
+    *(_text(name, nullable=False) for name in ("sender_id", "channel", "step_id", "due_at", "status")),
+    _text("reason"),
+    _text("claimed_by"),
+    _text("lease_until"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    _text("created_at", nullable=False),
+    _text("updated_at", nullable=False),
+    sa.Index("idx_follow_ups_status_due_at", "status", "due_at"),
+    sa.Index("idx_follow_ups_case_id", "case_id"),
+    sa.Index("idx_follow_ups_sender_id_status", "sender_id", "status"),
+)
+
+# Conversations whose user asked for no more follow-ups (不用提醒我了).
+follow_up_opt_outs = sa.Table(
+    "follow_up_opt_outs",
+    metadata,
+    _text("sender_id", primary_key=True),
+    _text("at", nullable=False),
+)
+
 # The staff console's tables.
 
 staff_users = sa.Table(

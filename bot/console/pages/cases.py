@@ -12,6 +12,7 @@ from bot.console.pages.conversations import conversation_context
 from bot.console.web import case_url, failure, render, store, username
 from bot.domain.cases import Case
 from bot.domain.checklist import build_checklist, render_text
+from bot.domain.clock import now
 
 pages = Blueprint("cases")
 
@@ -32,6 +33,8 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
         tags=store(request).tags(case.case_id),
         audit=store(request).audit_log(case_id=case.case_id, limit=50),
         handoff=store(request).waiting_handoff_for_case(case.case_id),
+        follow_ups=store(request).follow_ups(case.case_id),
+        now=now(),
         other_cases=[
             other for other in store(request).cases_for_sender(case.sender_id) if other != case.case_id
         ],
@@ -101,4 +104,16 @@ async def remove_tag(request: Request, case_id: str) -> HTTPResponse:
         lambda case, who: store(request).remove_tag(case.case_id, tag, who),
         "bad_tag",
         "#tags",
+    )
+
+
+@pages.post("/cases/<case_id:str>/follow-ups/<follow_up_id:str>/cancel")
+async def cancel_follow_up(request: Request, case_id: str, follow_up_id: str) -> HTTPResponse:
+    follow_up = params.row_id(follow_up_id, "follow_up_id")
+    return change_case(
+        request,
+        case_id,
+        lambda case, who: store(request).cancel_follow_up(case.case_id, follow_up, who),
+        "follow_up_not_pending",
+        "#follow-ups",
     )

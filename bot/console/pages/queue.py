@@ -30,6 +30,7 @@ async def queue(request: Request) -> HTTPResponse:
         filter_query=urlencode(case_filter.params()),
         page=page,
         handoffs=store(request).waiting_handoffs(),
+        undelivered_follow_ups=store(request).undelivered_follow_ups(),
         banks=store(request).distinct_values("bank"),
         channels=store(request).distinct_values("channel"),
         tags=store(request).all_tags(),
