@@ -14,6 +14,7 @@ import pytest
 
 from bot.domain.cases import Facts
 from bot.domain.clock import CHINA
+from bot.domain.delivery import WIDGET_OFFLINE
 from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
 from bot.storage.database import Database
@@ -135,6 +136,20 @@ def test_undelivered_follow_ups_are_listed_for_staff_while_the_case_is_open(stor
     )  # fmt: skip
     store.set_status(case.case_id, "closed")
     assert store.follow_ups.undelivered_for_open_cases() == []
+
+
+def test_a_question_that_found_the_widget_closed_waits_for_its_return_not_for_staff(
+    store: SQLCaseStore,
+) -> None:
+    case = store.open_case("web:visitor", "socketio", "misswipe", FACTS)
+    [claimed] = store.follow_ups.claim_due(DUE, "a", LEASE, 10)
+    assert store.follow_ups.mark_undelivered(claimed, WIDGET_OFFLINE)
+    assert store.follow_ups.undelivered_for_open_cases() == []  # its user sees it on return
+    assert store.follow_ups.take_awaiting_return("web:someone-else") == []
+    [returned] = store.follow_ups.take_awaiting_return("web:visitor")
+    assert (returned.follow_up_id, returned.status) == (claimed.follow_up_id, "sent")
+    assert store.follow_ups.take_awaiting_return("web:visitor") == []  # shown once
+    assert events(store, case.case_id)[-1][0] == "follow_up_sent"
 
 
 def test_an_answer_marks_the_sent_question_answered(store: SQLCaseStore) -> None:

@@ -34,10 +34,11 @@ from sanic import Sanic
 from server_env import ServerThread
 
 from bot.domain.cases import Facts
+from bot.domain.delivery import CHANNEL_CANNOT_PUSH
 from bot.domain.responses import response_text
 from bot.infra.server_secret import staff_bridge_token
 from bot.rasa.channels import staff
-from bot.storage import open_store
+from bot.storage import open_store, process_store
 
 ROOT = Path(__file__).resolve().parent.parent
 BANK_QUESTION = "请问是哪家银行的卡？点下面的按钮，或直接输入银行名称。"
@@ -69,7 +70,7 @@ class Bridge:
 @pytest.fixture
 def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
     monkeypatch.setenv("CASE_STORE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
-    staff._case_store.cache_clear()
+    process_store.cache_clear()
     domain = Domain.load(str(ROOT / "domain.yml"))
     trackers = InMemoryTrackerStore(domain)
     app = Sanic(f"staff_bridge_test_{time.monotonic_ns()}")
@@ -84,7 +85,7 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
         yield Bridge(f"http://127.0.0.1:{sock.getsockname()[1]}", trackers, tmp_path / "cases.db")
     finally:
         thread.stop()
-        staff._case_store.cache_clear()
+        process_store.cache_clear()
 
 
 def asked_for_the_bank(at: float) -> list[object]:
@@ -121,7 +122,7 @@ def test_take_over_reply_and_hand_back_while_the_form_stands(bridge: Bridge) -> 
     taken = bridge.call("takeover", body)
     assert taken.status_code == 200 and taken.json()["paused"] is True
     # REST cannot push: recorded, not delivered, and said so.
-    assert taken.json()["delivered"] is False and taken.json()["reason"]
+    assert taken.json()["delivered"] is False and taken.json()["reason"] == CHANNEL_CANNOT_PUSH
     assert bridge.call("takeover", body).status_code == 409
     assert bridge.call("reply", {**body, "text": " "}).status_code == 400
     assert bridge.call("reply", {**body, "text": "您好，请问是哪家银行？"}).status_code == 200

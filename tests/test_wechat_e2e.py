@@ -29,6 +29,7 @@ from wechat_fakes import CustomerServiceApi, WeChatClient, serving_in_thread
 
 from bot.console import bridge
 from bot.domain.cases import Facts
+from bot.domain.delivery import WECHAT_WINDOW_CLOSED
 from bot.infra import server_secret
 from bot.storage import open_store
 
@@ -218,9 +219,9 @@ def test_staff_write_by_customer_service_message_and_not_to_a_user_silent_for_48
     store = open_store(f"sqlite:///{wechat.servers.case_db}")
     case = store.open_case(silent, "wechat", "misswipe", Facts(bank="工商银行"))
     refused = asyncio.run(bridge.call(rasa, "takeover", silent, "alice"))
-    assert refused.ok and not refused.delivered and "48小时" in refused.reason
+    assert refused.ok and not refused.delivered and refused.reason == WECHAT_WINDOW_CLOSED
     assert not any(message["touser"] == silent_openid for message in wechat.api.sent)
     undelivered = [event for event in store.events(case.case_id) if event["event"] == "message_undelivered"]
-    assert len(undelivered) == 1 and "48小时" in undelivered[0]["detail"]["reason"]
+    assert len(undelivered) == 1 and undelivered[0]["detail"]["reason"] == WECHAT_WINDOW_CLOSED
     assert "人工客服 alice 已接入" in undelivered[0]["detail"]["text"]
     store.close()

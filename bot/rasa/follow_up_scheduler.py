@@ -19,13 +19,13 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.domain import follow_ups
 from bot.domain.cases import Case
 from bot.domain.clock import now as clock_now
+from bot.domain.delivery import SEND_FAILED, Delivery
 from bot.domain.follow_ups import FollowUp, FollowUpStore
 from bot.storage import store_from_env
 
@@ -35,22 +35,6 @@ DEFAULT_INTERVAL_SECONDS = 60.0
 # Longer than any send takes: a send still running when its lease ends may be repeated.
 LEASE_SECONDS = 300.0
 BATCH = 20
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What the channel made of a follow-up: delivered, or not with a reason staff can read."""
-
-    delivered: bool
-    reason: str | None = None
-
-    @classmethod
-    def ok(cls) -> Delivery:
-        return cls(True)
-
-    @classmethod
-    def undelivered(cls, reason: str) -> Delivery:
-        return cls(False, reason)
 
 
 class Send(Protocol):
@@ -102,7 +86,7 @@ async def _send_one(store: Stores, send: Send, follow_up: FollowUp) -> int:
         # Not retried: the channel may have shown it before failing, and a question asked
         # twice is worse than one staff can see was not delivered.
         log.exception("Follow-up %s could not be sent", follow_up.follow_up_id)
-        delivery = Delivery.undelivered("send_failed")
+        delivery = Delivery.undelivered(SEND_FAILED)
     if delivery.delivered:
         await asyncio.to_thread(store.follow_ups.mark_sent, follow_up)
         return 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 from bot.storage.cases import SQLCaseStore
@@ -62,3 +63,9 @@ def store_from_env() -> SQLCaseStore:
 def follow_up_store_from_env() -> SQLFollowUpStore:
     """The follow-ups in the database ``CASE_STORE_URL`` names (the case store's own)."""
     return SQLFollowUpStore(open_database(os.environ.get("CASE_STORE_URL", DEFAULT_CASE_STORE_URL)))
+
+
+@lru_cache(maxsize=1)
+def process_store() -> SQLCaseStore:
+    """The one case store of this process, opened on first use (the Rasa server's channels share it)."""
+    return store_from_env()

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from bot.domain.cases import FINISHED_STATUSES, Case
 from bot.domain.clock import CHINA, now
+from bot.domain.delivery import WIDGET_OFFLINE
 from bot.domain.follow_ups import FollowUp, PlannedFollowUp, plan
 from bot.storage.case_log import log_case_event
 from bot.storage.database import Database
@@ -101,11 +102,16 @@ class SQLFollowUpStore:
         return [follow_up_from_row(row) for row in self._rows(query, write=False)]
 
     def undelivered_for_open_cases(self) -> list[FollowUp]:
-        """What staff should take up: questions the channel could not deliver, on cases still open."""
+        """What staff should take up: questions the channel could not deliver, on cases still open
+        (not those waiting for a widget to reopen: its user sees them then)."""
         query = (
             sa.select(follow_ups)
             .join(cases, cases.c.case_id == follow_ups.c.case_id)
-            .where(follow_ups.c.status == "undelivered", cases.c.status.not_in(FINISHED_STATUSES))
+            .where(
+                follow_ups.c.status == "undelivered",
+                follow_ups.c.reason != WIDGET_OFFLINE,
+                cases.c.status.not_in(FINISHED_STATUSES),
+            )
             .order_by(*ORDER)
         )
         return [follow_up_from_row(row) for row in self._rows(query, write=False)]
@@ -170,6 +176,23 @@ class SQLFollowUpStore:
             return bool(rows)
 
         return self.db.run(finish)
+
+    def take_awaiting_return(self, sender_id: str) -> list[FollowUp]:
+        """The conversation's follow-ups that found its widget closed, now marked sent: the
+        widget shows them when it reconnects. One replica takes each."""
+
+        def take() -> list[FollowUp]:
+            waiting = sa.select(follow_ups).where(
+                follow_ups.c.sender_id == sender_id,
+                follow_ups.c.status == "undelivered",
+                follow_ups.c.reason == WIDGET_OFFLINE,
+            )
+            rows = self._rows(waiting.order_by(*ORDER).with_for_update())
+            for row in rows:
+                self._change(row, "sent", None, "follow_up_sent")
+            return [follow_up_from_row({**row, "status": "sent", "reason": None}) for row in rows]
+
+        return self.db.run(take)
 
     # Answers and cancellations
 

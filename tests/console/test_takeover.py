@@ -21,6 +21,7 @@ from bot.console.bridge import BridgeAnswer
 from bot.console.pages import takeover
 from bot.domain.cases import Facts
 from bot.domain.clock import CHINA
+from bot.domain.delivery import WIDGET_OFFLINE
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=CHINA)
 
@@ -46,7 +47,7 @@ def bridge_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     ) -> BridgeAnswer:
         calls.append((operation, conversation_id, staff, text))
         if conversation_id.endswith("offline"):
-            return BridgeAnswer(True, False, "用户当前不在线，消息已记入对话，但没有送达。")
+            return BridgeAnswer(True, False, WIDGET_OFFLINE)
         return BridgeAnswer(True, True)
 
     monkeypatch.setattr(bridge, "call", call)
@@ -113,7 +114,7 @@ def test_take_over_reply_and_hand_back_are_audited_and_undelivered_is_said(
         ("conversation_handed_back", "bob"),
     ]
     [undelivered] = store.audit_log(sender_id="web:offline")
-    assert undelivered.detail["delivered"] is False and "不在线" in undelivered.detail["reason"]
+    assert undelivered.detail == {"delivered": False, "reason": WIDGET_OFFLINE, "text": "在吗"}
 
 
 def test_the_page_shows_the_takeover_and_staff_turns_with_their_name(console: Console) -> None:

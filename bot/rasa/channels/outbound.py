@@ -15,13 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.delivery import CHANNEL_CANNOT_PUSH, Delivery
 from bot.infra.identity import namespace_of
-
-
-@dataclass(frozen=True)
-class Delivery:
-    delivered: bool
-    reason: str = ""  # for staff, when not delivered
 
 
 @dataclass(frozen=True)
@@ -47,5 +42,5 @@ def register(namespace: str, push: Push) -> None:
 async def push(conversation_id: str, message: Outgoing) -> Delivery:
     channel_push = _pushes.get(namespace_of(conversation_id) or "")
     if channel_push is None:
-        return Delivery(False, "这个渠道不能主动向用户发送消息")
+        return Delivery.undelivered(CHANNEL_CANNOT_PUSH)
     return await channel_push(conversation_id, message)

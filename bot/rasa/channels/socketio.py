@@ -35,6 +35,7 @@ python-socketio 5.x made a coroutine, so the socket never joined its room.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -43,6 +44,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from bot.domain import follow_ups
+from bot.domain.delivery import WIDGET_OFFLINE, Delivery
 from bot.domain.responses import response_text
 from bot.infra.identity import WidgetSession, new_widget_session, verified_widget_session
 from bot.infra.rate_limits import PER_ADDRESS
@@ -50,8 +53,9 @@ from bot.rasa.channels import outbound
 from bot.rasa.channels.client_address import client_address, is_loopback
 from bot.rasa.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
 from bot.rasa.channels.origins import origin_allowed
-from bot.rasa.channels.outbound import Delivery, Outgoing
+from bot.rasa.channels.outbound import Outgoing
 from bot.rasa.channels.turn_failures import store_unreachable
+from bot.storage import process_store
 from bot.storage.redis_state import KEY_PREFIX, redis_url_from_env
 
 logger = logging.getLogger(__name__)
@@ -96,6 +100,8 @@ class MaskedSocketIOInput(SocketIOInput):
             asked = data if isinstance(data, dict) else {}
             resumed = verified_widget_session(asked.get("session_id"), asked.get("session_token"))
             await confirm(sid, resumed or new_widget_session())
+            if resumed is not None:
+                await self._show_what_came_while_away(sid, resumed.conversation_id)
 
         async def handle_message(sid: str, data: Any) -> dict[str, Any] | None:
             if not isinstance(data, dict) or not isinstance(data.get("message"), str):
@@ -145,17 +151,22 @@ class MaskedSocketIOInput(SocketIOInput):
         manager = self.sio.manager
         if not isinstance(manager, socketio.AsyncRedisManager):
             if not any(True for _ in manager.get_participants(self.namespace or "/", conversation)):
-                return Delivery(False, response_text("utter_widget_offline"))
-        payload: dict[str, Any] = {"text": message.text}
-        if message.buttons:
-            payload["quick_replies"] = [
-                {"content_type": "text", "title": button["title"], "payload": button["payload"]}
-                for button in message.buttons
-            ]
-        if message.staff:
-            payload["staff"] = message.staff
-        await self.sio.emit(self.bot_message_evt, payload, room=conversation, namespace=self.namespace)
-        return Delivery(True)
+                return Delivery.undelivered(WIDGET_OFFLINE)
+        await self.sio.emit(
+            self.bot_message_evt, _payload(message), room=conversation, namespace=self.namespace
+        )
+        return Delivery.ok()
+
+    async def _show_what_came_while_away(self, sid: str, conversation: str) -> None:
+        """Follow-up questions asked while no widget of the conversation was open."""
+        store = process_store()
+        for follow_up in await asyncio.to_thread(store.follow_ups.take_awaiting_return, conversation):
+            case = await asyncio.to_thread(store.get, follow_up.case_id)
+            if case is None:
+                continue
+            question = follow_ups.message(case, follow_up.step_id)
+            payload = _payload(Outgoing(question.text, question.buttons))
+            await self.sio.emit(self.bot_message_evt, payload, room=sid, namespace=self.namespace)
 
     async def _address_allowed(self, sid: str) -> bool:
         request = self.sio.get_environ(sid, namespace=self.namespace).get("sanic.request")
@@ -165,3 +176,16 @@ class MaskedSocketIOInput(SocketIOInput):
     async def _session_of(self, sid: str) -> WidgetSession | None:
         stored = await self.sio.get_session(sid, namespace=self.namespace)
         return stored.get(SESSION_KEY)
+
+
+def _payload(message: Outgoing) -> dict[str, Any]:
+    """A message as the widget reads ``bot_uttered`` (Rasa's socket.io output, plus the staff name)."""
+    payload: dict[str, Any] = {"text": message.text}
+    if message.buttons:
+        payload["quick_replies"] = [
+            {"content_type": "text", "title": button["title"], "payload": button["payload"]}
+            for button in message.buttons
+        ]
+    if message.staff:
+        payload["staff"] = message.staff
+    return payload

@@ -16,6 +16,10 @@ with a token derived from the server secret both share (``staff_bridge_token``):
   has expired Rasa starts a new one on the next message, without the form, so
   the user is given the case's current step instead.
 
+The follow-up scheduler (``bot/rasa/follow_up_scheduler.py``) runs here too,
+as a background task of the server, and asks its questions the same way
+(``send_follow_up``), except in a conversation staff have taken over.
+
 Each call takes the conversation's lock, so a staff turn never interleaves
 with a user's turn. A message that cannot be delivered (a WeChat user silent
 for over 48 hours, a REST client) is still recorded in the transcript, is
@@ -24,11 +28,11 @@ logged on the conversation's open case, and the answer says so.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any
 
 from rasa.core.agent import Agent
@@ -41,16 +45,17 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from sanic import Blueprint, Request, response
+from sanic import Blueprint, Request, Sanic, response
 from sanic.response import HTTPResponse
 
 from bot.domain.checklist import build_checklist, render_step
+from bot.domain.delivery import NO_CONVERSATION, TAKEN_OVER, Delivery
 from bot.domain.responses import response_text
 from bot.infra.identity import namespace_of
 from bot.infra.server_secret import staff_bridge_token
-from bot.rasa.channels.outbound import Delivery, Outgoing, push
-from bot.storage import store_from_env
-from bot.storage.cases import SQLCaseStore
+from bot.rasa import follow_up_scheduler
+from bot.rasa.channels.outbound import Outgoing, push
+from bot.storage import process_store
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +80,17 @@ class StaffBridgeInput(InputChannel):
         @bridge.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @bridge.listener("after_server_start")
+        async def start_follow_ups(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+            async def send(conversation_id: str, text: str, buttons: list[dict[str, str]]) -> Delivery:
+                return await send_follow_up(app.ctx.agent, conversation_id, text, buttons)
+
+            app.ctx.follow_ups = follow_up_scheduler.start_follow_ups(send)
+
+        @bridge.listener("before_server_stop")
+        async def stop_follow_ups(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+            app.ctx.follow_ups.cancel()
 
         @bridge.route("/<operation:takeover|reply|handback>", methods=["POST"])
         async def call(request: Request, operation: str) -> HTTPResponse:
@@ -167,13 +183,8 @@ def _session_expired(agent: Agent, tracker: DialogueStateTracker) -> bool:
     return bool(minutes and last and time.time() - last.timestamp > minutes * 60)
 
 
-@lru_cache(maxsize=1)
-def _case_store() -> SQLCaseStore:
-    return store_from_env()
-
-
 def _current_step(conversation_id: str) -> str | None:
-    case = _case_store().current_case(conversation_id)
+    case = process_store().current_case(conversation_id)
     if case is None:
         return None
     checklist = build_checklist(case)
@@ -181,18 +192,42 @@ def _current_step(conversation_id: str) -> str | None:
     return render_step(checklist, upcoming) if upcoming is not None else None
 
 
-async def _say(agent: Agent, tracker: DialogueStateTracker, text: str, staff: str | None) -> Delivery:
+async def send_follow_up(
+    agent: Agent, conversation_id: str, text: str, buttons: list[dict[str, str]]
+) -> Delivery:
+    """A follow-up question (``bot/rasa/follow_up_scheduler.py``), in the transcript and the channel.
+
+    A paused conversation is left to the staff member who has it: not sent.
+    """
+    async with agent.lock_store.lock(conversation_id):
+        tracker = await agent.tracker_store.retrieve(conversation_id)
+        if tracker is None:
+            return Delivery.undelivered(NO_CONVERSATION)
+        if tracker.is_paused():
+            return Delivery.undelivered(TAKEN_OVER)
+        return await _say(agent, tracker, text, None, buttons, {"follow_up": True})
+
+
+async def _say(
+    agent: Agent,
+    tracker: DialogueStateTracker,
+    text: str,
+    staff: str | None,
+    buttons: list[dict[str, str]] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Delivery:
     """Record the message in the tracker, then send it; a failed send is noted on the case."""
-    metadata = {"staff": staff} if staff else {}
-    tracker.update(BotUttered(text, metadata=metadata))
+    metadata = {**(metadata or {}), **({"staff": staff} if staff else {})}
+    tracker.update(BotUttered(text, data={"buttons": buttons} if buttons else {}, metadata=metadata))
     await agent.tracker_store.save(tracker)
     last_user = tracker.get_last_event_for(UserUttered)
-    message = Outgoing(text, staff=staff, last_user_message_at=last_user.timestamp if last_user else None)
+    last_user_at = last_user.timestamp if last_user else None
+    message = Outgoing(text, buttons or [], staff=staff, last_user_message_at=last_user_at)
     delivery = await push(tracker.sender_id, message)
-    if not delivery.delivered:
+    if not delivery.delivered and "follow_up" not in metadata:  # follow-ups keep their own record
         logger.warning("A staff message to %s was not delivered: %s", tracker.sender_id, delivery.reason)
-        case = _case_store().current_case(tracker.sender_id)
+        case = process_store().current_case(tracker.sender_id)
         if case is not None:
             detail = {"staff": staff, "reason": delivery.reason, "text": text[:200]}
-            _case_store().record_event(case.case_id, "message_undelivered", detail)
+            process_store().record_event(case.case_id, "message_undelivered", detail)
     return delivery

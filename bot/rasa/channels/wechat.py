@@ -49,12 +49,13 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.utils import WeChatSigner
 
+from bot.domain.delivery import SEND_FAILED, WECHAT_WINDOW_CLOSED, Delivery
 from bot.domain.responses import response_text
 from bot.infra.identity import conversation_id
 from bot.infra.server_secret import keyed_hash
 from bot.rasa.channels import outbound
 from bot.rasa.channels.guard import Handler, guard_incoming
-from bot.rasa.channels.outbound import Delivery, Outgoing
+from bot.rasa.channels.outbound import Outgoing
 from bot.storage import redis_state
 from bot.storage.redis_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
 
@@ -460,7 +461,7 @@ class WeChatInput(InputChannel):
         user's last message (errcode 45015 after that), so an older conversation is not tried."""
         last = message.last_user_message_at
         if last is None or time.time() - last > CUSTOMER_SERVICE_WINDOW_SECONDS:
-            return Delivery(False, response_text("utter_wechat_unreachable"))
+            return Delivery.undelivered(WECHAT_WINDOW_CLOSED)
         openid = conversation.partition(":")[2]
         output = WeChatOutput()
         if message.buttons:
@@ -471,10 +472,11 @@ class WeChatInput(InputChannel):
             for part in output.reply_parts():
                 await self.api.send_text(openid, part)
         except (WeChatApiError, aiohttp.ClientError, asyncio.TimeoutError) as error:
-            return Delivery(False, f"{response_text('utter_wechat_send_failed')}（{describe(error)}）")
+            logger.error("A 客服消息 to %s outside its turn failed: %s", user_ref(openid), describe(error))
+            return Delivery.undelivered(SEND_FAILED)
         if output.payloads:
             await self.menus.save(openid, output.payloads)
-        return Delivery(True)
+        return Delivery.ok()
 
     def _check_timestamp(self, request: Request) -> str:
         timestamp = request.args.get("timestamp", "")

@@ -18,12 +18,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.domain.cases import CaseStore
 from bot.domain.checklist import build_checklist, render_html
 from bot.domain.knowledge import PROJECT_ROOT
 from bot.domain.links import case_for_link
 from bot.domain.responses import response_text
-from bot.storage import store_from_env
+from bot.storage import process_store
 
 WEB_ROOT = PROJECT_ROOT / "web"
 VENDOR_FILES = {
@@ -45,11 +44,6 @@ PRIVATE_PAGE = {
 def _not_found_page() -> str:
     text = html.escape(response_text("utter_link_not_found"))
     return f"<!doctype html><meta charset='utf-8'><title>{text}</title><p>{text}</p>"
-
-
-@lru_cache(maxsize=1)
-def _case_store() -> CaseStore:
-    return store_from_env()
 
 
 def static_file(relative: str) -> Path | None:
@@ -91,7 +85,7 @@ class WidgetInput(InputChannel):
 
         @widget.route("/checklist/<token:str>", methods=["GET"])
         async def checklist(request: Request, token: str) -> HTTPResponse:
-            case = case_for_link(_case_store(), token)
+            case = case_for_link(process_store(), token)
             if case is None:
                 return response.html(_not_found_page(), status=404, headers=PRIVATE_PAGE)
             return response.html(render_html(build_checklist(case)), headers=PRIVATE_PAGE)
