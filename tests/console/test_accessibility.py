@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 from accessibility import assert_accessible
-from console_support import MIS_SWIPE_TEXT, PASSWORD, Console, add_user, at, open_mis_swipe
+from console_support import PASSWORD, Console, add_user, at, open_mis_swipe
 from tracker_events import reply, user, write_events
 
+from bot.console.teach import training_texts
 from bot.domain.cases import Facts
 
 if TYPE_CHECKING:
@@ -50,24 +51,26 @@ def seed(console: Console) -> Seeded:
         predicted_intent="nlu_fallback", confidence=0.4, intent="inform", username="alice",
         case_id=case.case_id,
     )  # fmt: skip
-    store.flag_example(  # a sentence the training data already has: shown as not exported
-        sender_id=CASE_SENDER, event_id=user_ids[0], text=MIS_SWIPE_TEXT,
-        annotated=MIS_SWIPE_TEXT, predicted_intent="report_misswipe", confidence=0.97,
-        intent="report_misswipe", username="alice", case_id=case.case_id,
-    )  # fmt: skip
     store.cases.request_handoff(CASE_SENDER, "rest", case.case_id)
+    # A sentence the training data has: once flagged, the teach page marks it as not exported.
+    known = min(text for text in training_texts(settings.training_data) if "盗刷" in text)
     for number, status in enumerate(["open", "with_bank", "escalated", "resolved", "closed"]):
         sender = f"customer-{number}"
         other = store.cases.open_case(sender, "wechat", "unauthorized", Facts(bank="招商银行", amount=88.0))
         if status != "open":
             store.set_status(other.case_id, status, "alice")
-        write_events(
+        (event_id,) = write_events(
             settings.tracker_db,
             sender,
-            [user("卡被盗刷了", "report_unauthorized", 0.9), reply("utter_freeze_card", "请先冻结银行卡。")],
+            [user(known, "report_unauthorized", 0.5), reply("utter_freeze_card", "请先冻结银行卡。")],
             at(date(2026, 11, 24), 15),
         )
-    store.cases.request_handoff("customer-4", "wechat", None)
+    # The last of those conversations: a handoff without a case, and a flagged message.
+    store.flag_example(
+        sender_id=sender, event_id=event_id, text=known, annotated=known,
+        predicted_intent="report_unauthorized", confidence=0.5, intent="report_misswipe", username="alice",
+    )  # fmt: skip
+    store.cases.request_handoff(sender, "wechat", None)
     return Seeded(case.case_id, CASE_SENDER)
 
 
