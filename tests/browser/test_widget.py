@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
+from accessibility import assert_accessible
 
 try:
     from playwright.sync_api import Browser, Dialog, Locator, Page, expect
@@ -350,3 +351,38 @@ def test_screenshots_of_a_conversation(browser: Browser, servers: Servers, name:
         assert path.stat().st_size > 10_000
     finally:
         context.close()
+
+
+def test_the_widget_has_no_wcag_violations_closed_in_a_conversation_and_offline(chat: Chat) -> None:
+    chat.load()
+    expect(chat.launcher).to_be_visible()
+    assert_accessible(chat.page, "the demo page with the widget closed")
+
+    chat.open()
+    chat.say("我在永辉超市被扣了两次，每次88元")
+    expect(chat.page.get_by_role("button", name="建设银行", exact=True)).to_be_visible(timeout=REPLY_MS)
+    assert_accessible(chat.page, "the widget offering bank buttons")
+    chat.page.get_by_role("button", name="建设银行", exact=True).click()
+    chat.bot_reply("哪天")
+    chat.say("昨天")
+    chat.bot_reply("案件号")
+    chat.say("把我的清单再发一遍")
+    link = chat.page.get_by_role("link", name="打印 / 保存清单")
+    expect(link).to_be_visible(timeout=REPLY_MS)
+    assert_accessible(chat.page, "the widget after a conversation with answered buttons and a link")
+
+    with chat.page.context.expect_page() as opened:
+        link.click()
+    checklist = opened.value
+    checklist.wait_for_load_state()
+    assert_accessible(checklist, "the printable checklist the widget links to")
+    checklist.close()
+
+    proxy = chat.servers.proxy
+    proxy.stop()
+    try:
+        expect(chat.notice).to_be_visible(timeout=10_000)
+        assert_accessible(chat.page, "the widget offline, with its notice and retry button")
+    finally:
+        proxy.start()
+    expect(chat.notice).to_be_hidden(timeout=20_000)

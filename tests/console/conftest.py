@@ -8,12 +8,13 @@ cluster mode.
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import FIRST_LOGIN_DELAY, LOGIN_DELAY_CAP, Console
+from console_support import FIRST_LOGIN_DELAY, LOGIN_DELAY_CAP, Console, unavailable
 from sanic import Sanic
 from server_env import ServerThread
 
@@ -23,6 +24,12 @@ from bot.console.transcripts import TrackerReader
 
 # Several apps (one per test) share the name "wushua_console".
 Sanic.test_mode = True
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,3 +86,20 @@ def console(settings: Settings) -> Iterator[Console]:
         thread.stop()
         app.ctx.store.close()
         app.ctx.tracker.close()
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    """A page in a fresh headless Chromium, for the browser tests."""
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()

@@ -1,4 +1,5 @@
-"""A staff member in a real (headless) Chromium reviews a real conversation with the bot.
+"""A staff member in a real (headless) Chromium (the ``page`` fixture, conftest.py) reviews a real
+conversation with the bot.
 
 The Rasa and action servers are the ones ``tests/test_rest_e2e.py`` starts (its
 ``bot`` fixture, reused here); the console reads their case store and tracker.
@@ -7,12 +8,10 @@ The Rasa and action servers are the ones ``tests/test_rest_e2e.py`` starts (its
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_support import PASSWORD, Console, unavailable
+from console_support import PASSWORD, Console
 from test_rest_e2e import Bot, new_sender
 from test_rest_e2e import bot as bot
 
@@ -21,33 +20,11 @@ from bot.console.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
 
 @pytest.fixture
 def settings(bot: Bot) -> Settings:
     """The console over the live bot's own databases."""
     return Settings(case_db=bot.case_db, tracker_db=bot.tracker_db)
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
 
 
 def test_staff_review_a_real_conversation_change_its_status_and_flag_a_message(
