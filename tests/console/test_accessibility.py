@@ -33,6 +33,7 @@ CASE_SENDER = "alice-phone"
 class Seeded:
     case_id: str
     sender: str
+    taken_over: str  # a conversation staff have taken over (the takeover view)
 
 
 def seed(console: Console) -> Seeded:
@@ -71,7 +72,20 @@ def seed(console: Console) -> Seeded:
         predicted_intent="report_unauthorized", confidence=0.5, intent="report_misswipe", username="alice",
     )  # fmt: skip
     store.cases.request_handoff(sender, "wechat", None)
-    return Seeded(case.case_id, CASE_SENDER)
+    taken_over = "wechat:o-taken-over"
+    staff_turn = {
+        "event": "bot",
+        "text": "您好，我是客服 alice。",
+        "data": {},
+        "metadata": {"staff": "alice"},
+    }
+    write_events(
+        settings.tracker_db,
+        taken_over,
+        [user("转人工", "request_human", 0.97), {"event": "pause"}, staff_turn],
+        at(date(2026, 11, 24), 16),
+    )
+    return Seeded(case.case_id, CASE_SENDER, taken_over)
 
 
 def sign_in(page: Page, console: Console, password: str = PASSWORD) -> None:
@@ -89,7 +103,7 @@ def wrong_password(page: Page, console: Console) -> None:
 @dataclass(frozen=True)
 class ConsolePage:
     name: str
-    path: str  # may name {case_id} and {sender}
+    path: str  # may name {case_id}, {sender} and {taken_over}
     signed_in: bool = True
     status: int = 200
     # What a person does first, e.g. submit a form; the page checked is the one it leads to.
@@ -102,6 +116,7 @@ PAGES = [
     ConsolePage("queue", "/"),
     ConsolePage("case", "/cases/{case_id}"),
     ConsolePage("conversation", "/conversation?sender={sender}"),
+    ConsolePage("conversation-taken-over", "/conversation?sender={taken_over}"),
     ConsolePage("conversations", "/conversations"),
     ConsolePage("dashboard", "/dashboard"),
     ConsolePage("audit", "/audit"),
@@ -117,7 +132,9 @@ def test_the_page_has_no_wcag_violations(console: Console, page: Page, console_p
     if console_page.signed_in:
         sign_in(page, console)
         page.wait_for_url(console.base_url + "/")
-    url = console.base_url + console_page.path.format(case_id=seeded.case_id, sender=seeded.sender)
+    url = console.base_url + console_page.path.format(
+        case_id=seeded.case_id, sender=seeded.sender, taken_over=seeded.taken_over
+    )
     response = page.goto(url)
     assert response is not None and response.status == console_page.status, url
     if console_page.action:
