@@ -25,9 +25,20 @@ from bot.console.store import CaseFilter, ConsoleStore
 from bot.domain.cases import Facts
 from bot.domain.clock import now
 from bot.storage import open_store
+from bot.storage.database import Database
+from bot.storage.migrations import MIGRATIONS, migrate
 from bot.storage.schema import metadata
 
 PASSWORD = "correct horse battery"  # every staff account's in the dumps
+# Migrations written after the dumps: a dump brought up to date runs them too.
+AFTER_THE_DUMPS = ("0009_create_case_feedback",)
+
+
+def load_dump_and_later_migrations(name: str, location: Path | str) -> None:
+    load_dump(name, location)
+    database = Database(location)
+    migrate(database, [(name, step) for name, step in MIGRATIONS if name in AFTER_THE_DUMPS])
+    database.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -102,7 +113,8 @@ def test_a_database_of_the_last_stores_opens_as_it_is_and_works(location: Path |
     load_dump("current", location)
     recorded = migrations(location)
     store = ConsoleStore(location)
-    assert migrations(location) == recorded  # nothing ran again
+    ran = [name for name, applied_at in migrations(location) if (name, applied_at) not in recorded]
+    assert ran == list(AFTER_THE_DUMPS)  # nothing else ran again
     first = store.cases.get("WS-20261125-0001")
     assert (first.sender_id, first.facts.merchant, first.facts.correct_amount, first.steps_done) == (
         "rest:alice", "华联超市", 300.0, ("contact_merchant",)
@@ -130,7 +142,7 @@ def test_an_earlier_database_is_upgraded_as_the_earlier_code_upgraded_it(
 ) -> None:
     load_dump("early", location)
     open_store(str(location)).close()
-    load_dump("early-upgraded", twin)
+    load_dump_and_later_migrations("early-upgraded", twin)
     assert [name for name, _ in migrations(location)] == [name for name, _ in migrations(twin)]
     assert contents(location) == contents(twin)
     assert structure(location) == structure(twin)
@@ -141,7 +153,7 @@ def test_an_earlier_database_is_upgraded_as_the_earlier_code_upgraded_it(
 
 def test_a_new_database_has_the_schema_the_earlier_code_made(location: Path | str, twin: Path | str) -> None:
     open_store(str(location)).close()
-    load_dump("current", twin)
+    load_dump_and_later_migrations("current", twin)
     assert [name for name, _ in migrations(location)] == [name for name, _ in migrations(twin)]
     assert structure(location) == structure(twin)
 

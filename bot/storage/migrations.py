@@ -116,6 +116,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_create_checklist_links", _create(schema.checklist_links)),
     ("0006_namespace_sender_ids", _namespace_sender_ids),
     ("0007_one_waiting_handoff_per_conversation", _one_waiting_handoff_per_conversation),
+    ("0009_create_case_feedback", _create(schema.case_feedback)),
     ("console_0001_create_staff_users", _create(schema.staff_users)),
     ("console_0002_create_staff_sessions", _create(schema.staff_sessions)),
     ("console_0003_create_login_attempts", _create(schema.login_attempts)),

@@ -108,6 +108,18 @@ checklist_links = sa.Table(
     sa.Index("idx_checklist_links_case_id", "case_id"),
 )
 
+# One rating per case, asked once the money came back; a second rating replaces the first.
+case_feedback = sa.Table(
+    "case_feedback",
+    metadata,
+    _text("case_id", sa.ForeignKey("cases.case_id"), primary_key=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    _text("label", nullable=False),
+    _text("comment"),
+    _text("created_at", nullable=False),
+    _text("channel", nullable=False),
+)
+
 # The staff console's tables.
 
 staff_users = sa.Table(
