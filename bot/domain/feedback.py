@@ -56,12 +56,12 @@ def label_for(score: int) -> str:
 
 
 def rating(score: object) -> Rating | None:
-    """A button's score (5, 3 or 1; any whole 1–5 is taken); None for anything else."""
+    """A button's score (5, 3 or 1; any whole 1–5 is taken, 5.0 too); None for anything else."""
     try:
-        value = int(str(score))
+        value = float(str(score))
     except ValueError:
         return None
-    return Rating(value, label_for(value)) if 1 <= value <= 5 else None
+    return Rating(int(value), label_for(int(value))) if value.is_integer() and 1 <= value <= 5 else None
 
 
 def rating_from_text(text: str) -> Rating | None:
