@@ -64,7 +64,6 @@ class ActionRecordRating(Action):
         return [
             SlotSet("feedback", "rated"),
             SlotSet("feedback_score", given.score),
-            SlotSet("feedback_comment", None),
         ]
 
 
@@ -75,8 +74,13 @@ class ValidateFeedbackForm(FormValidationAction):
     def validate_feedback_comment(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """The comment as typed, or "" for none: a short closing word or a button's payload."""
-        text = str(value or "").strip()
+        """The comment as typed, or "" for none: a short closing word or a button's payload.
+
+        Also called with None, for a reset slot, when the form starts: it stays unfilled, so the form asks.
+        """
+        if value is None:
+            return {"feedback_comment": None}
+        text = str(value).strip()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         closing = intent in CLOSING_INTENTS and len(text) <= CLOSING_MAX_CHARS
         return {"feedback_comment": "" if closing or text.startswith("/") else text}
