@@ -26,6 +26,8 @@ THANKS = {
 # "好的", "没有了", "谢谢", "再见" close the conversation; a longer sentence is a comment whatever its intent.
 CLOSING_INTENTS = frozenset({"affirm", "deny", "thank", "goodbye"})
 CLOSING_MAX_CHARS = 8
+# The bot's last move before a typed rating must have been the question (or the comment question).
+ASKING_ACTIONS = frozenset({"action_refund_received", "action_record_rating", "feedback_form"})
 
 
 def rated_case(tracker: Tracker) -> Case | None:
@@ -33,6 +35,19 @@ def rated_case(tracker: Tracker) -> Case | None:
     case_id = tracker.get_slot("feedback_case")
     case = case_store().get_for_owner(case_id, tracker.sender_id) if case_id else None
     return case if case is not None and case.status == "resolved" else None
+
+
+def answers_the_question(tracker: Tracker) -> bool:
+    """Whether the latest message came right after the rating question. A button carries its
+    score and counts any time; typed words count only here, as "我对处理结果不满意，要投诉"
+    elsewhere is a complaint, not a rating of the last case."""
+    before_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            before_message = True
+        elif before_message and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") in ASKING_ACTIONS
+    return False
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -50,9 +65,9 @@ class ActionRecordRating(Action):
         if case is None:
             dispatcher.utter_message(response="utter_nothing_to_rate")
             return [SlotSet("feedback", None)]
-        given = rating(next(tracker.get_latest_entity_values("score"), None)) or rating_from_text(
-            tracker.latest_message.get("text") or ""
-        )
+        given = rating(next(tracker.get_latest_entity_values("score"), None))
+        if given is None and answers_the_question(tracker):
+            given = rating_from_text(tracker.latest_message.get("text") or "")
         if given is None:
             dispatcher.utter_message(response="utter_ask_rating")
             return [SlotSet("feedback", None)]

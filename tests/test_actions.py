@@ -151,6 +151,23 @@ async def resolved_case() -> str:
     return case_id
 
 
+def typed_rating(slots: dict[str, Any], text: str, asked_by: str = "action_refund_received") -> Tracker:
+    """A rating typed as the answer to the question ``asked_by`` put."""
+    current = tracker(slots=slots, intent="rate_service", text=text)
+    current.events[:0] = [{"event": "action", "name": asked_by}, {"event": "action", "name": "action_listen"}]
+    return current
+
+
+async def test_a_typed_rating_counts_only_as_the_answer_to_the_question() -> None:
+    case_id = await resolved_case()
+    complaint = typed_rating(
+        {"feedback_case": case_id}, "我对处理结果不满意", asked_by="action_answer_question"
+    )
+    _, messages = await run(ActionRecordRating(), complaint)
+    assert [m["response"] for m in messages] == ["utter_ask_rating"]
+    assert case_store().feedback(case_id) is None
+
+
 async def test_a_rating_button_is_stored_and_a_comment_invited() -> None:
     case_id = await resolved_case()
     slots = {"feedback_case": case_id}
@@ -170,17 +187,15 @@ async def test_a_rating_button_is_stored_and_a_comment_invited() -> None:
 async def test_a_typed_rating_is_read_from_its_words_and_replaces_the_first() -> None:
     case_id = await resolved_case()
     slots = {"feedback_case": case_id}
-    await run(ActionRecordRating(), tracker(slots=slots, intent="rate_service", text="满意"))
-    _, messages = await run(ActionRecordRating(), tracker(slots=slots, intent="rate_service", text="还行吧"))
+    await run(ActionRecordRating(), typed_rating(slots, "满意"))
+    _, messages = await run(ActionRecordRating(), typed_rating(slots, "还行吧"))
     assert [m["response"] for m in messages] == ["utter_rating_thanks"]
     assert (case_store().feedback(case_id).score, case_store().feedback(case_id).label) == (3, "neutral")
 
 
 async def test_an_unreadable_rating_asks_again_and_stores_nothing() -> None:
     case_id = await resolved_case()
-    events, messages = await run(
-        ActionRecordRating(), tracker(slots={"feedback_case": case_id}, intent="rate_service", text="嗯……")
-    )
+    events, messages = await run(ActionRecordRating(), typed_rating({"feedback_case": case_id}, "嗯……"))
     assert ([m["response"] for m in messages], events) == (["utter_ask_rating"], [SlotSet("feedback", None)])
     assert case_store().feedback(case_id) is None
 
@@ -229,7 +244,7 @@ async def test_the_turn_after_the_comment_question_is_the_comment_unless_it_clos
 async def test_a_comment_is_masked_cut_to_one_line_and_stored_with_the_rating() -> None:
     case_id = await resolved_case()
     slots = {"feedback_case": case_id}
-    await run(ActionRecordRating(), tracker(slots=slots, intent="rate_service", text="一般"))
+    await run(ActionRecordRating(), typed_rating(slots, "一般"))
     typed = "卡号6222020200112233445\n" + "太慢了" * 100
     events, messages = await run(
         ActionRecordComment(), tracker(slots={**slots, "feedback_score": 3, "feedback_comment": typed})
@@ -243,7 +258,7 @@ async def test_a_comment_is_masked_cut_to_one_line_and_stored_with_the_rating() 
     )
     assert "6222020200" not in stored.comment and stored.score == 3
     # A new score keeps the words already given.
-    await run(ActionRecordRating(), tracker(slots=slots, intent="rate_service", text="满意"))
+    await run(ActionRecordRating(), typed_rating(slots, "满意"))
     assert (case_store().feedback(case_id).score, case_store().feedback(case_id).comment) == (
         5,
         stored.comment,
@@ -253,7 +268,7 @@ async def test_a_comment_is_masked_cut_to_one_line_and_stored_with_the_rating() 
 async def test_no_comment_keeps_the_rating_and_says_goodbye() -> None:
     case_id = await resolved_case()
     slots = {"feedback_case": case_id}
-    await run(ActionRecordRating(), tracker(slots=slots, intent="rate_service", text="满意"))
+    await run(ActionRecordRating(), typed_rating(slots, "满意"))
     events, messages = await run(
         ActionRecordComment(), tracker(slots={**slots, "feedback_score": 5, "feedback_comment": ""})
     )
