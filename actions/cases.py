@@ -308,7 +308,8 @@ class ActionRefundReceived(Action):
         follow_up_store().mark_answered(case.case_id, "refund_received")
         case_store().set_status(case.case_id, "resolved")
         dispatcher.utter_message(response="utter_refund_received", case_id=case.case_id)
-        return [SlotSet("case_id", None)]
+        dispatcher.utter_message(response="utter_ask_rating")
+        return [SlotSet("case_id", None), SlotSet("feedback_case", case.case_id)]
 
 
 class ActionRefundNotYet(Action):

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 UNUSED = re.compile(r"The utterance '(?P<name>utter_\w+)' is not used in any story or rule\.")
 WARNING = re.compile(r"UserWarning: (?P<message>.+)")
@@ -28,10 +30,14 @@ def responses_uttered_by_code() -> set[str]:
     # Validation reason codes become utter_invalid_<code> (actions/forms.py).
     validation = (ROOT / "bot" / "domain" / "validation.py").read_text(encoding="utf-8")
     names |= {f"utter_invalid_{code}" for code in re.findall(r'error="(\w+)"', validation)}
-    # Form questions are asked by Rasa itself.
-    names |= set(
-        re.findall(r"^  (utter_ask_case_form_\w+):", (ROOT / "domain.yml").read_text(encoding="utf-8"), re.M)
-    )
+    # Form questions are asked by Rasa itself: utter_ask_<form>_<slot>, else utter_ask_<slot>.
+    forms = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["forms"]
+    names |= {
+        f"utter_ask_{prefix}{slot}"
+        for form, spec in forms.items()
+        for slot in spec["required_slots"]
+        for prefix in (f"{form}_", "")
+    }
     return names
 
 

@@ -19,12 +19,14 @@ from actions.cases import (
     ActionShowChecklist,
     ActionUpdateCase,
 )
+from actions.feedback import ActionRecordComment, ActionRecordRating, ValidateFeedbackForm
 from actions.follow_ups import ActionStopFollowUps
 from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
 from actions.store import case_store
 from bot.domain.cases import MAX_NEW_CASES_PER_DAY, Facts
+from bot.domain.feedback import MAX_COMMENT_CHARS
 from bot.domain.links import case_for_link
 
 SLOTS = {
@@ -42,12 +44,13 @@ def tracker(
     intent: str = "inform",
     entities: list[dict[str, Any]] | None = None,
     active_loop: str | None = None,
+    text: str = "",
 ) -> Tracker:
     return Tracker(
         sender_id=sender,
         slots=slots or {},
         latest_message={
-            "text": "",
+            "text": text,
             "intent": {"name": intent, "confidence": 1.0},
             "entities": entities or [],
         },
@@ -139,8 +142,141 @@ async def test_refund_received_resolves_the_case() -> None:
     case_id = await create_case()
     events, messages = await run(ActionRefundReceived(), tracker())
     assert messages[0] == {**messages[0], "response": "utter_refund_received", "case_id": case_id}
-    assert events == [SlotSet("case_id", None)]
+    assert messages[1]["response"] == "utter_ask_rating"
+    assert events == [SlotSet("case_id", None), SlotSet("feedback_case", case_id)]
     assert case_store().get(case_id).status == "resolved"
+
+
+async def resolved_case() -> str:
+    case_id = await create_case()
+    await run(ActionRefundReceived(), tracker())
+    return case_id
+
+
+def typed_rating(slots: dict[str, Any], text: str, asked_by: str = "action_refund_received") -> Tracker:
+    """A rating typed as the answer to the question ``asked_by`` put."""
+    current = tracker(slots=slots, intent="rate_service", text=text)
+    current.events[:0] = [{"event": "action", "name": asked_by}, {"event": "action", "name": "action_listen"}]
+    return current
+
+
+async def test_a_typed_rating_counts_only_as_the_answer_to_the_question() -> None:
+    case_id = await resolved_case()
+    complaint = typed_rating(
+        {"feedback_case": case_id}, "我对处理结果不满意", asked_by="action_answer_question"
+    )
+    _, messages = await run(ActionRecordRating(), complaint)
+    assert [m["response"] for m in messages] == ["utter_ask_rating"]
+    assert case_store().feedback(case_id) is None
+
+
+async def test_a_rating_button_is_stored_and_a_comment_invited() -> None:
+    case_id = await resolved_case()
+    slots = {"feedback_case": case_id}
+    events, messages = await run(
+        ActionRecordRating(),
+        tracker(slots=slots, intent="rate_service", entities=[{"entity": "score", "value": 1}]),
+    )
+    assert [m["response"] for m in messages] == ["utter_rating_sorry"]
+    assert events == [
+        SlotSet("feedback", "rated"),
+        SlotSet("feedback_score", 1),
+    ]
+    stored = case_store().feedback(case_id)
+    assert (stored.score, stored.label, stored.comment, stored.channel) == (1, "dissatisfied", None, "rest")
+
+
+async def test_a_typed_rating_is_read_from_its_words_and_replaces_the_first() -> None:
+    case_id = await resolved_case()
+    slots = {"feedback_case": case_id}
+    await run(ActionRecordRating(), typed_rating(slots, "满意"))
+    _, messages = await run(ActionRecordRating(), typed_rating(slots, "还行吧"))
+    assert [m["response"] for m in messages] == ["utter_rating_thanks"]
+    assert (case_store().feedback(case_id).score, case_store().feedback(case_id).label) == (3, "neutral")
+
+
+async def test_an_unreadable_rating_asks_again_and_stores_nothing() -> None:
+    case_id = await resolved_case()
+    events, messages = await run(ActionRecordRating(), typed_rating({"feedback_case": case_id}, "嗯……"))
+    assert ([m["response"] for m in messages], events) == (["utter_ask_rating"], [SlotSet("feedback", None)])
+    assert case_store().feedback(case_id) is None
+
+
+async def test_a_rating_with_no_resolved_case_of_its_own_is_only_thanked() -> None:
+    case_id = await resolved_case()
+    open_case = await create_case("bob")
+    for sender, slots in (
+        ("alice", {}),
+        ("mallory", {"feedback_case": case_id}),
+        ("bob", {"feedback_case": open_case}),
+    ):
+        current = tracker(
+            sender, slots=slots, intent="rate_service", entities=[{"entity": "score", "value": 5}]
+        )
+        events, messages = await run(ActionRecordRating(), current)
+        assert ([m["response"] for m in messages], events) == (
+            ["utter_nothing_to_rate"],
+            [SlotSet("feedback", None)],
+        )
+    assert case_store().feedback(case_id) is None and case_store().feedback(open_case) is None
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "comment"),
+    [
+        ("report_misswipe", "下次别再重复扣款了", "下次别再重复扣款了"),  # a comment, not a new report
+        ("ask_refund_time", "到账要是能再快点就好了", "到账要是能再快点就好了"),
+        ("thank", "谢谢你们，客服很耐心，流程也清楚", "谢谢你们，客服很耐心，流程也清楚"),
+        ("deny", "不用了", ""),
+        ("thank", "谢谢", ""),
+        ("goodbye", "再见", ""),
+        ("request_checklist", "/request_checklist", ""),  # an old button clicked
+        ("rate_service", None, None),  # the slot as reset when the form starts: the form asks
+    ],
+)
+async def test_the_turn_after_the_comment_question_is_the_comment_unless_it_closes(
+    intent: str, text: str | None, comment: str | None
+) -> None:
+    current = tracker(intent=intent, text=text or "", active_loop="feedback_form")
+    assert ValidateFeedbackForm().validate_feedback_comment(text, CollectingDispatcher(), current, {}) == {
+        "feedback_comment": comment
+    }
+
+
+async def test_a_comment_is_masked_cut_to_one_line_and_stored_with_the_rating() -> None:
+    case_id = await resolved_case()
+    slots = {"feedback_case": case_id}
+    await run(ActionRecordRating(), typed_rating(slots, "一般"))
+    typed = "卡号6222020200112233445\n" + "太慢了" * 100
+    events, messages = await run(
+        ActionRecordComment(), tracker(slots={**slots, "feedback_score": 3, "feedback_comment": typed})
+    )
+    assert [m["response"] for m in messages] == ["utter_comment_recorded"]
+    assert events == [SlotSet("feedback", None), SlotSet("feedback_comment", None)]
+    stored = case_store().feedback(case_id)
+    assert (
+        stored.comment.startswith("卡号[卡号已隐藏，尾号3445] 太慢了")
+        and len(stored.comment) == MAX_COMMENT_CHARS
+    )
+    assert "6222020200" not in stored.comment and stored.score == 3
+    # A new score keeps the words already given.
+    await run(ActionRecordRating(), typed_rating(slots, "满意"))
+    assert (case_store().feedback(case_id).score, case_store().feedback(case_id).comment) == (
+        5,
+        stored.comment,
+    )
+
+
+async def test_no_comment_keeps_the_rating_and_says_goodbye() -> None:
+    case_id = await resolved_case()
+    slots = {"feedback_case": case_id}
+    await run(ActionRecordRating(), typed_rating(slots, "满意"))
+    events, messages = await run(
+        ActionRecordComment(), tracker(slots={**slots, "feedback_score": 5, "feedback_comment": ""})
+    )
+    assert [m["response"] for m in messages] == ["utter_feedback_done"]
+    assert events == [SlotSet("feedback", None), SlotSet("feedback_comment", None)]
+    assert (case_store().feedback(case_id).score, case_store().feedback(case_id).comment) == (5, None)
 
 
 async def test_checklist_is_shown_again_on_request() -> None:

@@ -23,6 +23,7 @@ import psycopg2
 import pytest
 
 from bot.domain.cases import MAX_NEW_CASES_PER_DAY, CaseNotFound, Facts, TooManyCases
+from bot.domain.feedback import Rating
 from bot.storage import open_store, store_from_env
 from bot.storage.cases import SQLCaseStore
 from bot.storage.database import RECONNECT_SECONDS, Database, sqlite_path_from_url
@@ -255,6 +256,40 @@ def test_status_changes_are_checked_and_logged(store: AnyStore) -> None:
 def test_unknown_case_raises(store: AnyStore) -> None:
     with pytest.raises(CaseNotFound):
         store.set_status("WS-20261125-9999", "resolved")
+
+
+def test_a_case_keeps_one_rating_the_latest_and_each_is_logged(store: AnyStore, store_url: str) -> None:
+    case = store.set_status(store.open_case("alice", "rest", "misswipe", FACTS).case_id, "resolved")
+    first = store.record_feedback(case.case_id, Rating(5, "satisfied"), None, "rest")
+    assert (first.score, first.label, first.comment, first.channel) == (5, "satisfied", None, "rest")
+    store.record_feedback(case.case_id.lower(), Rating(1, "dissatisfied"), "到账太慢", "wechat")
+    latest = store.feedback(case.case_id)
+    assert (latest.score, latest.label, latest.comment) == (1, "dissatisfied", "到账太慢")
+    assert latest.channel == "wechat"
+    assert latest.created_at.utcoffset() == timedelta(hours=8)
+    assert count_rows(store_url, "case_feedback") == 1
+    logged = [event["detail"] for event in store.events(case.case_id) if event["event"] == "feedback"]
+    assert logged == [
+        {"score": 5, "label": "satisfied", "commented": False},
+        {"score": 1, "label": "dissatisfied", "commented": True},
+    ]
+    assert store.feedback(store.open_case("bob", "rest", "misswipe", FACTS).case_id) is None
+
+
+def test_a_rating_and_its_event_commit_together(
+    store: AnyStore, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = store.open_case("alice", "rest", "misswipe", FACTS)
+    with pytest.raises(CaseNotFound):
+        store.record_feedback("WS-20261125-9999", Rating(5, "satisfied"), None, "rest")
+
+    def full_log(*args: object) -> None:
+        raise OSError("the event log is full")
+
+    monkeypatch.setattr(store, "_log", full_log)
+    with pytest.raises(OSError):
+        store.record_feedback(case.case_id, Rating(3, "neutral"), "还行", "rest")
+    assert count_rows(store_url, "case_feedback") == 0
 
 
 def test_handoff_is_recorded_with_and_without_a_case(store: AnyStore, store_url: str) -> None:

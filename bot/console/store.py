@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -192,6 +194,55 @@ class FlaggedExample:
     intent: str
     flagged_by: str
     flagged_at: datetime
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved case: opened at ``created_at``, resolved (last) at ``resolved_at``, and its rating."""
+
+    kind: str
+    created_at: datetime
+    resolved_at: datetime
+    score: int | None
+    label: str | None
+
+    @property
+    def days(self) -> float:
+        return (self.resolved_at - self.created_at).total_seconds() / 86400
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Time to resolution and satisfaction of the resolved cases of one path or one ISO week."""
+
+    group: str
+    resolved: int
+    median_days: float | None
+    mean_days: float | None
+    ratings: int
+    average_score: float | None
+    satisfied_share: float | None
+
+    @classmethod
+    def of(cls, group: str, resolved: list[Resolved]) -> Outcomes:
+        days = [case.days for case in resolved]
+        scores = [case.score for case in resolved if case.score is not None]
+        satisfied = sum(case.label == "satisfied" for case in resolved)
+        return cls(
+            group=group,
+            resolved=len(resolved),
+            median_days=statistics.median(days) if days else None,
+            mean_days=statistics.fmean(days) if days else None,
+            ratings=len(scores),
+            average_score=statistics.fmean(scores) if scores else None,
+            satisfied_share=satisfied / len(scores) if scores else None,
+        )
+
+
+def iso_week(moment: datetime) -> str:
+    """2026-W48: the ISO week (Monday to Sunday) of a China-time moment."""
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 class ConsoleStore:
@@ -540,8 +591,7 @@ class ConsoleStore:
 
     def cases_per_day(self, case_filter: CaseFilter, days: int = 30) -> list[tuple[date, int]]:
         """Cases opened on each of the last ``days`` days (or the filter's range), zeros included."""
-        last = case_filter.until or now().date()
-        first = case_filter.since or last - timedelta(days=days - 1)
+        first, last = window(case_filter, days)
         counts = console_queries.per_day(replace(case_filter, since=first, until=last), self.db)
         span = (last - first).days + 1
         return [
@@ -562,6 +612,40 @@ class ConsoleStore:
     def status_counts(self, case_filter: CaseFilter) -> dict[str, int]:
         counts = console_queries.counts_by(cases.c.status, case_filter, self.db)
         return {status: counts.get(status, 0) for status in STATUSES}
+
+    def resolved_cases(self, case_filter: CaseFilter, days: int = 30) -> list[Resolved]:
+        """The resolved cases opened in the last ``days`` days (or the filter's range)."""
+        found: dict[str, Resolved] = {}
+        first, last = window(case_filter, days)
+        for row in console_queries.resolved(replace(case_filter, since=first, until=last), self.db):
+            # A case reopened and resolved again counts from its last resolution.
+            if json.loads(row["detail"]).get("to") == "resolved":
+                found[row["case_id"]] = Resolved(
+                    kind=row["kind"],
+                    created_at=datetime.fromisoformat(row["created_at"]),
+                    resolved_at=datetime.fromisoformat(row["at"]),
+                    score=row["score"],
+                    label=row["label"],
+                )
+        return list(found.values())
+
+    def outcomes(self, case_filter: CaseFilter, days: int = 30) -> tuple[list[Outcomes], list[Outcomes]]:
+        """Per path (every kind, in order) and per ISO week of resolution (oldest first)."""
+        by_kind: dict[str, list[Resolved]] = defaultdict(list)
+        by_week: dict[str, list[Resolved]] = defaultdict(list)
+        for case in self.resolved_cases(case_filter, days):
+            by_kind[case.kind].append(case)
+            by_week[iso_week(case.resolved_at)].append(case)
+        return (
+            [Outcomes.of(kind, by_kind[kind]) for kind in KINDS],
+            [Outcomes.of(week, by_week[week]) for week in sorted(by_week)],
+        )
+
+
+def window(case_filter: CaseFilter, days: int) -> tuple[date, date]:
+    """The filter's range, or the last ``days`` days up to its end or today (the dashboard's window)."""
+    last = case_filter.until or now().date()
+    return case_filter.since or last - timedelta(days=days - 1), last
 
 
 def write_audit(

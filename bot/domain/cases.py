@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bot.domain import knowledge
+from bot.domain.feedback import Feedback, Rating
 
 # The kinds and statuses are data/knowledge/steps.yml's.
 KINDS = tuple(knowledge.steps()["kinds"])
@@ -132,6 +133,11 @@ class CaseStore(Protocol):
 
     def revoke_checklist_links(self, case_id: str, by: str) -> int:
         """Make every link to the case's checklist stop working; how many were live."""
+
+    def record_feedback(self, case_id: str, rating: Rating, comment: str | None, channel: str) -> Feedback:
+        """Store the user's rating of the case, logged as ``feedback``; a second one replaces the first."""
+
+    def feedback(self, case_id: str) -> Feedback | None: ...
 
 
 class CaseNotFound(LookupError):

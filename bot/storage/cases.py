@@ -42,10 +42,19 @@ from bot.domain.cases import (
     check_kind,
 )
 from bot.domain.clock import now
+from bot.domain.feedback import Feedback, Rating
 from bot.storage.case_log import log_case_event
 from bot.storage.database import Database
 from bot.storage.follow_ups import SQLFollowUpStore
-from bot.storage.schema import WAITING, case_counters, case_events, cases, checklist_links, handoffs
+from bot.storage.schema import (
+    WAITING,
+    case_counters,
+    case_events,
+    case_feedback,
+    cases,
+    checklist_links,
+    handoffs,
+)
 
 # New column values, the event's name and its detail; None when nothing changes.
 Change = tuple[dict[str, Any], str, Any] | None
@@ -210,6 +219,24 @@ class SQLCaseStore:
         """An event on the case that changes none of its facts (a message that could not be delivered)."""
         self.db.run(lambda: self._log(self.locked_case(case_id).case_id, event, detail))
 
+    def record_feedback(self, case_id: str, rating: Rating, comment: str | None, channel: str) -> Feedback:
+        def record() -> Feedback:
+            row = {"case_id": self.locked_case(case_id).case_id, "score": rating.score, "label": rating.label,
+                   "comment": comment, "created_at": now().isoformat(), "channel": channel}  # fmt: skip
+            insert = self.db.dialect.insert(case_feedback).values(row)
+            replaced = {column: insert.excluded[column] for column in row if column != "case_id"}
+            self.db.execute(insert.on_conflict_do_update(index_elements=["case_id"], set_=replaced))
+            # The comment's words stay in case_feedback alone.
+            detail = {"score": rating.score, "label": rating.label, "commented": comment is not None}
+            self._log(row["case_id"], "feedback", detail)
+            return feedback_from_row(row)
+
+        return self.db.run(record)
+
+    def feedback(self, case_id: str) -> Feedback | None:
+        given = sa.select(case_feedback).where(case_feedback.c.case_id == case_id.upper())
+        return next((feedback_from_row(row) for row in self.db.query(given)), None)
+
     def events(self, case_id: str) -> list[dict[str, Any]]:
         logged = sa.select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.id)
         return [{**row, "detail": json.loads(row["detail"])} for row in self.db.query(logged)]
@@ -326,6 +353,17 @@ def case_from_row(row: Any) -> Case:
         handoff_requested=bool(row["handoff_requested"]),
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def feedback_from_row(row: Any) -> Feedback:
+    return Feedback(
+        case_id=row["case_id"],
+        score=row["score"],
+        label=row["label"],
+        comment=row["comment"],
+        channel=row["channel"],
+        created_at=datetime.fromisoformat(row["created_at"]),
     )
 
 

@@ -1,7 +1,8 @@
 """The console's questions about the cases: its queue, search and statistics, on either database.
 
 Each takes a selection (the console's ``CaseFilter``) and answers from
-``cases`` alone; the search is the dialect's (``Dialect.search``). The queue
+``cases`` (``resolved`` adds their status changes and ratings); the search is
+the dialect's (``Dialect.search``). The queue
 is newest first with the case id breaking ties, and pages by keyset, so a
 deep page is an index range like the first (``schema.QUEUE_INDEXES``).
 """
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from bot.storage.database import Database
-from bot.storage.schema import case_tags, cases
+from bot.storage.schema import case_events, case_feedback, case_tags, cases
 
 Position = tuple[str, str]  # (created_at, case_id): a place in the queue
 
@@ -99,3 +100,20 @@ def distinct_values(column: str, db: Database) -> list[str]:
         raise ValueError(column)
     values = sa.select(cases.c[column]).distinct().where(cases.c[column].is_not(None))
     return [value for (value,) in db.execute(values.order_by(cases.c[column]))]
+
+
+def resolved(selection: CaseSelection, db: Database) -> Iterator[dict[str, Any]]:
+    """The selected cases that are resolved, one row per status change of each (``at``, its JSON
+    ``detail``), with the case's rating (``score``, ``label``, NULL without one), in time order.
+
+    Which change resolved the case is read from ``detail`` by the caller, so
+    the SQL stays the same on both databases.
+    """
+    columns = (cases.c.case_id, cases.c.kind, cases.c.created_at, case_events.c.at, case_events.c.detail)
+    changes = (
+        sa.select(*columns, case_feedback.c.score, case_feedback.c.label)
+        .select_from(cases.join(case_events).outerjoin(case_feedback))
+        .where(case_events.c.event == "status", cases.c.status == "resolved", *conditions(selection, db))
+        .order_by(cases.c.case_id, case_events.c.id)
+    )
+    yield from db.query(changes)

@@ -116,6 +116,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_create_checklist_links", _create(schema.checklist_links)),
     ("0006_namespace_sender_ids", _namespace_sender_ids),
     ("0007_one_waiting_handoff_per_conversation", _one_waiting_handoff_per_conversation),
+    ("0008_create_follow_ups", _create(schema.follow_ups, schema.follow_up_opt_outs)),
+    ("0009_create_case_feedback", _create(schema.case_feedback)),
     ("console_0001_create_staff_users", _create(schema.staff_users)),
     ("console_0002_create_staff_sessions", _create(schema.staff_sessions)),
     ("console_0003_create_login_attempts", _create(schema.login_attempts)),
@@ -130,7 +132,6 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("console_0012_add_staff_roles", _add_staff_roles),
     ("console_0013_add_staff_disabled_at", lambda db: _add_columns(db, schema.staff_users.c.disabled_at)),
     ("console_0014_add_session_last_seen", _add_session_last_seen),
-    ("0008_create_follow_ups", _create(schema.follow_ups, schema.follow_up_opt_outs)),
 ]
 
 

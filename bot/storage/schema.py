@@ -136,6 +136,18 @@ follow_up_opt_outs = sa.Table(
     _text("at", nullable=False),
 )
 
+# One rating per case, asked once the money came back; a second rating replaces the first.
+case_feedback = sa.Table(
+    "case_feedback",
+    metadata,
+    _text("case_id", sa.ForeignKey("cases.case_id"), primary_key=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    _text("label", nullable=False),
+    _text("comment"),
+    _text("created_at", nullable=False),
+    _text("channel", nullable=False),
+)
+
 # The staff console's tables.
 
 staff_users = sa.Table(

@@ -27,6 +27,7 @@ from tracker_events import entity, reply, session, user, write_events
 from bot.console.settings import Settings
 from bot.console.web import safe_next
 from bot.domain.cases import Facts
+from bot.domain.feedback import Rating
 from bot.domain.links import case_for_link, new_checklist_link
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -411,6 +412,20 @@ def test_the_dashboard_draws_its_charts(console: Console) -> None:
     assert "<script" not in page
     by_kind = console.signed_in().get("/dashboard", params={"kind": "misswipe"}).text
     assert "联系发卡行" in by_kind  # the funnel names the kind's steps
+
+
+def test_the_dashboard_shows_time_to_resolution_and_satisfaction(console: Console) -> None:
+    case, _ = open_mis_swipe(console.store, console.settings)
+    console.store.cases.set_status(case.case_id, "resolved")  # the same day: 0.0 days
+    console.store.cases.record_feedback(case.case_id, Rating(3, "neutral"), "还行", "rest")
+    page = console.signed_in().get("/dashboard").text
+    assert "解决用时与满意度（按类型）" in page and "解决用时与满意度（按周）" in page
+    by_path = page.split("解决用时与满意度（按类型）")[1].split("解决用时与满意度（按周）")[0]
+    assert re.search(r"<td>误刷</td>\s*<td class=\"num\">1</td>\s*<td class=\"num\">0.0</td>", by_path)
+    assert "3.00" in by_path and "0.0%" in by_path and "还行" not in page  # comments are not shown here
+    assert "2026-W48" in page.split("解决用时与满意度（按周）")[1]
+    empty = console.signed_in().get("/dashboard", params={"since": "2026-10-01", "until": "2026-10-31"}).text
+    assert "这段时间立案的案件还没有已解决的" in empty
 
 
 def test_exports_follow_the_filter(console: Console) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from multiprocessing.synchronize import Barrier
 
 import pytest
@@ -19,6 +19,7 @@ from bot.console.params import BadParameter
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore, Cursor
 from bot.domain.cases import Facts
+from bot.domain.feedback import Rating
 from bot.storage import open_store
 from bot.storage.migrations import MIGRATIONS
 
@@ -309,6 +310,89 @@ def test_dashboard_figures(store: ConsoleStore) -> None:
     assert json.loads(steps_done.fetchone()[0]) == [
         "contact_merchant",
         "gather_evidence",
+    ]
+
+
+def resolved_case(
+    store: ConsoleStore,
+    kind: str,
+    opened: datetime,
+    *changes: tuple[str, datetime],
+    rating: Rating | None = None,
+) -> str:
+    """A case opened at ``opened`` whose status changed as ``changes`` say, at those moments."""
+    case_id = store.cases.open_case(f"{kind}-{opened:%m%d}", "rest", kind, Facts()).case_id
+    store.db.execute("UPDATE cases SET created_at = ? WHERE case_id = ?", [opened.isoformat(), case_id])
+    for status, _ in changes:
+        store.cases.set_status(case_id, status)
+    logged = [event["id"] for event in store.cases.events(case_id) if event["event"] == "status"]
+    for event_id, (_, moment) in zip(logged, changes, strict=True):
+        store.db.execute("UPDATE case_events SET at = ? WHERE id = ?", [moment.isoformat(), event_id])
+    if rating is not None:
+        store.cases.record_feedback(case_id, rating, None, "rest")
+    return case_id
+
+
+@on_both_backends
+def test_time_to_resolution_and_satisfaction_per_path_and_per_week(store: ConsoleStore) -> None:
+    day = date(2026, 11, 1)
+    resolved_case(
+        store,
+        "misswipe",
+        at(day.replace(day=20)),
+        ("resolved", at(day.replace(day=23))),
+        rating=Rating(5, "satisfied"),
+    )  # 3 days, resolved Monday of 2026-W48
+    resolved_case(
+        store,
+        "misswipe",
+        at(day.replace(day=16)),
+        ("resolved", at(day.replace(day=17), 22)),
+        rating=Rating(1, "dissatisfied"),
+    )  # 1.5 days, W47
+    resolved_case(
+        store, "misswipe", at(day.replace(day=10)), ("resolved", at(day.replace(day=20)))
+    )  # 10, W47
+    resolved_case(
+        store,
+        "failed_charge",
+        at(day.replace(day=24)),
+        ("with_bank", at(day.replace(day=24), 12)),
+        ("resolved", at(day.replace(day=25), 16)),
+        rating=Rating(3, "neutral"),
+    )  # 1.25 days, W48
+    # Reopened and resolved again: 3 days to its last resolution (Friday of W47).
+    resolved_case(store, "merchant", at(day.replace(day=18)), ("resolved", at(day.replace(day=19))),
+                  ("open", at(day.replace(day=19), 12)), ("resolved", at(day.replace(day=21))),
+                  rating=Rating(5, "satisfied"))  # fmt: skip
+    resolved_case(store, "unauthorized", at(day.replace(day=20)), ("closed", at(day.replace(day=21))))
+    resolved_case(
+        store, "misswipe", at(date(2026, 10, 1)), ("resolved", at(date(2026, 10, 2)))
+    )  # before the window
+
+    by_path, by_week = store.outcomes(CaseFilter())
+    figures = [(row.group, row.resolved, row.median_days, row.mean_days, row.ratings, row.average_score,
+                row.satisfied_share) for row in by_path]  # fmt: skip
+    assert figures == [
+        ("misswipe", 3, 3.0, pytest.approx(14.5 / 3), 2, 3.0, 0.5),
+        ("failed_charge", 1, 1.25, 1.25, 1, 3.0, 0.0),
+        ("unauthorized", 0, None, None, 0, None, None),
+        ("merchant", 1, 3.0, 3.0, 1, 5.0, 1.0),
+    ]
+    weeks = [(row.group, row.resolved, row.median_days, row.mean_days, row.ratings, row.average_score,
+              row.satisfied_share) for row in by_week]  # fmt: skip
+    assert weeks == [
+        ("2026-W47", 3, 3.0, pytest.approx(14.5 / 3), 2, 3.0, 0.5),
+        ("2026-W48", 2, 2.125, 2.125, 2, 4.0, 0.5),
+    ]
+    # The filter's range and its other fields apply as everywhere on the dashboard.
+    october = CaseFilter(since=date(2026, 10, 1), until=date(2026, 10, 31))
+    assert [(row.group, row.resolved, row.median_days) for row in store.outcomes(october)[1]] == [
+        ("2026-W40", 1, 1.0)
+    ]
+    by_path, by_week = store.outcomes(CaseFilter(kind="failed_charge"))
+    assert [row.resolved for row in by_path] == [0, 1, 0, 0] and [row.group for row in by_week] == [
+        "2026-W48"
     ]
 
 

@@ -25,7 +25,17 @@ from bot.console.transcripts import Entity, Turn
 from bot.domain.clock import now
 from bot.domain.knowledge import PROJECT_ROOT
 
-ENTITIES = ("amount", "date", "bank", "card_last4", "card_type", "merchant", "case_id", "cross_border")
+ENTITIES = (
+    "amount",
+    "date",
+    "bank",
+    "card_last4",
+    "card_type",
+    "merchant",
+    "case_id",
+    "cross_border",
+    "score",
+)
 
 
 def turn(text: str, *entities: Entity) -> Turn:

@@ -1,4 +1,5 @@
-"""The dashboard: cases per day, steps reached, statuses and the bot's fallbacks, under the queue's filter."""
+"""The dashboard: cases per day, steps reached, statuses, time to resolution and satisfaction, and the
+bot's fallbacks, under the queue's filter."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ async def dashboard(request: Request) -> HTTPResponse:
     fallbacks = tracker(request).fallbacks_per_day(per_day[0][0], per_day[-1][0]) if per_day else []
     messages = sum(messages for _, messages, _ in fallbacks)
     labels = request.app.ctx.templates.globals["status_labels"]
+    by_path, by_week = store(request).outcomes(case_filter)
     return render(
         request,
         "dashboard.html",
@@ -41,4 +43,6 @@ async def dashboard(request: Request) -> HTTPResponse:
         fallback_rates=[round(100 * failed / sent, 1) if sent else None for _, sent, failed in fallbacks],
         fallback_share=sum(failed for _, _, failed in fallbacks) / messages if messages else None,
         top_intents=tracker(request).top_intents(10),
+        by_path=by_path,
+        by_week=by_week,
     )
