@@ -257,8 +257,8 @@ def check_turn(
 # passes, the test fails until it is taken off this list.
 KNOWN_FAILURES = {
     "merchant_yesterday_wrong_amount": (
-        "turn 1: a merchant's opener without 我是商户 (商户这边…输成了680) is read as a cardholder's "
-        "report at 0.99, so the bot asks for the bank"
+        "turn 2: a merchant asking how soon their customer gets the money back (顾客那边多久能收到钱) "
+        "falls back; turn 1, the merchant's opener without 我是商户, is read right since MerchantSpeaker"
     ),
 }
 
