@@ -68,10 +68,8 @@ def _typed_value(entity: str, value: str) -> Any:
     return value
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class FallbackRescue(GraphComponent, IntentClassifier):
-    """After ``FallbackClassifier``: a fallback whose text plainly asks for a person,
-    reports a step done, or gives a fact gets that intent (``bot.rasa.nlu.rescue``)."""
+class _RuleClassifier(GraphComponent, IntentClassifier):
+    """An intent classifier made of rules: nothing to train, nothing to store."""
 
     @classmethod
     def create(
@@ -80,8 +78,14 @@ class FallbackRescue(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> FallbackRescue:
+    ) -> _RuleClassifier:
         return cls()
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class FallbackRescue(_RuleClassifier):
+    """After ``FallbackClassifier``: a fallback whose text plainly asks for a person,
+    reports a step done, or gives a fact gets that intent (``bot.rasa.nlu.rescue``)."""
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -98,23 +102,13 @@ class FallbackRescue(GraphComponent, IntentClassifier):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class MerchantSpeaker(GraphComponent, IntentClassifier):
+class MerchantSpeaker(_RuleClassifier):
     """After the intent classifiers: a mis-swipe report whose writer opens by saying they
     are the merchant ("我是商户，本来88结果刷成了880") is the merchant's report
     (``bot.domain.conversation.speaks_as_merchant``), with the classifier's confidence."""
 
     CARDHOLDER_REPORT = "report_misswipe"
     MERCHANT_REPORT = "merchant_report_misswipe"
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> MerchantSpeaker:
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -138,19 +132,9 @@ class MerchantSpeaker(GraphComponent, IntentClassifier):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class UnclearInputClassifier(GraphComponent, IntentClassifier):
+class UnclearInputClassifier(_RuleClassifier):
     """After the intent classifiers: markup, code, a bare URL or random characters is
     ``unclear_input`` with no entities, however sure the classifier was (``bot.rasa.nlu.unclear``)."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> UnclearInputClassifier:
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
