@@ -120,7 +120,6 @@ validate: $(INSTALLED)
 evaluate: $(RASA_MODEL)
 	$(BIN)/python scripts/evaluate_nlu.py --model $(RASA_MODEL) --data tests/nlu/heldout.yml --report var/nlu_report.json
 	$(BIN)/python scripts/evaluate_nlu.py --model $(RASA_MODEL) --data tests/nlu/heldout_new.yml --report var/nlu_report_new.json --intents-only
-	$(BIN)/python scripts/evaluate_nlu.py --model $(RASA_MODEL) --data tests/nlu/heldout_new_intents.yml --report var/nlu_report_new_intents.json --intents-only
 
 test-stories: $(RASA_MODEL)
 	$(RASA) test core --model $(RASA_MODEL) --stories tests/stories --fail-on-prediction-errors --out var/core_results
