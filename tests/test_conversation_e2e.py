@@ -87,7 +87,9 @@ def test_markup_in_the_middle_of_a_case_changes_nothing_and_a_second_problem_ask
     stray = bot.text(user, "<img src=x onerror=alert(1)>")
     assert "没太明白" in stray and "<img" not in stray
     assert [row["kind"] for row in case_rows(bot, user)] == ["misswipe"]
-    assert [event for event, _ in events_of(bot, first_case)] == ["created"]
+    # Nothing but its creation (and the follow-up its waiting step got) happened to the case.
+    events = [event for event, _ in events_of(bot, first_case) if not event.startswith("follow_up")]
+    assert events == ["created"]
 
     asked = bot.text(user, "还有一件事，另一张卡在加油站刷卡显示交易失败，但是钱被扣了")
     assert first_case in asked and "另一笔" in asked

@@ -206,7 +206,7 @@ def test_staff_write_by_customer_service_message_and_not_to_a_user_silent_for_48
 
     joined = asyncio.run(bridge.call(rasa, "takeover", conversation, "alice"))
     assert joined.ok and joined.delivered, joined
-    _wait_for_message_to(wechat, user.openid, "人工客服 alice 已接入")
+    _wait_for_message_to(wechat, user.openid, "人工客服alice已接入")
     replied = asyncio.run(bridge.call(rasa, "reply", conversation, "alice", "您好，请问是哪家银行的卡？"))
     assert replied.ok and replied.delivered, replied
     _wait_for_message_to(wechat, user.openid, "请问是哪家银行的卡")
@@ -223,5 +223,5 @@ def test_staff_write_by_customer_service_message_and_not_to_a_user_silent_for_48
     assert not any(message["touser"] == silent_openid for message in wechat.api.sent)
     undelivered = [event for event in store.events(case.case_id) if event["event"] == "message_undelivered"]
     assert len(undelivered) == 1 and undelivered[0]["detail"]["reason"] == WECHAT_WINDOW_CLOSED
-    assert "人工客服 alice 已接入" in undelivered[0]["detail"]["text"]
+    assert "人工客服alice已接入" in undelivered[0]["detail"]["text"]
     store.close()

@@ -77,3 +77,13 @@ def speaks_as_merchant(text: str) -> bool:
 @lru_cache(maxsize=1)
 def _merchant_openings() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern) for pattern in knowledge.conversation()["merchant_speaker"])
+
+
+def asks_to_stop_follow_ups(text: str) -> bool:
+    """Whether the message asks for no more follow-up questions (``stop_follow_ups``)."""
+    return _stop_follow_ups().search(text) is not None
+
+
+@lru_cache(maxsize=1)
+def _stop_follow_ups() -> re.Pattern[str]:
+    return re.compile(knowledge.conversation()["stop_follow_ups"])

@@ -75,7 +75,7 @@ def test_staff_take_over_reply_see_the_answer_live_and_hand_back(
     staff.goto(f"{console_url}/conversation?sender={conversation}")
     staff.click("#takeover button:has-text('接手')")
     expect(staff.locator("#takeover-state")).to_contain_text("人工服务中")
-    visitor.bot_reply("人工客服 alice 已接入")
+    visitor.bot_reply("人工客服alice已接入")
 
     staff.fill("#takeover textarea[name=text]", "您好，我是客服小王，请问扣款的是哪家银行的卡？")
     staff.click("#takeover button:has-text('发送')")

@@ -404,7 +404,7 @@ def test_a_reconnecting_widget_resumes_its_own_session(fault_run: FaultRun) -> N
 
 
 def test_a_staff_reply_reaches_a_widget_connected_to_the_other_replica(fault_run: FaultRun) -> None:
-    assert any("人工客服 alice 已接入" in text for text in fault_run.staff_reply_seen), (
+    assert any("人工客服alice已接入" in text for text in fault_run.staff_reply_seen), (
         fault_run.staff_reply_seen
     )
     assert "您好，我是客服，请问有什么可以帮您？" in fault_run.staff_reply_seen

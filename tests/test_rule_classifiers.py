@@ -1,4 +1,5 @@
-"""A merchant who says so at the start of a report (bot.domain.conversation.speaks_as_merchant).
+"""The rule classifiers after DIET: a merchant who says so at the start of a report
+(bot.domain.conversation.speaks_as_merchant) and a request for no more follow-ups.
 
 The sentences here were written for this test from how merchants and
 cardholders talk; none is in the training data.
@@ -10,7 +11,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.domain.conversation import speaks_as_merchant
-from bot.rasa.nlu.rasa_components import MerchantSpeaker
+from bot.rasa.nlu.rasa_components import FollowUpOptOut, MerchantSpeaker
 
 
 @pytest.mark.parametrize(
@@ -76,3 +77,17 @@ def test_a_report_that_opens_as_the_merchant_is_the_merchants() -> None:
 def test_other_messages_keep_their_intent(text: str, intent: str) -> None:
     (result,) = MerchantSpeaker().process([message(text, intent, 0.9)])
     assert result.get("intent") == {"name": intent, "confidence": 0.9}
+
+
+@pytest.mark.parametrize(
+    "text", ["不用提醒我了", "别再跟进了，我自己处理", "关掉提醒吧", "取消推送", "提醒就不用了"]
+)
+def test_asking_for_no_more_follow_ups(text: str) -> None:
+    (result,) = FollowUpOptOut().process([message(text, "deny", 0.8)])
+    assert result.get("intent") == {"name": "stop_follow_ups", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", ["不用了", "提醒我一下案件号", "别着急，商户说明天退", "要不要通知商户"])
+def test_other_refusals_and_mentions_are_not_an_opt_out(text: str) -> None:
+    (result,) = FollowUpOptOut().process([message(text, "deny", 0.8)])
+    assert result.get("intent") == {"name": "deny", "confidence": 0.8}
