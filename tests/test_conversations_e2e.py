@@ -256,6 +256,16 @@ def check_turn(
 # Conversations the bot still gets wrong, each with what goes wrong. Strict: once one
 # passes, the test fails until it is taken off this list.
 KNOWN_FAILURES = {
+    # The model of 2026-12-06 (the domain gained issue 22's intents and the `score` entity;
+    # the NLU examples are the same) reads these worse than the one before it.
+    "obfuscated_words_and_typos": (
+        "turn 4: the form skips the merchant question (a merchant was read from an earlier turn)"
+    ),
+    "impatient_user": "turn 5: the form skips the merchant question, as above",
+    "typed_rating_and_no_comment": (
+        "turn 3: typed ratings are not understood; ratings come from the buttons "
+        "(tests/nlu/heldout_new_intents.yml says why)"
+    ),
     "merchant_yesterday_wrong_amount": (
         "turn 2: a merchant asking how soon their customer gets the money back (顾客那边多久能收到钱) "
         "falls back; turn 1, the merchant's opener without 我是商户, is read right since MerchantSpeaker"
