@@ -1,6 +1,7 @@
 """Run the benchmark: ``python -m bench.run`` (everything), ``--smoke`` (the quick check CI runs).
 
-A full run, in order: held-out NLU scores and test stories (and 5-fold
+Every run first times masking and entity finding on the worst inputs a channel
+accepts (``bench/text_rules.py``). A full run, in order: held-out NLU scores and test stories (and 5-fold
 cross-validation with ``--cv``); the stock bot from ``rasa init``; our bot and
 then the stock bot under 1, 10 and 50 simulated users; a full and a no-change
 training; our bot as a cluster (``scripts/cluster.py``: nginx, PostgreSQL,
@@ -34,7 +35,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from bench import charts, load, probe, report, servers, training, understanding
+from bench import charts, load, probe, report, servers, text_rules, training, understanding
 from scripts.cluster import Cluster
 
 RESULTS = Path(__file__).with_name("results")
@@ -194,6 +195,8 @@ def _skipped(args: argparse.Namespace) -> set[str]:
 
 def _measure(summary: dict, work: Path, out: Path, args: argparse.Namespace, skip: set[str]) -> None:
     users, max_turns = ([1], SMOKE_TURNS) if args.smoke else (args.users, None)
+    with _step(summary, out, "text rules on the worst inputs"):  # under a second: every mode runs it
+        summary["text_rules_slowest_ms"] = text_rules.slowest_ms()
     if "understanding" not in skip:
         with _step(summary, out, "held-out NLU set"):
             summary["understanding"]["heldout"] = understanding.heldout(MODEL)

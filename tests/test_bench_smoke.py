@@ -44,6 +44,8 @@ def test_a_smoke_run_talks_to_the_real_servers_and_writes_a_report(tmp_path: Pat
 
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["mode"] == "smoke" and "baseline" not in summary["load"]
+    assert set(summary["text_rules_slowest_ms"]) == {"masking", "entities"}
+    assert all(0 < milliseconds for milliseconds in summary["text_rules_slowest_ms"].values())
     (level,) = summary["load"]["wushua"]["levels"]
     assert level["users"] == 1 and level["turns"] == 4
     assert level["errors"] == 0 and level["off_script"] == 0, level
@@ -113,6 +115,7 @@ def full_run() -> dict:
             "load_after": "2.00 2.00 2.00",
         },
         "git": {"commit": "abc1234", "dirty": False},
+        "text_rules_slowest_ms": {"masking": 12.0, "entities": 250.0},
         "understanding": {
             "heldout": heldout,
             "stories": {
@@ -177,6 +180,7 @@ def test_a_full_run_is_judged_against_the_targets(full_run: dict) -> None:
     assert verdicts["off-script replies"] is True
     assert verdicts["no-change retrain s"] is False
     assert verdicts["held-out intent_accuracy"] and verdicts["story conversation accuracy"]
+    assert verdicts["worst-input masking ms"] is True and verdicts["worst-input entities ms"] is False
     assert json.loads(json.dumps([target.met for target in report.targets(full_run)]))  # plain bools
     smoke = {"mode": "smoke", "load": {"wushua": full_run["load"]["wushua"]}}
     assert {target.measure for target in report.targets(smoke) if target.met is None} >= {"throughput ratio"}
@@ -197,6 +201,9 @@ def test_regressions_are_flagged_against_the_previous_run(full_run: dict) -> Non
     assert any(line.startswith("held-out intent_accuracy") for line in flagged)
     assert any(line.startswith("held-out F1 goodbye") for line in flagged)
     assert not any("p50" in line for line in flagged)
+    slower = copy.deepcopy(full_run)
+    slower["text_rules_slowest_ms"] = {"masking": 20.0, "entities": 600.0}  # only a doubling is news
+    assert report.regressions(slower, full_run) == ["worst-input entities ms: 250 → 600"]
 
 
 def test_off_script_replies_in_the_cluster_miss_the_target(full_run: dict) -> None:

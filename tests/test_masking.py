@@ -154,20 +154,17 @@ def test_masking_is_idempotent(text: str) -> None:
     assert mask_secrets(once) == MaskResult(once, ())
 
 
-def test_long_message_is_fast() -> None:
+# How long the worst inputs take is measured by `make bench` (bench/text_rules.py), not here.
+def test_a_long_message_is_masked_throughout() -> None:
     text = f"尾号1234多扣了3000元，验证码123456，卡{VISA}。" * 100
-    started = time.perf_counter()
     result = mask_secrets(text)
-    assert time.perf_counter() - started < 2
     assert result.text == "尾号1234多扣了3000元，验证码[已隐藏]，卡[卡号已隐藏，尾号1111]。" * 100
     assert result.kinds == ("card_number", "sms_code")
 
 
 @pytest.mark.parametrize("text", ["1" * 5000, "1 " * 2500, "验证码" * 1666, "ka卡" * 1250])
-def test_pathological_input_is_fast(text: str) -> None:
-    started = time.perf_counter()
+def test_repetitive_input_with_no_secret_is_left_alone(text: str) -> None:
     assert mask_secrets(text) == MaskResult(text, ())
-    assert time.perf_counter() - started < 2
 
 
 # --- the spellings people use ------------------------------------------------------------
@@ -1132,22 +1129,6 @@ def test_only_the_secret_is_replaced_among_numbers_that_stay() -> None:
         ]
     )
     assert mask_secrets(text) == MaskResult(text.replace("654321", HIDDEN), ("sms_code",))
-
-
-def test_masking_is_fast_per_message() -> None:
-    lines = [
-        "您好，我昨天在超市刷卡，工商银行尾号1234的卡被扣了两次，每次1,299元，参考号是123456789012",
-        "商户说已经给我退款了，但是还没到账，案件号WS-20261125-0001",
-        "卡号 6222，0212，3456，7890 验证码是 654321",
-        "好的",
-        "3000",
-        "昨天",
-    ] * 50
-    started = time.perf_counter()
-    for line in lines:
-        mask_continuing(line, None)
-    per_message = (time.perf_counter() - started) / len(lines)
-    assert per_message < 0.005  # measured about 0.1 ms; this only catches a pathological slowdown
 
 
 # --- a card number over two messages -------------------------------------------------------

@@ -1,4 +1,3 @@
-import time
 from datetime import date, datetime
 
 import pytest
@@ -370,11 +369,10 @@ def test_whole_messages(text: str, expected: list[tuple[str, str, object]]) -> N
     assert found(text) == expected
 
 
-def test_long_message_is_fast() -> None:
+# How long the worst inputs take is measured by `make bench` (bench/text_rules.py), not here.
+def test_every_entity_of_a_long_message_is_found() -> None:
     text = "昨天在工行扣了3000元，尾号1234。" * 250
-    started = time.perf_counter()
     matches = find_entities(text, TODAY)
-    assert time.perf_counter() - started < 2
     assert len(text) == 5000
     assert [m.entity for m in matches[:4]] == ["date", "bank", "amount", "card_last4"]
     assert len(matches) == 1000
@@ -383,10 +381,8 @@ def test_long_message_is_fast() -> None:
 @pytest.mark.parametrize(
     "text", ["1" * 5000, "一" * 5000, "ka" * 2500, "¥" * 5000, "尾号" * 2500, "周" * 5000]
 )
-def test_pathological_input_finds_nothing_quickly(text: str) -> None:
-    started = time.perf_counter()
+def test_repetitive_input_finds_nothing(text: str) -> None:
     assert find_entities(text, TODAY) == []
-    assert time.perf_counter() - started < 2
 
 
 def test_long_obfuscated_text_is_cleaned() -> None:
