@@ -6,6 +6,7 @@ minute), so every conversation test shares one pair of servers.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import threading
@@ -18,6 +19,9 @@ import pytest
 import requests
 import socketio
 from server_env import bot_servers
+
+from bot.console import bridge
+from bot.domain.delivery import WIDGET_OFFLINE
 
 pytestmark = pytest.mark.e2e
 
@@ -299,3 +303,20 @@ def test_a_page_of_another_site_cannot_open_the_widgets_connection(bot: Bot) -> 
         Visitor(bot, headers={"Origin": "https://evil.example"})
     Visitor(bot, headers={"Origin": "http://localhost:8000"}).close()
     Visitor(bot, headers={"Origin": bot.base_url}).close()  # the demo page the bot serves itself
+
+
+def test_a_message_outside_the_turn_counts_as_delivered_only_when_the_widget_acknowledges_it(
+    bot: Bot,
+) -> None:
+    visitor = Visitor(bot)
+    visitor.say("你好")
+    visitor.received.clear()
+    taken = asyncio.run(bridge.call(bot.base_url, "takeover", visitor.conversation, "alice"))
+    assert taken.ok and taken.delivered, taken
+    assert any("人工客服alice已接入" in text for text in visitor.received), visitor.received
+    conversation = visitor.conversation
+    visitor.close()
+    answer = asyncio.run(bridge.call(bot.base_url, "reply", conversation, "alice", "还在吗？"))
+    assert answer.ok and not answer.delivered and answer.reason == WIDGET_OFFLINE, answer
+    assert "还在吗？" in [event.get("text") for event in bot.tracker(conversation)["events"]]
+    assert asyncio.run(bridge.call(bot.base_url, "handback", conversation, "alice")).ok

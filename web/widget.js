@@ -487,7 +487,11 @@
       socket.emit("session_request", { session_id: sessionId, session_token: sessionToken }),
     );
     socket.on("session_confirm", onSessionConfirm);
-    socket.on("bot_uttered", onBotMessage);
+    socket.on("bot_uttered", (data, ack) => {
+      onBotMessage(data);
+      // Messages outside a turn (staff, follow-ups) ask for an ack: it is how the server knows they arrived.
+      if (typeof ack === "function") ack();
+    });
     socket.on("connect_error", () => setOnline(false));
     socket.on("disconnect", (reason) => {
       setOnline(false);

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 # Why a message did not reach the user; the console shows each with a label.
 CHANNEL_CANNOT_PUSH = "channel_cannot_push"  # REST: the client is never called back
-WIDGET_OFFLINE = "widget_offline"  # no widget of the conversation connected (single server)
+WIDGET_OFFLINE = "widget_offline"  # no widget of the conversation acknowledged it
 WECHAT_WINDOW_CLOSED = "wechat_window_closed"  # 48 hours since the user's last message
 SEND_FAILED = "send_failed"
 NO_CONVERSATION = "no_conversation"  # a follow-up for a conversation the tracker store no longer has

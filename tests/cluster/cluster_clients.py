@@ -188,7 +188,11 @@ class SocketIOUser:
                 if packet == "2":
                     await websocket.send_str("3")
                 elif packet.startswith("42"):
-                    name, *data = json.loads(packet[2:])
+                    # "42<id>[…]": the server asks for an ack (a message outside a turn); the widget gives it.
+                    ack_id = re.match(r"\d*", packet[2:])[0]
+                    name, *data = json.loads(packet[2 + len(ack_id) :])
+                    if ack_id:
+                        await websocket.send_str(f"43{ack_id}[]")
                     if name == "bot_uttered" and data:
                         self.replies.append(
                             data[0].get("text", "") if isinstance(data[0], dict) else str(data[0])

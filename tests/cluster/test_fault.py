@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,22 @@ class ServerProcess:
 
 
 @dataclass
+class FollowUpRun:
+    """A widget's case, a restart of every Rasa replica with the clock moved past its follow-up's day."""
+
+    sender: str
+    case_id: str
+    rows_before_restart: list[dict[str, Any]]
+    moved_to: str  # WUSHUA_TODAY on the restarted replicas
+    rows_when_sent: list[dict[str, Any]]
+    seen_on_return: list[str]  # what the widget received when it came back
+    rows_after_answer: list[dict[str, Any]]
+    case_status_after_answer: str
+    follow_up_events: list[str]  # case_events about follow-ups, in order
+    follow_ups_in_tracker: int  # bot messages marked as follow-ups in the conversation's tracker
+
+
+@dataclass
 class Load:
     conversations: list[ConversationRun]
     faults: list[Fault]
@@ -162,6 +179,7 @@ class FaultRun:
     # What a widget connected to one Rasa replica received after staff took its
     # conversation over through the other.
     staff_reply_seen: list[str] = field(default_factory=list)
+    follow_up: FollowUpRun | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -207,6 +225,8 @@ def fault_run() -> FaultRun:
             redis_kept_data=load.redis_kept_data,
             staff_reply_seen=staff_reply_seen,
         )
+        # Last: it restarts every Rasa replica, which the checks above must not see.
+        run.follow_up = asyncio.run(_follow_up_across_a_restart(cluster))
     run.seconds = {
         "cluster_start": round(ready - started, 1),
         "load": round(loaded - ready, 1),
@@ -335,6 +355,90 @@ async def _staff_reply_across_replicas(cluster: Cluster) -> list[str]:
             await widget.close()
 
 
+FOLLOW_UP_SCRIPT = ("我在华联超市刷卡被重复扣款了，多扣了3000元", "工商银行", "昨天")
+FOLLOW_UP_SECONDS = 120  # for the restarted replicas' schedulers (every second) to send it
+
+
+async def _follow_up_across_a_restart(cluster: Cluster) -> FollowUpRun:
+    """A widget opens a case and leaves; every Rasa replica restarts with the clock past the
+    follow-up's day and runs its scheduler every second; the widget comes back and answers."""
+    script = Conversation("follow-up across a restart", tuple(Turn(text) for text in FOLLOW_UP_SCRIPT))
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        run = conversation_run("socketio", script)
+        widget = SocketIOUser(session, cluster.url, run, Progress())
+        for message in run.messages:
+            await widget.send(message)
+            assert message.acknowledged, f"{message.text!r} was not acknowledged"
+        await widget.close()
+        (case_id,) = _case_ids(cluster.case_store_url, run.sender)
+        before = _follow_up_rows(cluster.case_store_url, case_id)
+        assert [row["status"] for row in before] == ["pending"], before
+        moved_to = (date.fromisoformat(before[0]["due_at"][:10]) + timedelta(days=1)).isoformat()
+        for replica in cluster.rasa:
+            replica.env.update(WUSHUA_TODAY=moved_to, FOLLOW_UP_INTERVAL_SECONDS="1")
+        await asyncio.gather(*(asyncio.to_thread(cluster.restart, replica) for replica in cluster.rasa))
+        deadline = time.monotonic() + FOLLOW_UP_SECONDS
+        while (when_sent := _follow_up_rows(cluster.case_store_url, case_id))[0]["status"] == "pending":
+            assert time.monotonic() < deadline, f"not sent in {FOLLOW_UP_SECONDS} s: {when_sent}"
+            await asyncio.sleep(1)
+        await asyncio.sleep(3)  # both schedulers run a few more rounds: nothing more may go out
+        widget.replies = []
+        await widget._connect()  # resumes its session; what came meanwhile is shown at once
+        deadline = time.monotonic() + 20
+        while not any("到账了吗" in text for text in widget.replies) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # a second copy would come now
+        seen = list(widget.replies)
+        answer = SentMessage("/refund_received", request_id=f"{run.sender}/answer")
+        await widget.send(answer)
+        assert answer.acknowledged
+        await widget.close()
+    with psycopg2.connect(cluster.case_store_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT status FROM cases WHERE case_id = %s", [case_id])
+        (status,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT event FROM case_events WHERE case_id = %s AND event LIKE 'follow_up%%' ORDER BY id",
+            [case_id],
+        )
+        events = [kind for (kind,) in cursor]
+    in_tracker = sum(
+        1 for event in _tracker_bot_metadata(cluster.tracker_db_url, run.sender) if event.get("follow_up")
+    )
+    return FollowUpRun(
+        sender=run.sender,
+        case_id=case_id,
+        rows_before_restart=before,
+        moved_to=moved_to,
+        rows_when_sent=when_sent,
+        seen_on_return=seen,
+        rows_after_answer=_follow_up_rows(cluster.case_store_url, case_id),
+        case_status_after_answer=status,
+        follow_up_events=events,
+        follow_ups_in_tracker=in_tracker,
+    )
+
+
+def _case_ids(url: str, sender: str) -> list[str]:
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT case_id FROM cases WHERE sender_id = %s", [sender])
+        return [case_id for (case_id,) in cursor]
+
+
+def _follow_up_rows(url: str, case_id: str) -> list[dict[str, Any]]:
+    with psycopg2.connect(url) as connection, connection.cursor(cursor_factory=RealDictCursor) as cursor:
+        cursor.execute("SELECT * FROM follow_ups WHERE case_id = %s ORDER BY id", [case_id])
+        return [dict(row) for row in cursor]
+
+
+def _tracker_bot_metadata(url: str, sender: str) -> list[dict[str, Any]]:
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT data FROM events WHERE sender_id = %s AND type_name = 'bot' ORDER BY id", [sender]
+        )
+        return [json.loads(data).get("metadata") or {} for (data,) in cursor]
+
+
 def _tracker_events(url: str, senders: list[str]) -> dict[str, list[TrackerEvent]]:
     events: dict[str, list[TrackerEvent]] = {sender: [] for sender in senders}
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
@@ -408,6 +512,22 @@ def test_a_staff_reply_reaches_a_widget_connected_to_the_other_replica(fault_run
         fault_run.staff_reply_seen
     )
     assert "您好，我是客服，请问有什么可以帮您？" in fault_run.staff_reply_seen
+
+
+def test_a_follow_up_due_after_a_restart_is_sent_once_and_the_answer_moves_the_case(
+    fault_run: FaultRun,
+) -> None:
+    run = fault_run.follow_up
+    assert run is not None
+    (sent,) = run.rows_when_sent  # written before the restart, kept by it
+    # The widget was closed: no replica's push was acknowledged, so it waited for the widget's return.
+    assert sent["status"] == "undelivered" and sent["reason"] == "widget_offline", sent
+    assert sent["attempts"] == 1, "claimed more than once by the two replicas' schedulers"
+    assert sum("到账了吗" in text for text in run.seen_on_return) == 1, run.seen_on_return
+    assert run.follow_ups_in_tracker == 1
+    assert [row["status"] for row in run.rows_after_answer] == ["answered"], run.rows_after_answer
+    assert run.case_status_after_answer == "resolved"
+    assert run.follow_up_events.count("follow_up_sent") == 1, run.follow_up_events
 
 
 def test_every_acknowledged_message_is_in_the_tracker(fault_run: FaultRun) -> None:
@@ -665,5 +785,17 @@ def _report(run: FaultRun) -> dict[str, Any]:
             if before != after
         ],
         "redis_kept_data": run.redis_kept_data,
+        "follow_up": (
+            {
+                "case_id": run.follow_up.case_id,
+                "due_at": run.follow_up.rows_before_restart[0]["due_at"],
+                "clock_moved_to": run.follow_up.moved_to,
+                "status_when_sent": run.follow_up.rows_when_sent[0]["status"],
+                "events": run.follow_up.follow_up_events,
+                "case_status_after_answer": run.follow_up.case_status_after_answer,
+            }
+            if run.follow_up
+            else None
+        ),
         "seconds": run.seconds,
     }

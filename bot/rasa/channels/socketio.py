@@ -58,6 +58,10 @@ from bot.rasa.channels.turn_failures import store_unreachable
 from bot.storage import process_store
 from bot.storage.redis_state import KEY_PREFIX, redis_url_from_env
 
+# How long a pushed message waits for a widget's ack before it counts as not delivered
+# (a widget is open when it acks at once; the wait only costs when none is).
+PUSH_ACK_SECONDS = 5.0
+
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "widget_session"
@@ -145,16 +149,29 @@ class MaskedSocketIOInput(SocketIOInput):
     async def push(self, conversation: str, message: Outgoing) -> Delivery:
         """A message outside the user's turn, to every socket of the conversation (its room).
 
-        With the in-process manager an empty room means the visitor is not
-        connected; with Redis the room may be on another replica, so it is sent.
+        Delivered means a widget acknowledged it (``web/widget.js`` acks every
+        ``bot_uttered`` that asks): a socket may be closing, and with Redis the room
+        may be on another replica, where no replica can see whether anyone is in
+        it. The ack comes back across replicas through the same Redis channel.
         """
         manager = self.sio.manager
-        if not isinstance(manager, socketio.AsyncRedisManager):
+        if not isinstance(manager, socketio.AsyncRedisManager):  # one server: an empty room is no widget
             if not any(True for _ in manager.get_participants(self.namespace or "/", conversation)):
                 return Delivery.undelivered(WIDGET_OFFLINE)
+        acknowledged = asyncio.get_running_loop().create_future()
+
+        def on_ack(*_: Any) -> None:
+            if not acknowledged.done():
+                acknowledged.set_result(True)
+
+        payload = _payload(message)
         await self.sio.emit(
-            self.bot_message_evt, _payload(message), room=conversation, namespace=self.namespace
+            self.bot_message_evt, payload, room=conversation, namespace=self.namespace, callback=on_ack
         )
+        try:
+            await asyncio.wait_for(acknowledged, PUSH_ACK_SECONDS)
+        except asyncio.TimeoutError:
+            return Delivery.undelivered(WIDGET_OFFLINE)
         return Delivery.ok()
 
     async def _show_what_came_while_away(self, sid: str, conversation: str) -> None:
