@@ -94,7 +94,7 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	@# further signals: a 'kill 0' there re-entered it until bash crashed, and make's own
 	@# SIGTERM to it, arriving late, killed it ("make: *** [run] Terminated").
 	@trap 'trap "" INT TERM; trap - EXIT; kill $$(jobs -p) 2>/dev/null; wait; exit 0' EXIT INT TERM; \
-	$(BIN)/rasa run actions --port $(ACTIONS_PORT) & \
+	RASA_URL=http://127.0.0.1:$(RASA_PORT) $(BIN)/rasa run actions --port $(ACTIONS_PORT) & \
 	RASA_URL=http://127.0.0.1:$(RASA_PORT) $(BIN)/python -m bot.console serve --port $(CONSOLE_PORT) & \
 	$(RASA) run --model $(RASA_MODEL) --port $(RASA_PORT) --credentials credentials.yml --endpoints $(ENDPOINTS) & \
 	wait

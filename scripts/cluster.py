@@ -204,7 +204,8 @@ class Cluster:
                 [*ACTION_SERVER, "--port", str(port)],
                 port,
                 "/health",
-                env,
+                # Erasures the user asks for in a turn go to any Rasa replica, through the balancer.
+                {**env, "RASA_URL": self.url},
                 logs / f"actions-{number}.log",
             )
             for number, port in enumerate(action_ports, start=1)

@@ -15,13 +15,16 @@ from pathlib import Path
 
 import yaml
 
+from bot.domain import knowledge
+
 ROOT = Path(__file__).resolve().parent.parent
 UNUSED = re.compile(r"The utterance '(?P<name>utter_\w+)' is not used in any story or rule\.")
 NO_EXAMPLES = re.compile(
     r"The intent '(?P<name>\w+)' is listed in the domain file, but is not found in the NLU"
 )
-# Intents no training example teaches: a rule classifier in bot/rasa/nlu sets them.
-RULE_INTENTS = frozenset({"stop_follow_ups"})
+# Intents no training example teaches: bot.rasa.nlu's CommandClassifier sets them
+# (the `commands` of conversation.yml).
+RULE_INTENTS = frozenset(knowledge.conversation()["commands"])
 WARNING = re.compile(r"UserWarning: (?P<message>.+)")
 
 

@@ -62,7 +62,8 @@ def bot_servers(workdir: Path, ready_path: str, **environment: str) -> Iterator[
     endpoints = local_endpoints(
         workdir / "endpoints.yml", f"http://127.0.0.1:{action_port}/webhook", tracker_db
     )
-    env = bot_server_env(case_db, **environment)
+    # RASA_URL: the action server asks Rasa to erase a conversation (删除我的信息).
+    env = bot_server_env(case_db, RASA_URL=f"http://127.0.0.1:{rasa_port}", **environment)
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(

@@ -10,6 +10,7 @@ import asyncio
 import re
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -20,8 +21,8 @@ import requests
 import socketio
 from server_env import bot_servers
 
-from bot.console import bridge
 from bot.domain.delivery import WIDGET_OFFLINE
+from bot.infra import staff_bridge
 
 pytestmark = pytest.mark.e2e
 
@@ -311,12 +312,51 @@ def test_a_message_outside_the_turn_counts_as_delivered_only_when_the_widget_ack
     visitor = Visitor(bot)
     visitor.say("你好")
     visitor.received.clear()
-    taken = asyncio.run(bridge.call(bot.base_url, "takeover", visitor.conversation, "alice"))
+    taken = asyncio.run(staff_bridge.call(bot.base_url, "takeover", visitor.conversation, "alice"))
     assert taken.ok and taken.delivered, taken
     assert any("人工客服alice已接入" in text for text in visitor.received), visitor.received
     conversation = visitor.conversation
     visitor.close()
-    answer = asyncio.run(bridge.call(bot.base_url, "reply", conversation, "alice", "还在吗？"))
+    answer = asyncio.run(staff_bridge.call(bot.base_url, "reply", conversation, "alice", "还在吗？"))
     assert answer.ok and not answer.delivered and answer.reason == WIDGET_OFFLINE, answer
     assert "还在吗？" in [event.get("text") for event in bot.tracker(conversation)["events"]]
-    assert asyncio.run(bridge.call(bot.base_url, "handback", conversation, "alice")).ok
+    assert asyncio.run(staff_bridge.call(bot.base_url, "handback", conversation, "alice")).ok
+
+
+def open_a_case(bot: Bot, user: str) -> str:
+    """A mis-swipe reported, the notice agreed to when asked, the facts answered: the case id."""
+    replies = bot.say(user, "我在华联超市刷卡被重复扣款了，多扣了3456元")
+    if any(button["title"] == "同意" for reply in replies for button in reply.get("buttons", [])):
+        bot.say(user, "同意")
+    bot.say(user, "工商银行")
+    return re.search(r"WS-\d{8}-\d{4}", bot.text(user, "昨天"))[0]
+
+
+def test_a_user_takes_a_copy_of_their_data_then_deletes_it(bot: Bot) -> None:
+    user, bystander = new_sender(), new_sender()
+    case_id, kept_id = open_a_case(bot, user), open_a_case(bot, bystander)
+
+    copy = bot.say(user, "导出我的信息")
+    link = next(reply["custom"]["data"]["export_url"] for reply in copy if "custom" in reply)
+    download = requests.get(bot.base_url + link, timeout=30)
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    exported = download.json()
+    assert [case["case_id"] for case in exported["cases"]] == [case_id]
+    assert "我在华联超市刷卡被重复扣款了，多扣了3456元" in [turn["text"] for turn in exported["transcript"]]
+
+    assert "确认要删除" in bot.text(user, "删除我的信息")
+    assert "已取消" in bot.text(user, "先不删了")
+    assert "确认要删除" in bot.text(user, "确认删除")  # the confirmation is asked again first
+    assert "已为您删除" in bot.text(user, "确认删除")
+    deadline = time.monotonic() + 30
+    while bot.tracker(user).get("events") and time.monotonic() < deadline:
+        time.sleep(0.5)  # the server erases once the turn has let go of the conversation
+    assert bot.tracker(user).get("events") == []
+    assert case_rows(bot, f"rest:{user}") == []
+    tombstone = case_rows_by_id(bot, case_id)  # that a case existed, with nothing personal
+    assert tombstone["erased_at"] and tombstone["merchant"] is None and tombstone["amount"] is None
+    assert requests.get(bot.base_url + link, timeout=30).status_code == 404
+    assert "3456" not in bot.text(user, "查询进度")
+
+    assert case_rows_by_id(bot, kept_id)["merchant"] == "华联超市"
+    assert "我在华联超市刷卡被重复扣款了，多扣了3456元" in user_texts(bot.tracker(bystander))

@@ -1,5 +1,6 @@
 """The rule classifiers after DIET: a merchant who says so at the start of a report
-(bot.domain.conversation.speaks_as_merchant) and a request for no more follow-ups.
+(bot.domain.conversation.speaks_as_merchant) and the commands: no more follow-ups, delete or
+export my data, and the typed answers to the erase confirmation.
 
 The sentences here were written for this test from how merchants and
 cardholders talk; none is in the training data.
@@ -11,7 +12,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.domain.conversation import speaks_as_merchant
-from bot.rasa.nlu.rasa_components import FollowUpOptOut, MerchantSpeaker
+from bot.rasa.nlu.rasa_components import CommandClassifier, MerchantSpeaker
 
 
 @pytest.mark.parametrize(
@@ -83,11 +84,46 @@ def test_other_messages_keep_their_intent(text: str, intent: str) -> None:
     "text", ["不用提醒我了", "别再跟进了，我自己处理", "关掉提醒吧", "取消推送", "提醒就不用了"]
 )
 def test_asking_for_no_more_follow_ups(text: str) -> None:
-    (result,) = FollowUpOptOut().process([message(text, "deny", 0.8)])
+    (result,) = CommandClassifier().process([message(text, "deny", 0.8)])
     assert result.get("intent") == {"name": "stop_follow_ups", "confidence": 1.0}
 
 
 @pytest.mark.parametrize("text", ["不用了", "提醒我一下案件号", "别着急，商户说明天退", "要不要通知商户"])
 def test_other_refusals_and_mentions_are_not_an_opt_out(text: str) -> None:
-    (result,) = FollowUpOptOut().process([message(text, "deny", 0.8)])
+    (result,) = CommandClassifier().process([message(text, "deny", 0.8)])
     assert result.get("intent") == {"name": "deny", "confidence": 0.8}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("删除我的信息", "delete_my_data"),
+        ("请把我的个人信息删掉", "delete_my_data"),
+        ("我要注销，清除所有记录", "delete_my_data"),
+        ("我的资料都删除吧", "delete_my_data"),
+        ("导出我的信息", "export_my_data"),
+        ("能下载一份我的聊天记录吗", "export_my_data"),
+        ("我想获取我的数据", "export_my_data"),
+        ("确认删除", "confirm_erase"),
+        ("确定要删除", "confirm_erase"),
+        ("先不删了", "cancel_erase"),
+    ],
+)
+def test_the_users_rights_over_their_data_are_commands(text: str, intent: str) -> None:
+    (result,) = CommandClassifier().process([message(text, "ask_what_now", 0.7)])
+    assert result.get("intent") == {"name": intent, "confidence": 1.0}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "商户说交易记录删不掉",
+        "银行让我提供交易记录",
+        "需要准备哪些资料",
+        "删除了App还能查到吗",
+        "信息已经填好了",
+    ],
+)
+def test_talk_of_records_and_data_is_not_a_command(text: str) -> None:
+    (result,) = CommandClassifier().process([message(text, "ask_what_now", 0.7)])
+    assert result.get("intent") == {"name": "ask_what_now", "confidence": 0.7}

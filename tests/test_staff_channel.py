@@ -49,6 +49,7 @@ class Bridge:
     url: str
     trackers: InMemoryTrackerStore
     case_db: Path
+    agent: SimpleNamespace
 
     def call(self, operation: str, body: dict, token: str | None = None) -> requests.Response:
         token = staff_bridge_token() if token is None else token
@@ -82,7 +83,8 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
     thread.start()
     assert thread.ready.wait(timeout=30)
     try:
-        yield Bridge(f"http://127.0.0.1:{sock.getsockname()[1]}", trackers, tmp_path / "cases.db")
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield Bridge(url, trackers, tmp_path / "cases.db", app.ctx.agent)
     finally:
         thread.stop()
         process_store.cache_clear()
@@ -163,3 +165,41 @@ def test_after_the_session_expired_the_bot_carries_on_from_the_cases_current_ste
     undelivered = [event for event in store.events(case.case_id) if event["event"] == "message_undelivered"]
     assert len(undelivered) == 1 and undelivered[0]["detail"]["text"] == said.text[:200]
     store.close()
+
+
+def test_erase_deletes_the_conversation_and_leaves_a_tombstone(bridge: Bridge) -> None:
+    store = open_store(f"sqlite:///{bridge.case_db}")
+    case = store.open_case("rest:ann", "rest", "misswipe", Facts(bank="中国工商银行", merchant="华联超市"))
+    other = store.open_case("rest:bob", "rest", "misswipe", Facts(merchant="永辉超市"))
+    bridge.add("rest:ann", *asked_for_the_bank(time.time()))
+    bridge.add("rest:bob", *asked_for_the_bank(time.time()))
+    body = {"conversation_id": "rest:ann", "staff": "alice"}
+    assert bridge.call("erase", body, token="wrong").status_code == 401
+    assert bridge.call("erase", {**body, "reason": "because"}).status_code == 400
+
+    erased = bridge.call("erase", body)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["case_ids"] == [case.case_id]
+    assert erased.json()["counts"]["tracker_events"] == len(asked_for_the_bank(0))
+    assert asyncio.run(bridge.trackers.retrieve("rest:ann")) is None
+    assert store.get(case.case_id).facts.merchant is None
+    assert store.get(other.case_id).facts.merchant == "永辉超市"
+    assert bridge.tracker("rest:bob").get_slot("requested_slot") == "bank"
+    assert bridge.call("erase", body).status_code == 404  # nothing left
+
+
+def test_an_erasure_asked_for_inside_a_turn_waits_for_the_turn_to_let_go(bridge: Bridge) -> None:
+    bridge.add("web:abc", *asked_for_the_bank(time.time()))
+    locks = bridge.agent.lock_store
+    ticket = locks.issue_ticket("web:abc")  # a turn in progress holds the conversation's lock
+    scheduled = bridge.call(
+        "erase", {"conversation_id": "web:abc", "staff": "user", "reason": "user_request", "after_turn": True}
+    )
+    assert scheduled.status_code == 202 and scheduled.json() == {"erased": False, "scheduled": True}
+    time.sleep(1)
+    assert asyncio.run(bridge.trackers.retrieve("web:abc")) is not None  # not while the turn runs
+    locks.finish_serving("web:abc", ticket)
+    deadline = time.monotonic() + 10
+    while asyncio.run(bridge.trackers.retrieve("web:abc")) is not None:
+        assert time.monotonic() < deadline, "not erased after the turn let go"
+        time.sleep(0.1)

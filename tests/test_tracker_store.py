@@ -200,6 +200,38 @@ def test_replicas_on_postgresql_never_serve_a_stale_tracker(postgres_url: str) -
     assert [row[1] for row in rows(rasas)].count("user") == 6
 
 
+def test_an_erased_conversation_written_again_is_never_served_from_another_replicas_memory(
+    postgres_url: str,
+) -> None:
+    def replica() -> CachedSQLTrackerStore:
+        return CachedSQLTrackerStore(domain=DOMAIN, host=postgres_url, dialect="postgresql")
+
+    remembering, erasing = replica(), replica()
+    asyncio.run(take_turn(remembering, turn("我在华联超市被扣了两次", 1)))
+    assert asyncio.run(remembering.retrieve(SENDER)).get_slot("merchant") == "商户1"
+    stored = len(rows(erasing))
+    assert erasing.erase(SENDER) == stored and erasing.erase(SENDER) == 0
+    assert asyncio.run(erasing.retrieve(SENDER)) is None
+    # Written again to exactly as many rows as `remembering` holds in memory.
+    asyncio.run(take_turn(erasing, turn("你好", 2)))
+    assert len(rows(erasing)) == stored
+    again = asyncio.run(remembering.retrieve(SENDER))
+    assert again is not None and again.get_slot("merchant") == "商户2"
+    assert "我在华联超市被扣了两次" not in [
+        event.text for event in again.events if isinstance(event, UserUttered)
+    ]
+
+
+def test_erasing_on_sqlite_leaves_other_conversations(sqlite_store: StoreFactory) -> None:
+    store = sqlite_store()
+    asyncio.run(take_turn(store, turn("第一句", 1)))
+    asyncio.run(take_turn(store, turn("别人的话", 1), sender="user-2"))
+    kept = [row for row in rows(store) if row[0] == "user-2"]
+    assert store.erase(SENDER) > 0
+    assert rows(store) == kept
+    assert asyncio.run(store.retrieve(SENDER)) is None
+
+
 class Unreachable(InMemoryTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         raise sa.exc.OperationalError("SELECT", {}, Exception("the database system is shutting down"))

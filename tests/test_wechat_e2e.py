@@ -27,10 +27,9 @@ import pytest
 from server_env import BotServers, bot_servers
 from wechat_fakes import CustomerServiceApi, WeChatClient, serving_in_thread
 
-from bot.console import bridge
 from bot.domain.cases import Facts
 from bot.domain.delivery import WECHAT_WINDOW_CLOSED
-from bot.infra import server_secret
+from bot.infra import server_secret, staff_bridge
 from bot.storage import open_store
 
 pytestmark = pytest.mark.e2e
@@ -204,13 +203,15 @@ def test_staff_write_by_customer_service_message_and_not_to_a_user_silent_for_48
     user.say("你好")
     conversation = f"wechat:{user.openid}"
 
-    joined = asyncio.run(bridge.call(rasa, "takeover", conversation, "alice"))
+    joined = asyncio.run(staff_bridge.call(rasa, "takeover", conversation, "alice"))
     assert joined.ok and joined.delivered, joined
     _wait_for_message_to(wechat, user.openid, "人工客服alice已接入")
-    replied = asyncio.run(bridge.call(rasa, "reply", conversation, "alice", "您好，请问是哪家银行的卡？"))
+    replied = asyncio.run(
+        staff_bridge.call(rasa, "reply", conversation, "alice", "您好，请问是哪家银行的卡？")
+    )
     assert replied.ok and replied.delivered, replied
     _wait_for_message_to(wechat, user.openid, "请问是哪家银行的卡")
-    handed_back = asyncio.run(bridge.call(rasa, "handback", conversation, "alice"))
+    handed_back = asyncio.run(staff_bridge.call(rasa, "handback", conversation, "alice"))
     assert handed_back.ok and handed_back.delivered
     _wait_for_message_to(wechat, user.openid, "智能助手继续为您服务")
 
@@ -218,7 +219,7 @@ def test_staff_write_by_customer_service_message_and_not_to_a_user_silent_for_48
     silent = _conversation_from_the_past(wechat, silent_openid, hours_ago=49)
     store = open_store(f"sqlite:///{wechat.servers.case_db}")
     case = store.open_case(silent, "wechat", "misswipe", Facts(bank="工商银行"))
-    refused = asyncio.run(bridge.call(rasa, "takeover", silent, "alice"))
+    refused = asyncio.run(staff_bridge.call(rasa, "takeover", silent, "alice"))
     assert refused.ok and not refused.delivered and refused.reason == WECHAT_WINDOW_CLOSED
     assert not any(message["touser"] == silent_openid for message in wechat.api.sent)
     undelivered = [event for event in store.events(case.case_id) if event["event"] == "message_undelivered"]

@@ -29,6 +29,7 @@
   const TYPING_TIMEOUT_MS = 15000;
   const MAX_MESSAGE_CHARS = 5000; // the channel refuses longer text (bot/rasa/channels/guard.py)
   const CHECKLIST_PATH = "/webhooks/widget/checklist/";
+  const EXPORT_PATH = "/webhooks/widget/export/"; // 导出我的信息: a short-lived download
 
   const TEXT = {
     open: "打开在线客服对话",
@@ -47,6 +48,7 @@
     reconnecting: "正在重新连接…",
     retry: "重试",
     checklist: "打印 / 保存清单",
+    download: "下载我的信息副本",
     newTab: "（在新标签页打开）",
     hint: "请勿输入完整卡号、密码或短信验证码。",
     empty: "您好！遇到 POS 重复扣款、金额刷错或交易失败却扣了钱，都可以在这里说说情况。",
@@ -97,6 +99,13 @@
     set(key, value) {
       try {
         localStorage.setItem(STORAGE_PREFIX + key, JSON.stringify(value));
+      } catch {
+        /* see above */
+      }
+    },
+    remove(key) {
+      try {
+        localStorage.removeItem(STORAGE_PREFIX + key);
       } catch {
         /* see above */
       }
@@ -192,12 +201,16 @@
     return fragment;
   }
 
-  /** The checklist page on our own server, or null (never another site). */
-  function checklistHref(path) {
+  /** A page under ``prefix`` on our own server, or null (never another site). */
+  function ownHref(path, prefix) {
     if (typeof path !== "string") return null;
     const absolute = path.startsWith("/") ? config.serverUrl + path : path;
     const url = webUrl(absolute);
-    return url && url.href.startsWith(config.serverUrl + CHECKLIST_PATH) ? url.href : null;
+    return url && url.href.startsWith(config.serverUrl + prefix) ? url.href : null;
+  }
+
+  function checklistHref(path) {
+    return ownHref(path, CHECKLIST_PATH);
   }
 
   /** A history entry from whatever the server emitted as `bot_uttered`, or null. */
@@ -219,11 +232,19 @@
       checklistHref,
     );
     if (link) entry.link = link;
+    const download = [data.export_url, custom.data && custom.data.export_url].find((path) =>
+      ownHref(path, EXPORT_PATH),
+    );
+    if (download) entry.download = ownHref(download, EXPORT_PATH);
+    // 删除我的信息 done: the server has nothing left of this conversation, nor will this page.
+    if (data.erased === true || (custom.data && custom.data.erased === true)) entry.erased = true;
     const attachment = data.attachment;
     if (attachment && attachment.type === "image" && attachment.payload && webUrl(attachment.payload.src)) {
       entry.image = attachment.payload.src;
     }
-    return entry.text || entry.buttons || entry.link || entry.image ? entry : null;
+    return entry.text || entry.buttons || entry.link || entry.download || entry.image || entry.erased
+      ? entry
+      : null;
   }
 
   function renderEntry(entry) {
@@ -251,9 +272,16 @@
       link.classList.add("wushua-checklist-link");
       bubble.append(link);
     }
+    const download = ownHref(entry.download, EXPORT_PATH);
+    if (download) {
+      const link = element("a", "wushua-checklist-link", TEXT.download);
+      link.href = download;
+      link.download = "wushua-my-data.json";
+      bubble.append(link);
+    }
     // A link on its own (Rasa sends a custom payload as a message of its own)
     // is shown as a plain button-like link, without an empty bubble around it.
-    if (checklist && !entry.text && !image) bubble.classList.add("wushua-bubble--bare");
+    if ((checklist || download) && !entry.text && !image) bubble.classList.add("wushua-bubble--bare");
     item.append(bubble);
     if (Array.isArray(entry.buttons) && entry.buttons.length) item.append(renderChoices(entry));
     return item;
@@ -455,11 +483,29 @@
   function onBotMessage(data) {
     const entry = botEntry(data);
     if (!entry) return;
+    if (entry.erased) {
+      startOverAfterErasure();
+      if (!entry.text && !entry.download) return;
+    }
     setTyping(false);
     history.push(entry);
     saveHistory();
     showEntry(entry);
     if (ui.panel.hidden) setUnread(true);
+  }
+
+  /** The conversation was erased on the server: forget it here too and ask for a new session. */
+  function startOverAfterErasure() {
+    if (sessionId) storage.remove(`history:${sessionId}`);
+    storage.remove("session");
+    storage.remove("token");
+    sessionId = null;
+    sessionToken = null;
+    // What this turn said ("已为您删除…") stays on screen, in the new session only.
+    const last = history[history.length - 1];
+    history = last && last.role === "bot" ? [last] : [];
+    renderHistory();
+    if (socket && socket.connected) socket.emit("session_request", {});
   }
 
   function onSessionConfirm(confirmed) {
@@ -469,9 +515,12 @@
     sessionToken = confirmed.session_token;
     storage.set("token", sessionToken);
     if (confirmed.session_id !== sessionId) {
+      // After an erasure there is no session: what is on screen starts the new one.
+      const carried = sessionId === null ? history : null;
       sessionId = confirmed.session_id;
       storage.set("session", sessionId);
-      history = loadHistory();
+      history = carried || loadHistory();
+      saveHistory();
       renderHistory();
     }
     setOnline(true);

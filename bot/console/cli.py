@@ -224,7 +224,14 @@ def _command(args: argparse.Namespace, store: ConsoleStore, tracker: TrackerRead
     store.audit(
         _actor(),
         "exported",
-        detail={"what": args.what, "format": args.format, "filter": case_filter.params()},
+        # Where the copy went: a file on disk outlives any deletion, so the audit says where
+        # it is (docs/privacy.md: what operators do with such files).
+        detail={
+            "what": args.what,
+            "format": args.format,
+            "filter": case_filter.params(),
+            "path": str(Path(args.output).resolve()) if args.output else "stdout",
+        },
     )
     chunks = export_chunks(store, tracker, case_filter, args.what, args.format)
     if args.output:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.console import params
 from bot.domain.knowledge import PROJECT_ROOT
+from bot.infra.staff_bridge import DEFAULT_RASA_URL, rasa_url_from_env
 from bot.storage import DEFAULT_CASE_STORE_URL
 from bot.storage.database import location_from_url
 
@@ -17,7 +18,6 @@ IDLE_MINUTES_VARIABLE = "CONSOLE_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 30
 TAKEOVER_IDLE_VARIABLE = "TAKEOVER_IDLE_MINUTES"
 DEFAULT_TAKEOVER_IDLE_MINUTES = 15
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -57,7 +57,7 @@ class Settings:
                     os.environ.get(IDLE_MINUTES_VARIABLE), IDLE_MINUTES_VARIABLE, DEFAULT_IDLE_MINUTES
                 )
             ),
-            rasa_url=os.environ.get("RASA_URL", DEFAULT_RASA_URL).rstrip("/"),
+            rasa_url=rasa_url_from_env(),
             takeover_idle_timeout=timedelta(
                 minutes=_minutes(
                     os.environ.get(TAKEOVER_IDLE_VARIABLE),

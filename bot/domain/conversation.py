@@ -79,11 +79,14 @@ def _merchant_openings() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern) for pattern in knowledge.conversation()["merchant_speaker"])
 
 
-def asks_to_stop_follow_ups(text: str) -> bool:
-    """Whether the message asks for no more follow-up questions (``stop_follow_ups``)."""
-    return _stop_follow_ups().search(text) is not None
+def command_in(text: str) -> str | None:
+    """The command a message gives (``commands`` in conversation.yml): stop_follow_ups,
+    delete_my_data, export_my_data, confirm_erase, cancel_erase; None for anything else."""
+    return next((intent for intent, pattern in _commands() if pattern.search(text)), None)
 
 
 @lru_cache(maxsize=1)
-def _stop_follow_ups() -> re.Pattern[str]:
-    return re.compile(knowledge.conversation()["stop_follow_ups"])
+def _commands() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple(
+        (intent, re.compile(pattern)) for intent, pattern in knowledge.conversation()["commands"].items()
+    )

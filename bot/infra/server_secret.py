@@ -9,6 +9,7 @@ another.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -17,6 +18,7 @@ import time
 from functools import cache
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from itsdangerous import Signer
 
 from bot.domain.knowledge import PROJECT_ROOT
@@ -59,6 +61,13 @@ def keyed_hash(purpose: str, value: str) -> str:
     """A stable pseudonym for ``value``: unlinkable without the server secret."""
     key = hmac.new(server_secret().encode(), f"wushua.{purpose}".encode(), hashlib.sha256).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def sealer(purpose: str) -> Fernet:
+    """Encrypts and authenticates (AES, HMAC) for ``purpose`` only: what it seals is unreadable
+    and unforgeable without the server secret, and carries its time, for links that expire."""
+    key = hmac.new(server_secret().encode(), f"wushua.seal.{purpose}".encode(), hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def staff_bridge_token() -> str:

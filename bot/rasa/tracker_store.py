@@ -8,13 +8,16 @@ CPU per turn, most of it ORM rows and event parsing, for a tracker this
 process itself wrote a moment earlier.
 
 ``CachedSQLTrackerStore`` keeps, for the most recently used conversations,
-the tracker it last stored and how many rows the conversation had then. A
-retrieve asks the database only for the conversation's row count: if it is
-unchanged, nobody else wrote, and a copy of the remembered tracker is
+the tracker it last stored and the conversation's rows then: how many, and
+the first one's id. A retrieve asks the database only for those two: if they
+are unchanged, nobody else wrote, and a copy of the remembered tracker is
 returned; otherwise (another replica took a turn, the entry was evicted, the
 process restarted) the tracker is read from the database exactly as Rasa
-does. The count is read before the events, so a write racing a reload can
-only cause one more reload, never a stale tracker. Writes go to the same
+does. They are read before the events, so a write racing a reload can only
+cause one more reload, never a stale tracker. The first id is there for
+erasure (``erase``): a conversation deleted on another replica and written
+again up to the same count starts at a later id, so no replica serves what
+was erased. Writes go to the same
 ``events`` table in the same form, so the staff console, Rasa's HTTP API and
 other replicas see no difference.
 
@@ -57,9 +60,15 @@ MIGRATION_LOCK_KEY = 0x7773_7472_6B72  # "wstrkr"
 
 
 @dataclass(frozen=True)
+class Rows:
+    count: int
+    first_id: int  # 0 when there are none
+
+
+@dataclass(frozen=True)
 class _Remembered:
     tracker: DialogueStateTracker
-    stored_rows: int  # rows of this conversation in `events` when the tracker was stored or read
+    stored_rows: Rows  # the conversation's rows in `events` when the tracker was stored or read
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -73,14 +82,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # Sanic runs turns on one event loop, but Rasa's HTTP API and tests may call from threads.
         self._guard = threading.Lock()
         # Between `_additional_events` and the end of `save`: rows before the write, events written.
-        self._counted: dict[str, tuple[int, list[Event]]] = {}
+        self._counted: dict[str, tuple[Rows, list[Event]]] = {}
         events = self.SQLEvent.__table__
         self._when_the_database_answers(self._namespace_legacy_conversations)
         self._count_rows = (
-            sa.select(sa.func.count())
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.min(events.c.id), 0))
             .select_from(events)
             .where(events.c.sender_id == sa.bindparam("sender_id"))
         )
+        self._delete_rows = events.delete().where(events.c.sender_id == sa.bindparam("sender_id"))
 
     def _configure_engine(self) -> None:
         """Replace Rasa's engine with one that keeps connections and checks them.
@@ -184,8 +194,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if any(isinstance(event, SessionStarted) for event in new_events):
             # Rasa reads back only the new session; let it, rather than keep both sessions here.
             self._forget(tracker.sender_id)
-        else:
-            self._remember(tracker.copy(), rows_before + len(new_events))
+        elif rows_before.count:
+            self._remember(tracker.copy(), Rows(rows_before.count + len(new_events), rows_before.first_id))
+        else:  # the conversation's first rows: their first id is the database's to say
+            with self.session_scope() as session:
+                self._remember(tracker.copy(), self._stored_rows(session, tracker.sender_id))
+
+    def erase(self, sender_id: str) -> int:
+        """Delete every event of the conversation; how many. Call it holding the conversation's lock."""
+        self._forget(sender_id)
+        with self.session_scope() as session:
+            deleted = session.execute(self._delete_rows, {"sender_id": sender_id}).rowcount
+            session.commit()
+        self._forget(sender_id)
+        return int(deleted or 0)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The tracker's events not stored yet: past the remembered tracker, or as Rasa finds them."""
@@ -198,9 +220,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._counted[tracker.sender_id] = (rows, new_events)
         return iter(new_events)
 
-    def _stored_rows(self, session: Any, sender_id: str) -> int:
+    def _stored_rows(self, session: Any, sender_id: str) -> Rows:
         # A Core statement built once: a third of the ORM query's CPU, and this runs twice a turn.
-        return int(session.execute(self._count_rows, {"sender_id": sender_id}).scalar() or 0)
+        count, first_id = session.execute(self._count_rows, {"sender_id": sender_id}).one()
+        return Rows(int(count or 0), int(first_id or 0))
 
     def _recall(self, sender_id: str) -> _Remembered | None:
         with self._guard:
@@ -209,7 +232,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 self._remembered.move_to_end(sender_id)
             return remembered
 
-    def _remember(self, tracker: DialogueStateTracker, stored_rows: int) -> None:
+    def _remember(self, tracker: DialogueStateTracker, stored_rows: Rows) -> None:
         with self._guard:
             self._remembered[tracker.sender_id] = _Remembered(tracker, stored_rows)
             self._remembered.move_to_end(tracker.sender_id)

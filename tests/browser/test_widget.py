@@ -301,6 +301,41 @@ def test_the_checklist_link_opens_the_printable_checklist(chat: Chat) -> None:
     assert requests.get(href, timeout=30).status_code == 200
 
 
+def test_a_visitor_downloads_a_copy_of_their_data_then_deletes_it(chat: Chat) -> None:
+    chat.open()
+    chat.say("我在永辉超市被扣了两次，每次88元")
+    chat.page.get_by_role("button", name="同意", exact=True).click(timeout=REPLY_MS)
+    chat.page.get_by_role("button", name="建设银行", exact=True).click(timeout=REPLY_MS)
+    chat.bot_reply("哪天")
+    chat.say("昨天")
+    chat.bot_reply("案件号")
+    old_session = chat.session_id()
+
+    chat.say("导出我的信息")
+    download = chat.page.get_by_role("link", name="下载我的信息副本")
+    expect(download).to_be_visible(timeout=REPLY_MS)
+    href = download.get_attribute("href") or ""
+    assert href.startswith(f"{chat.servers.base_url}/webhooks/widget/export/")
+    copy = requests.get(href, timeout=30)
+    assert copy.status_code == 200 and copy.json()["cases"][0]["merchant"] == "永辉超市"
+
+    chat.say("删除我的信息")
+    chat.page.get_by_role("button", name="确认删除", exact=True).click(timeout=REPLY_MS)
+    chat.bot_reply("已为您删除")
+    # Only the notice is left on screen, in a new session; this page keeps nothing of the old one.
+    expect(chat.page.locator(".wushua-message")).to_have_count(1)
+    expect(chat.page.locator(".wushua-messages")).not_to_contain_text("永辉超市")
+    assert chat.session_id() not in (None, old_session)
+    assert chat.page.evaluate(f"localStorage.getItem('wushua-widget:history:{old_session}')") is None
+    for _ in range(60):  # the server erases once the turn has let go of the conversation
+        if requests.get(href, timeout=30).status_code == 404:
+            break
+        chat.page.wait_for_timeout(500)
+    assert requests.get(href, timeout=30).status_code == 404
+    chat.say("查询进度")
+    chat.bot_reply("目前没有进行中的案件")
+
+
 def test_offline_shows_a_notice_keeps_the_text_and_recovers(chat: Chat) -> None:
     chat.open()
     proxy = chat.servers.proxy

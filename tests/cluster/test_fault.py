@@ -65,10 +65,9 @@ from tracker_checks import (
 )
 
 from bench.load import Conversation, Turn, load_conversations
-from bot.console import bridge
 from bot.domain.cases import Case
 from bot.domain.checklist import build_checklist
-from bot.infra import server_secret
+from bot.infra import server_secret, staff_bridge
 from bot.storage.cases import case_from_row
 from scripts.cluster import Cluster, Replica
 from scripts.pg_service import PostgresService
@@ -345,7 +344,7 @@ async def _staff_reply_across_replicas(cluster: Cluster) -> list[str]:
             assert run.messages[0].acknowledged, "the greeting was not acknowledged"
             widget.replies = []
             for operation, text in (("takeover", ""), ("reply", "您好，我是客服，请问有什么可以帮您？")):
-                answer = await bridge.call(second, operation, run.sender, "alice", text)
+                answer = await staff_bridge.call(second, operation, run.sender, "alice", text)
                 assert answer.ok and answer.delivered, (operation, answer)
             deadline = time.monotonic() + 20
             while len(widget.replies) < 2 and time.monotonic() < deadline:

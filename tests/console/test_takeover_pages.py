@@ -1,7 +1,7 @@
 """The console's side of live takeover: the card, the forms, the live stream and the automatic hand-back.
 
 The Rasa server's staff channel is replaced by a recording fake of
-``bot.console.bridge.call``; ``tests/browser/test_takeover.py`` and
+``bot.infra.staff_bridge.call``; ``tests/browser/test_takeover.py`` and
 ``tests/test_wechat_e2e.py`` run the real one.
 """
 
@@ -16,12 +16,12 @@ import requests
 from console_support import Console
 from tracker_events import reply, session, user, write_events
 
-from bot.console import bridge
-from bot.console.bridge import BridgeAnswer
 from bot.console.pages import takeover
 from bot.domain.cases import Facts
 from bot.domain.clock import CHINA
 from bot.domain.delivery import WIDGET_OFFLINE
+from bot.infra import staff_bridge
+from bot.infra.staff_bridge import BridgeAnswer
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=CHINA)
 
@@ -50,7 +50,7 @@ def bridge_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
             return BridgeAnswer(True, False, WIDGET_OFFLINE)
         return BridgeAnswer(True, True)
 
-    monkeypatch.setattr(bridge, "call", call)
+    monkeypatch.setattr(staff_bridge, "call", call)
     return calls
 
 

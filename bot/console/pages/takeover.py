@@ -1,7 +1,7 @@
 """Live takeover: staff take a conversation over, write to the user, hand it back.
 
 The forms post here; the Rasa server does the work through its staff channel
-(``bot/console/bridge.py``), and each call is written to the audit log. The
+(``bot/infra/staff_bridge.py``), and each call is written to the audit log. The
 conversation page follows new turns live through ``/conversation/stream``
 (server-sent events read from the tracker store, so it works whichever Rasa
 replica took the turn). ``hand_back_silent_conversations`` runs in the
@@ -21,10 +21,11 @@ from typing import Any
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, redirect
 
-from bot.console import bridge, params
+from bot.console import params
 from bot.console.transcripts import Turn
 from bot.console.web import failure, safe_next, sender, settings, store, tracker, username
 from bot.domain.clock import CHINA
+from bot.infra import staff_bridge
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ async def act(request: Request, operation: str) -> HTTPResponse:
         text = params.without_controls(request.form.get("text") or "", keep="\n").strip()
         if not text or len(text) > MAX_REPLY_CHARS:
             return failure(request, 400, "bad_reply", back=back)
-    answer = await bridge.call(settings(request).rasa_url, operation, sender_id, username(request), text)
+    answer = await staff_bridge.call(
+        settings(request).rasa_url, operation, sender_id, username(request), text
+    )
     if not answer.ok:
         return failure(
             request,
@@ -123,7 +126,7 @@ async def hand_back_silent_conversations(app: Sanic, current: datetime | None = 
     idle = app.ctx.settings.takeover_idle_timeout
     handed_back = []
     for sender_id in app.ctx.tracker.silent_takeovers((current or datetime.now(CHINA)) - idle):
-        answer = await bridge.call(app.ctx.settings.rasa_url, "handback", sender_id, AUTOMATIC)
+        answer = await staff_bridge.call(app.ctx.settings.rasa_url, "handback", sender_id, AUTOMATIC)
         if not answer.ok:
             logger.warning("Automatic hand-back of %s failed: %s", sender_id, answer.error)
             continue

@@ -14,7 +14,11 @@ with a token derived from the server secret both share (``staff_bridge_token``):
   told. While the session is alive the form's last question is asked again
   (the form is still active, so the next answer fills it); once the session
   has expired Rasa starts a new one on the next message, without the form, so
-  the user is given the case's current step instead.
+  the user is given the case's current step instead;
+- ``POST /webhooks/staff/erase``: everything stored about the conversation is
+  deleted (``erase_conversation``), at a staff member's or the user's request.
+  The action server asks for it too, ``after_turn``, when the user confirms
+  删除我的信息 or declines the notice.
 
 The follow-up scheduler (``bot/rasa/follow_up_scheduler.py``) runs here too,
 as a background task of the server, and asks its questions the same way
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +42,7 @@ from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore, TrackerStore
 from rasa.shared.core.events import (
     ActiveLoop,
     BotUttered,
@@ -55,11 +61,16 @@ from bot.infra.identity import namespace_of
 from bot.infra.server_secret import staff_bridge_token
 from bot.rasa import follow_up_scheduler
 from bot.rasa.channels.outbound import Outgoing, push
-from bot.storage import process_store
+from bot.rasa.tracker_store import CachedSQLTrackerStore
+from bot.storage import erasure, process_store
+from bot.storage.redis_state import redis_url_from_env, sync_client
 
 logger = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 2000
+# Why a conversation's data is erased: the user asked (in the chat), declined the notice,
+# or staff acted on a request made elsewhere (the console, the CLI).
+ERASURE_REASONS = ("user_request", "consent_declined", "staff_request")
 MAX_STAFF_NAME_CHARS = 64
 
 
@@ -114,7 +125,73 @@ class StaffBridgeInput(InputChannel):
                 {"delivered": delivery.delivered, "reason": delivery.reason, "paused": tracker.is_paused()}
             )
 
+        @bridge.route("/erase", methods=["POST"])
+        async def erase(request: Request) -> HTTPResponse:
+            try:
+                _authenticate(request)
+                conversation_id, requested_by, _ = _arguments(request, needs_text=False)
+                reason = request.json.get("reason", "staff_request")
+                if reason not in ERASURE_REASONS:
+                    raise BadCall(400, f"reason must be one of {', '.join(ERASURE_REASONS)}")
+                agent: Agent = request.app.ctx.agent
+                if request.json.get("after_turn") is True:
+                    # Asked for inside the user's own turn (the action server), which holds the
+                    # lock and saves the tracker at its end: erased once that turn lets go.
+                    request.app.add_task(erase_conversation(agent, conversation_id, requested_by, reason))
+                    return response.json({"erased": False, "scheduled": True}, status=202)
+                erased = await erase_conversation(agent, conversation_id, requested_by, reason)
+            except BadCall as refused:
+                return response.json({"error": str(refused)}, status=refused.status)
+            if not erased.case_ids and not erased.counts["tracker_events"]:
+                return response.json({"error": "no such conversation"}, status=404)
+            return response.json({"erased": True, **erased.as_json()})
+
         return bridge
+
+
+async def erase_conversation(
+    agent: Agent, conversation_id: str, requested_by: str, reason: str
+) -> erasure.ErasureReport:
+    """Everything about the conversation, under its lock: the case store's records (a
+    tombstone without personal data stays), the tracker's events, its state in Redis.
+
+    Under the lock no turn can run meanwhile and write events back; other replicas'
+    remembered trackers are not served afterwards (``CachedSQLTrackerStore``).
+    """
+    async with agent.lock_store.lock(conversation_id):
+        report = await asyncio.to_thread(
+            erasure.erase_conversation,
+            process_store(),
+            conversation_id,
+            requested_by=requested_by,
+            reason=reason,
+        )
+        report.counts["tracker_events"] = _erase_tracker(agent.tracker_store, conversation_id)
+        redis_url = redis_url_from_env()
+        if redis_url:
+            report.counts["redis_keys"] = await asyncio.to_thread(_erase_redis, redis_url, conversation_id)
+    logger.info("Erased a conversation's data at the request of %s (%s)", requested_by, reason)
+    return report
+
+
+def _erase_redis(url: str, conversation_id: str) -> int:
+    client = sync_client(url)
+    try:
+        return erasure.erase_redis_state(client, conversation_id)
+    finally:
+        client.close()
+
+
+def _erase_tracker(store: TrackerStore, conversation_id: str) -> int:
+    """Rasa 3.6 has no delete: ours erases; the in-memory store (tests) forgets."""
+    while isinstance(getattr(store, "_tracker_store", None), TrackerStore):  # Rasa's fail-safe wrappers
+        store = store._tracker_store
+    if isinstance(store, CachedSQLTrackerStore):
+        return store.erase(conversation_id)
+    if isinstance(store, InMemoryTrackerStore):
+        dumped = store.store.pop(conversation_id, None)
+        return len(json.loads(dumped)["events"]) if dumped else 0
+    raise TypeError(f"cannot erase from a {type(store).__name__}")
 
 
 def _authenticate(request: Request) -> None:

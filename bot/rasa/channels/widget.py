@@ -1,4 +1,4 @@
-"""Serves the web chat widget, its demo page and the printable checklist.
+"""Serves the web chat widget, its demo page, the printable checklist and a user's data copy.
 
 Not a chat channel itself (the widget talks over ``socketio``); it lives here
 because Rasa mounts each channel's blueprint under ``/webhooks/<name>/``, so
@@ -7,22 +7,27 @@ the bot serves everything the widget needs without a CDN or a second server.
 
 from __future__ import annotations
 
+import asyncio
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, Event, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.domain.checklist import build_checklist, render_html
+from bot.domain.clock import CHINA, now
 from bot.domain.knowledge import PROJECT_ROOT
 from bot.domain.links import case_for_link
 from bot.domain.responses import response_text
-from bot.storage import process_store
+from bot.infra.export_links import conversation_for_export
+from bot.storage import erasure, process_store
 
 WEB_ROOT = PROJECT_ROOT / "web"
 VENDOR_FILES = {
@@ -90,4 +95,39 @@ class WidgetInput(InputChannel):
                 return response.html(_not_found_page(), status=404, headers=PRIVATE_PAGE)
             return response.html(render_html(build_checklist(case)), headers=PRIVATE_PAGE)
 
+        @widget.route("/export/<token:str>", methods=["GET"])
+        async def export(request: Request, token: str) -> HTTPResponse:
+            """导出我的信息: the conversation's cases and transcript, as a JSON download."""
+            conversation = conversation_for_export(token)
+            if conversation is None:
+                return response.html(_not_found_page(), status=404, headers=PRIVATE_PAGE)
+            cases = await asyncio.to_thread(erasure.export_conversation, process_store(), conversation)
+            tracker = await request.app.ctx.agent.tracker_store.retrieve_full_tracker(conversation)
+            transcript = _transcript(tracker.events if tracker else [])
+            if not cases.get("cases") and not transcript:  # erased since, or never anything kept
+                return response.html(_not_found_page(), status=404, headers=PRIVATE_PAGE)
+            body = {"exported_at": now().isoformat(timespec="seconds"), **cases, "transcript": transcript}
+            return response.json(
+                body,
+                headers={**PRIVATE_PAGE, "Content-Disposition": 'attachment; filename="wushua-my-data.json"'},
+                ensure_ascii=False,
+                indent=2,
+            )
+
         return widget
+
+
+def _transcript(events: Iterable[Event]) -> list[dict[str, str]]:
+    """What was said, by whom and when: the user, the assistant, or a named staff member."""
+    said = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text:
+            who = "user"
+        elif isinstance(event, BotUttered) and event.text:
+            staff = (event.metadata or {}).get("staff")
+            who = f"staff:{staff}" if staff else "assistant"
+        else:
+            continue
+        at = datetime.fromtimestamp(event.timestamp, CHINA).isoformat(timespec="seconds")
+        said.append({"at": at, "from": who, "text": event.text})
+    return said

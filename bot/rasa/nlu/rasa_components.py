@@ -23,7 +23,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from spacy.tokens import Doc
 
-from bot.domain.conversation import asks_to_stop_follow_ups, speaks_as_merchant
+from bot.domain.conversation import command_in, speaks_as_merchant
 from bot.rasa.nlu.rescue import FALLBACK_INTENT, rescued_intent
 from bot.rasa.nlu.unclear import UNCLEAR_INPUT_INTENT, unclear_reason
 
@@ -132,20 +132,19 @@ class MerchantSpeaker(_RuleClassifier):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class FollowUpOptOut(_RuleClassifier):
-    """After the intent classifiers: "不用提醒我了" and the like are ``stop_follow_ups``
-    (``bot.domain.conversation.asks_to_stop_follow_ups``). A rule rather than training
-    examples: those took the classifier's held-out accuracy below its floor."""
-
-    INTENT = "stop_follow_ups"
+class CommandClassifier(_RuleClassifier):
+    """After the intent classifiers: "不用提醒我了", "删除我的信息", "导出我的信息" and the
+    typed answers to the erase confirmation are their intents (``bot.domain.conversation.command_in``).
+    Rules rather than training examples: those took the classifier's held-out accuracy below its floor."""
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            if not asks_to_stop_follow_ups(message.get(TEXT) or ""):
+            command = command_in(message.get(TEXT) or "")
+            if command is None:
                 continue
-            stop = {INTENT_NAME_KEY: self.INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-            message.data[INTENT] = stop
-            message.data[INTENT_RANKING_KEY] = [stop, *message.data.get(INTENT_RANKING_KEY, [])]
+            given = {INTENT_NAME_KEY: command, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.data[INTENT] = given
+            message.data[INTENT_RANKING_KEY] = [given, *message.data.get(INTENT_RANKING_KEY, [])]
         return messages
 
 
