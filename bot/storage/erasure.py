@@ -369,11 +369,11 @@ def purge_candidates(
         sa.select(cases.c.sender_id)
         .where(cases.c.erased_at.is_(None), cases.c.sender_id > after)
         .group_by(cases.c.sender_id)
-        .having(unfinished == 0, sa.func.max(cases.c.updated_at) < cutoff.isoformat())
+        .having(sa.and_(unfinished == 0, sa.func.max(cases.c.updated_at) < cutoff.isoformat()))
         .order_by(cases.c.sender_id)
         .limit(limit)
     )
-    senders = list(store.db.execute(query).scalars())
+    senders = [row[0] for row in store.db.execute(query)]
     if not senders:
         return [], None
     last_events = _last_events(tracker, senders)
@@ -434,5 +434,5 @@ def _purge(store: SQLCaseStore, tracker: sa.engine.Engine, senders: Sequence[str
 
 def _dry_run(store: SQLCaseStore, senders: Sequence[str]) -> ErasureReport:
     taken = sa.select(cases.c.case_id).where(cases.c.sender_id.in_(senders), cases.c.erased_at.is_(None))
-    case_ids = list(store.db.execute(taken.order_by(cases.c.case_id)).scalars())
+    case_ids = [row[0] for row in store.db.execute(taken.order_by(cases.c.case_id))]
     return ErasureReport(case_ids=case_ids, counts=Counter(cases=len(case_ids)))
