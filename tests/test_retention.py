@@ -6,8 +6,10 @@ back, and their transcripts are written with old timestamps.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ from bot.domain.cases import Facts
 from bot.domain.clock import now
 from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
-from bot.storage.erasure import PURGE_ACTION, purge_closed_cases, retention_days_from_env
+from bot.storage.erasure import PURGE_ACTION, purge_closed_cases, retention_days_from_env, scheduled_purge
 from bot.storage.schema import cases
 from tests.console.tracker_events import reply, session, user, write_events
 
@@ -115,3 +117,48 @@ def test_retention_days_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("RETENTION_DAYS", "-3")
     with pytest.raises(ValueError, match="RETENTION_DAYS"):
         retention_days_from_env()
+
+
+def test_the_scheduled_purge_runs_once_a_day_whoever_asks(
+    store: SQLCaseStore, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = tracker_location(case_location(store_url), tmp_path)
+    old = conversation(store, tracker, "rest:old", ["closed"], DAYS + 20, DAYS + 20)
+    monkeypatch.setenv("RETENTION_DAYS", str(DAYS))
+    # Two consoles ask at once: one runs it.
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: scheduled_purge(store, tracker), range(2)))
+    assert sorted(run is None for run in runs) == [False, True]
+    assert next(run for run in runs if run is not None).erased.case_ids == old
+    assert scheduled_purge(store, tracker) is None  # the same day
+    tomorrow = now() + timedelta(days=1, minutes=1)
+    assert scheduled_purge(store, tracker, now=lambda: tomorrow) is not None
+    monkeypatch.setenv("RETENTION_DAYS", "0")
+    assert scheduled_purge(store, tracker, now=lambda: tomorrow + timedelta(days=2)) is None
+    runs_logged = store.db.execute(
+        "SELECT count(*) FROM audit_log WHERE action = ?", [PURGE_ACTION]
+    ).fetchone()
+    assert runs_logged[0] == 2
+
+
+def test_the_cli_purges_and_erases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.console.cli import main
+
+    monkeypatch.setenv("CASE_STORE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
+    monkeypatch.setenv("TRACKER_DB_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with closing(open_store(f"sqlite:///{tmp_path / 'cases.db'}")) as store:
+        old = conversation(store, tmp_path / "tracker.db", "rest:old", ["closed"], DAYS + 20, DAYS + 20)
+        current = conversation(store, tmp_path / "tracker.db", "rest:now", ["open"], 0, 0)
+    out = io.StringIO()
+    assert main(["purge", "--dry-run", "--older-than-days", str(DAYS)], stdout=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Would erase 1 conversation(s), 1 case(s)") and lines[1] == old[0]
+    out = io.StringIO()
+    assert main(["erase", "--case", current[0], "--by", "agent1"], stdout=out) == 0
+    assert out.getvalue().startswith(f"Erased 1 case(s): {current[0]}")
+    assert "tracker_events" in out.getvalue()
+    with closing(open_store(f"sqlite:///{tmp_path / 'cases.db'}")) as store:
+        erased = store.get(current[0])
+        assert erased is not None and erased.sender_id.startswith("erased:")
+        assert store.get(old[0]).sender_id == "rest:old"

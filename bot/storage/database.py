@@ -54,6 +54,7 @@ Params = Sequence[Any] | Mapping[str, Any]
 RECONNECT_SECONDS = 15.0
 # Any fixed number will do, as long as every process that migrates the database uses it.
 MIGRATION_LOCK_KEY = 0x7773_6361_7365  # "wscase"
+PURGE_LOCK_KEY = 0x7773_7075_7267  # "wspurg"
 
 
 class MissingTable(LookupError):
@@ -89,6 +90,10 @@ class Dialect:
 
     def lock_for_migrations(self, connection: Connection) -> None:
         """Make processes migrating the same database take turns, until the transaction ends."""
+
+    def lock_for_purge(self, connection: Connection) -> None:
+        """Make processes starting the retention purge take turns, until the transaction ends
+        (SQLite: the writing transaction already does)."""
 
     def search(self, words: list[str]) -> list[sa.ColumnElement]:
         """Conditions on ``cases``: each word in the case id, the card's last digits or the merchant."""
@@ -172,6 +177,9 @@ class PostgresDialect(Dialect):
 
     def lock_for_migrations(self, connection: Connection) -> None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
+    def lock_for_purge(self, connection: Connection) -> None:
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(PURGE_LOCK_KEY)))
 
     def search(self, words: list[str]) -> list[sa.ColumnElement]:
         # No trigram index without an extension (pg_trgm), which a managed server may

@@ -74,6 +74,7 @@ ERASED_EVENT = "data_erased"
 PURGE_ACTION = "retention_purge"
 RETENTION_VARIABLE = "RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 180
+DEFAULT_BATCH_SIZE = 500
 PURGE_BY = "系统"  # the name on purges the console schedules, as on its automatic hand-backs
 # Every fact column empty, the list of unknown facts too.
 ERASED_FACTS = {**dict.fromkeys(FACT_FIELDS), **facts_to_row(Facts())}
@@ -387,7 +388,7 @@ def purge_closed_cases(
     *,
     older_than_days: int = DEFAULT_RETENTION_DAYS,
     dry_run: bool,
-    batch_size: int = 500,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     now: Callable[[], datetime] = clock.now,
     by: str = PURGE_BY,
 ) -> PurgeReport:
@@ -399,6 +400,63 @@ def purge_closed_cases(
     if older_than_days < 1:
         raise ValueError("older_than_days: at least 1")
     report = PurgeReport(dry_run=dry_run, cutoff=now() - timedelta(days=older_than_days))
+    entry = store.db.run(lambda: _claim_run(store.db, by, None, now()))
+    assert entry is not None
+    return _run_purge(
+        store, tracker, report, entry, by=by, older_than_days=older_than_days, batch_size=batch_size
+    )
+
+
+def scheduled_purge(
+    store: SQLCaseStore,
+    tracker: TrackerTarget,
+    *,
+    every: timedelta = timedelta(days=1),
+    now: Callable[[], datetime] = clock.now,
+) -> PurgeReport | None:
+    """The console's daily purge: runs unless ``RETENTION_DAYS`` is 0 or a run started within ``every``.
+
+    The run's audit entry is its claim, taken under a lock, so of several console processes one runs it.
+    """
+    days = retention_days_from_env()
+    if days == 0:
+        return None
+    started = now()
+    entry = store.db.run(lambda: _claim_run(store.db, PURGE_BY, started - every, started))
+    if entry is None:
+        return None
+    report = PurgeReport(dry_run=False, cutoff=started - timedelta(days=days))
+    return _run_purge(
+        store, tracker, report, entry, by=PURGE_BY, older_than_days=days, batch_size=DEFAULT_BATCH_SIZE
+    )
+
+
+def _claim_run(db: Database, by: str, not_since: datetime | None, at: datetime) -> int | None:
+    """The id of a new run's audit entry; None if a scheduled run started after ``not_since``."""
+    db.dialect.lock_for_purge(db.connection)
+    if not_since is not None:
+        runs = sa.select(audit_log.c.id).where(
+            audit_log.c.action == PURGE_ACTION,
+            audit_log.c.username == by,
+            audit_log.c.at > not_since.isoformat(),
+        )
+        if db.execute(runs.limit(1)).first() is not None:
+            return None
+    write_audit(db, by, PURGE_ACTION, detail={"started_at": at.isoformat(), "completed": False})
+    latest = sa.select(sa.func.max(audit_log.c.id)).where(audit_log.c.action == PURGE_ACTION)
+    return db.execute(latest).scalar_one()
+
+
+def _run_purge(
+    store: SQLCaseStore,
+    tracker: TrackerTarget,
+    report: PurgeReport,
+    entry: int,
+    *,
+    by: str,
+    older_than_days: int,
+    batch_size: int,
+) -> PurgeReport:
     after: str | None = ""
     try:
         with _tracker_engine(tracker) as engine:
@@ -406,13 +464,16 @@ def purge_closed_cases(
                 senders, after = purge_candidates(store, engine, report.cutoff, after=after, limit=batch_size)
                 report.conversations += len(senders)
                 if senders:
-                    report.erased.add(
-                        _dry_run(store, senders) if dry_run else _purge(store, engine, senders, by)
+                    erased = (
+                        _dry_run(store, senders)
+                        if report.dry_run
+                        else _purge(store, engine, senders, by, entry)
                     )
+                    report.erased.add(erased)
     finally:
         # Counts only: each case's own ``data_erased`` event names the run's reason.
         detail = {
-            "dry_run": dry_run,
+            "dry_run": report.dry_run,
             "older_than_days": older_than_days,
             "cutoff": report.cutoff.isoformat(),
             "conversations": report.conversations,
@@ -420,14 +481,20 @@ def purge_closed_cases(
             "counts": dict(sorted(report.erased.counts.items())),
             "completed": after is None,
         }
-        store.db.run(lambda: write_audit(store.db, by, PURGE_ACTION, detail=detail))
+        finish = audit_log.update().where(audit_log.c.id == entry).values(detail=json.dumps(detail))
+        store.db.run(lambda: store.db.execute(finish))
     return report
 
 
-def _purge(store: SQLCaseStore, tracker: sa.engine.Engine, senders: Sequence[str], by: str) -> ErasureReport:
-    """One batch: the tracker events first, so that a batch that fails later is taken again next time."""
+def _purge(
+    store: SQLCaseStore, tracker: sa.engine.Engine, senders: Sequence[str], by: str, run: int
+) -> ErasureReport:
+    """One batch: the tracker events first, so that a batch that fails later is taken again next time.
+
+    Each case's ``data_erased`` event names the run by its audit entry."""
     tracker_rows = _delete_events(tracker, senders)
-    batch = store.db.run(lambda: _erase(store.db, senders, requested_by=by, reason=PURGE_ACTION))
+    reason = f"{PURGE_ACTION}:{run}"
+    batch = store.db.run(lambda: _erase(store.db, senders, requested_by=by, reason=reason))
     batch.counts["tracker_events"] = tracker_rows
     return batch
 
