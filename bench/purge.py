@@ -162,7 +162,7 @@ def run(store_url: str, tracker_location: str | Path, count: int) -> dict[str, A
 @contextmanager
 def postgres() -> Iterator[str]:
     from scripts.pg_service import PostgresService
-    from tests.server_env import free_port
+    from scripts.rasa_env import free_port
 
     with tempfile.TemporaryDirectory(prefix="wushua-bench-pg-", ignore_cleanup_errors=True) as data_dir:
         service = PostgresService(Path(data_dir), free_port(), durable=False)
