@@ -37,13 +37,14 @@ NLU_DATA := $(wildcard data/*.yml)
 KNOWLEDGE := $(wildcard data/knowledge/*.yml)
 SPACY_INPUTS := $(KNOWLEDGE) bot/rasa/nlu/spacy_pipeline.py bot/domain/normalise.py bot/domain/masking.py scripts/build_spacy_model.py
 
-.PHONY: help run run-cluster test lint unit validate evaluate test-stories test-cluster services bench clean
+.PHONY: help run run-cluster test lint unit validate evaluate test-stories test-cluster services bench bench-purge clean
 
 help:
 	@echo "make run   - set up, train if needed, start the action server (5055) and Rasa (5005)"
 	@echo "make run-cluster - the same as a cluster: PostgreSQL, Redis, 2 Rasa + 2 action replicas behind nginx (8080)"
 	@echo "make test  - set up, train if needed, run lint, unit tests, data validation, NLU evaluation, story tests"
 	@echo "make bench - benchmark understanding, speed under load, memory and training against the stock Rasa bot"
+	@echo "make bench-purge - the retention purge on 100,000 cases (SQLite and PostgreSQL) beside a writer"
 
 $(INSTALLED): requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.10 not found: install it (e.g. 'pyenv install 3.10') or run 'make PYTHON=/path/to/python3.10 ...'"; exit 1; fi
@@ -131,6 +132,10 @@ test: lint unit validate evaluate test-stories test-cluster
 # BENCH_ARGS passes options, e.g. BENCH_ARGS='--note "what changed"'.
 bench: $(RASA_MODEL) services
 	$(BIN)/python -m bench.run --cv $(BENCH_ARGS)
+
+# The retention purge (bench/purge.py): dry run and real run agree, a concurrent writer waits < 1 s.
+bench-purge: $(INSTALLED) services
+	$(BIN)/python -m bench.purge --postgres
 
 clean:
 	rm -rf models/spacy_zh $(RASA_MODEL) var/nlu_report.json var/core_results

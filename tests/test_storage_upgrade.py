@@ -29,7 +29,11 @@ from bot.storage.schema import metadata
 
 PASSWORD = "correct horse battery"  # every staff account's in the dumps
 # Migrations written after the dumps: today's code adds them to a dumped database.
-MIGRATIONS_AFTER_THE_DUMPS = {"0008_create_follow_ups", "0009_create_case_feedback"}
+MIGRATIONS_AFTER_THE_DUMPS = {
+    "0008_create_follow_ups",
+    "0009_create_case_feedback",
+    "0010_add_erasure_tombstones",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

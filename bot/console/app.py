@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     @app.after_server_start
     async def start_sweeping(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
         app.ctx.takeover_sweep = loop.create_task(takeover.keep_handing_back(app))
+        app.ctx.retention_purge = loop.create_task(takeover.keep_purging(app))
 
     return app
 

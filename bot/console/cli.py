@@ -9,6 +9,8 @@
     python -m bot.console cases list [--status open --status with_bank] [--kind …] [--search …]
     python -m bot.console cases show WS-20261125-0001
     python -m bot.console export --format csv [--what transcripts] [--output FILE] [filters]
+    python -m bot.console erase --conversation ID | --case WS-… [--by NAME] [--reason TEXT]  # Rasa stopped
+    python -m bot.console purge [--dry-run] [--older-than-days N]   # default RETENTION_DAYS, else 180
     python -m bot.console serve [--host 127.0.0.1] [--port 5002]
 
 Data locations come from ``CASE_STORE_URL`` and ``TRACKER_DB_URL``, as for the web app.
@@ -36,6 +38,8 @@ from bot.console.store import CaseFilter, ConsoleStore
 from bot.console.transcripts import TrackerReader
 from bot.domain.cases import KINDS, STATUSES
 from bot.domain.checklist import build_checklist, render_text
+from bot.storage import erasure
+from bot.storage.redis_state import redis_url_from_env, sync_client
 
 MAX_LIMIT = 1000
 
@@ -116,6 +120,24 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--what", choices=WHAT, default="cases")
     export.add_argument("--output", help="file to write (default: standard output)")
     _add_filter_arguments(export)
+
+    erase = commands.add_parser(
+        "erase",
+        help="erase a conversation's personal data (case facts, events, notes, transcript, Redis keys)",
+        description="For operators, while the Rasa servers are stopped: the live path (the user's "
+        "删除我的信息, the console) erases through the Rasa server under the conversation's lock, "
+        "so that a turn in flight cannot write the transcript back. Each case is kept as a tombstone.",
+    )
+    target = erase.add_mutually_exclusive_group(required=True)
+    target.add_argument("--conversation", help="the conversation's id (web:…, wechat:…, rest:…)")
+    target.add_argument("--case", help="a case id: erases the whole conversation it belongs to")
+    erase.add_argument("--by", help="who asked: 'user' or a staff name (default: cli:$USER)")
+    erase.add_argument("--reason", default="operator_request")
+    purge = commands.add_parser(
+        "purge", help="erase conversations whose cases all closed, and which stayed silent, N days ago"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="list the cases it would erase; change nothing")
+    purge.add_argument("--older-than-days", type=int, help="default: RETENTION_DAYS, else 180")
 
     serve = commands.add_parser("serve", help="run the web console")
     serve.add_argument("--host", default="127.0.0.1")
@@ -220,22 +242,58 @@ def _command(args: argparse.Namespace, store: ConsoleStore, tracker: TrackerRead
         )
         print(rendered.rstrip(), file=stdout)
         return 0
+    if args.command in ("erase", "purge"):
+        return _erase(args, store, tracker, stdout)
     case_filter = _case_filter(args)
-    store.audit(
-        _actor(),
-        "exported",
-        # Where the copy went: a file on disk outlives any deletion, so the audit says where
-        # it is (docs/privacy.md: what operators do with such files).
-        detail={
-            "what": args.what,
-            "format": args.format,
-            "filter": case_filter.params(),
-            "path": str(Path(args.output).resolve()) if args.output else "stdout",
-        },
-    )
+    detail = {"what": args.what, "format": args.format, "filter": case_filter.params()}
+    if args.output:
+        # A copy of personal data on disk: an erasure cannot reach it (docs/privacy.md).
+        detail["output"] = str(Path(args.output).resolve())
+    store.audit(_actor(), "exported", detail=detail)
     chunks = export_chunks(store, tracker, case_filter, args.what, args.format)
     if args.output:
         write_private(Path(args.output), chunks)
     else:
         stdout.writelines(chunks)
     return 0
+
+
+def _erase(args: argparse.Namespace, store: ConsoleStore, tracker: TrackerReader, stdout: TextIO) -> int:
+    if args.command == "purge":
+        days = args.older_than_days or erasure.retention_days_from_env() or erasure.DEFAULT_RETENTION_DAYS
+        report = erasure.purge_closed_cases(
+            store.cases, tracker.location, older_than_days=days, dry_run=args.dry_run, by=_actor()
+        )
+        verb = "Would erase" if args.dry_run else "Erased"
+        print(f"{verb} {report.conversations} conversation(s), {len(report.erased.case_ids)} case(s), "
+              f"closed and silent since {report.cutoff:%Y-%m-%d %H:%M}.", file=stdout)  # fmt: skip
+        for case_id in report.erased.case_ids if args.dry_run else ():
+            print(case_id, file=stdout)
+        _print_counts(report.erased, stdout)
+        return 0
+    by = args.by or _actor()
+    if args.case:
+        case = store.cases.get(args.case)
+        if case is None:
+            print(f"error: no case {args.case}", file=sys.stderr)
+            return 1
+        sender_id = case.sender_id
+    else:
+        sender_id = args.conversation
+    report = erasure.erase_conversation(store.cases, sender_id, requested_by=by, reason=args.reason)
+    report.counts["tracker_events"] = erasure.erase_tracker_events(tracker.location, sender_id)
+    redis_url = redis_url_from_env()
+    if redis_url:
+        client = sync_client(redis_url)
+        try:
+            report.counts["redis_keys"] = erasure.erase_redis_state(client, sender_id)
+        finally:
+            client.close()
+    print(f"Erased {len(report.case_ids)} case(s): {' '.join(report.case_ids) or '-'}", file=stdout)
+    _print_counts(report, stdout)
+    return 0
+
+
+def _print_counts(report: erasure.ErasureReport, stdout: TextIO) -> None:
+    for name, count in sorted(report.counts.items()):
+        print(f"  {name:<24} {count}", file=stdout)

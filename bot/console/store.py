@@ -27,6 +27,7 @@ from bot.domain.checklist import step_ids_for
 from bot.domain.clock import now
 from bot.domain.follow_ups import FollowUp
 from bot.storage import SQLCaseStore, console_queries, open_database
+from bot.storage.case_log import write_audit
 from bot.storage.database import Database
 from bot.storage.schema import cases
 
@@ -646,28 +647,6 @@ def window(case_filter: CaseFilter, days: int) -> tuple[date, date]:
     """The filter's range, or the last ``days`` days up to its end or today (the dashboard's window)."""
     last = case_filter.until or now().date()
     return case_filter.since or last - timedelta(days=days - 1), last
-
-
-def write_audit(
-    db: Database,
-    username: str,
-    action: str,
-    case_id: str | None = None,
-    sender_id: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """One audit entry, in the caller's transaction so that it lands with the change it records."""
-    db.insert(
-        "audit_log",
-        {
-            "at": now().isoformat(),
-            "username": username,
-            "action": action,
-            "case_id": case_id,
-            "sender_id": sender_id,
-            "detail": json.dumps(detail or {}, ensure_ascii=False),
-        },
-    )
 
 
 def _queue_row(row: dict[str, Any]) -> QueueRow:

@@ -54,6 +54,7 @@ Params = Sequence[Any] | Mapping[str, Any]
 RECONNECT_SECONDS = 15.0
 # Any fixed number will do, as long as every process that migrates the database uses it.
 MIGRATION_LOCK_KEY = 0x7773_6361_7365  # "wscase"
+PURGE_LOCK_KEY = 0x7773_7075_7267  # "wspurg"
 
 
 class MissingTable(LookupError):
@@ -90,12 +91,19 @@ class Dialect:
     def lock_for_migrations(self, connection: Connection) -> None:
         """Make processes migrating the same database take turns, until the transaction ends."""
 
+    def lock_for_purge(self, connection: Connection) -> None:
+        """Make processes starting the retention purge take turns, until the transaction ends
+        (SQLite: the writing transaction already does)."""
+
     def search(self, words: list[str]) -> list[sa.ColumnElement]:
         """Conditions on ``cases``: each word in the case id, the card's last digits or the merchant."""
         raise NotImplementedError
 
     def enable_search(self, connection: Connection) -> None:
         """Create what ``search`` needs."""
+
+    def forget_erased(self, connection: Connection) -> None:
+        """After an erasure (``bot.storage.erasure``): drop what still holds the erased values."""
 
     def json_array_length(self, column: sa.ColumnElement) -> sa.ColumnElement:
         raise NotImplementedError
@@ -147,6 +155,12 @@ class SQLiteDialect(Dialect):
         database = sqlite_utils.Database(connection.connection.dbapi_connection, recursive_triggers=False)
         database["cases"].enable_fts(SEARCHED_COLUMNS, create_triggers=True, tokenize="trigram", replace=True)
 
+    def forget_erased(self, connection: Connection) -> None:
+        # The search index keeps a deleted row's words in its older segments until they are
+        # merged; optimize merges them all. Skipped where the index is not there (yet).
+        if sa.inspect(connection).has_table("cases_fts"):
+            connection.exec_driver_sql("INSERT INTO cases_fts (cases_fts) VALUES ('optimize')")
+
     def json_array_length(self, column: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.json_array_length(column)
 
@@ -163,6 +177,9 @@ class PostgresDialect(Dialect):
 
     def lock_for_migrations(self, connection: Connection) -> None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
+    def lock_for_purge(self, connection: Connection) -> None:
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(PURGE_LOCK_KEY)))
 
     def search(self, words: list[str]) -> list[sa.ColumnElement]:
         # No trigram index without an extension (pg_trgm), which a managed server may
@@ -376,6 +393,8 @@ def _sqlite_engine(path: Path, *, read_only: bool) -> sa.engine.Engine:
         # Autocommit mode: `Dialect.begin` starts each writing transaction itself.
         connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten, not left in free pages, so an erasure leaves no copy in the file.
+        connection.execute("PRAGMA secure_delete = ON")
         return connection
 
     _enable_wal(path)

@@ -118,6 +118,10 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_one_waiting_handoff_per_conversation", _one_waiting_handoff_per_conversation),
     ("0008_create_follow_ups", _create(schema.follow_ups, schema.follow_up_opt_outs)),
     ("0009_create_case_feedback", _create(schema.case_feedback)),
+    (
+        "0010_add_erasure_tombstones",
+        lambda db: _add_columns(db, schema.cases.c.erased_at, schema.cases.c.erased_by),
+    ),
     ("console_0001_create_staff_users", _create(schema.staff_users)),
     ("console_0002_create_staff_sessions", _create(schema.staff_sessions)),
     ("console_0003_create_login_attempts", _create(schema.login_attempts)),

@@ -49,6 +49,11 @@ COMMAND_TIMEOUT_SECONDS = 1.0
 KEY_PREFIX = "wushua:"
 
 
+def conversation_hash(value: str) -> str:
+    """What keys hold instead of a sender id or an address, so no user input becomes a key."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
 def redis_url_from_env() -> str | None:
     return os.environ.get(REDIS_URL_VARIABLE, "").strip() or None
 
@@ -140,21 +145,22 @@ class RedisTurnLedger:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @staticmethod
-    def _claim_key(message_key: str) -> str:
-        return f"{KEY_PREFIX}wechat:turn:{message_key}"
+    def _key(kind: str, message_key: str, conversation: str | None) -> str:
+        # With the conversation's hash in the key, erasing the conversation finds its
+        # outcomes (they hold reply texts); callers that give none keep the old keys.
+        scope = f"{conversation_hash(conversation)}:" if conversation else ""
+        return f"{KEY_PREFIX}wechat:{kind}:{scope}{message_key}"
 
-    @staticmethod
-    def _outcome_key(message_key: str) -> str:
-        return f"{KEY_PREFIX}wechat:outcome:{message_key}"
+    async def claim(self, message_key: str, conversation: str | None = None) -> bool:
+        """True for the one caller that is to run the turn. Raises ``redis.RedisError``.
 
-    async def claim(self, message_key: str) -> bool:
-        """True for the one caller that is to run the turn. Raises ``redis.RedisError``."""
+        ``conversation`` (the sender id): give the same one, or none, to all three calls."""
         claimed = await self.client.set(
-            self._claim_key(message_key), self.owner, nx=True, px=self.ttl_milliseconds
+            self._key("turn", message_key, conversation), self.owner, nx=True, px=self.ttl_milliseconds
         )
         return bool(claimed)
 
-    async def publish(self, message_key: str, outcome: TurnOutcome) -> None:
+    async def publish(self, message_key: str, outcome: TurnOutcome, conversation: str | None = None) -> None:
         """Logs instead of raising: the owner still answers from its own copy, and a
         replica waiting in vain answers ``success``, which loses no delivery it owed."""
         value = json.dumps(
@@ -162,20 +168,24 @@ class RedisTurnLedger:
             ensure_ascii=False,
         )
         try:
-            await self.client.set(self._outcome_key(message_key), value, px=self.ttl_milliseconds)
+            outcome_key = self._key("outcome", message_key, conversation)
+            await self.client.set(outcome_key, value, px=self.ttl_milliseconds)
         except redis.RedisError as error:
             logger.error("Could not publish a WeChat turn's outcome to Redis: %s", type(error).__name__)
 
-    async def wait_for_outcome(self, message_key: str, timeout_seconds: float) -> TurnOutcome | None:
+    async def wait_for_outcome(
+        self, message_key: str, timeout_seconds: float, conversation: str | None = None
+    ) -> TurnOutcome | None:
         """The published outcome, or None if none came within ``timeout_seconds`` or Redis failed.
 
         Polls: retries that reach another replica are rare, each waits at most
         one reply budget, and polling needs no connection of its own (pub/sub would).
         """
         deadline = time.monotonic() + timeout_seconds
+        outcome_key = self._key("outcome", message_key, conversation)
         while True:
             try:
-                stored = await self.client.get(self._outcome_key(message_key))
+                stored = await self.client.get(outcome_key)
             except redis.RedisError as error:
                 logger.error("Could not read a WeChat turn's outcome from Redis: %s", type(error).__name__)
                 return None
@@ -291,7 +301,7 @@ class RedisSplitNumberGuard:
 
     @staticmethod
     def _key(sender_id: str) -> str:
-        return f"{KEY_PREFIX}split:{hashlib.sha256(sender_id.encode()).hexdigest()[:32]}"
+        return f"{KEY_PREFIX}split:{conversation_hash(sender_id)}"
 
     async def mask(self, sender_id: str, text: str) -> MaskResult:
         key = self._key(sender_id)
@@ -334,8 +344,7 @@ class RedisRateLimiter:
 
     async def allow(self, limit: Limit, key: str) -> bool:
         window = limit.window(time.time())
-        hashed = hashlib.sha256(key.encode()).hexdigest()[:32]
-        counter = f"{KEY_PREFIX}rate:{limit.name}:{hashed}:{window}"
+        counter = f"{KEY_PREFIX}rate:{limit.name}:{conversation_hash(key)}:{window}"
         try:
             async with self.client.pipeline(transaction=True) as pipeline:
                 count, _ = await pipeline.incr(counter).expire(counter, limit.seconds * 2).execute()

@@ -52,6 +52,10 @@ cases = sa.Table(
     sa.Column("correct_amount", Amount),
     sa.Column("cross_border", sa.Integer),
     _text("unknown_facts", nullable=False, server_default=EMPTY_LIST),
+    # Set when the conversation's personal data was erased (``bot.storage.erasure``): the row
+    # stays as a tombstone, and ``erased_by`` says at whose request ("user" or a staff name).
+    _text("erased_at"),
+    _text("erased_by"),
     sa.Index("idx_cases_status_created_at", "status", "created_at"),
     sa.Index("idx_cases_sender_id_created_at", "sender_id", "created_at"),
     # The console's queue is newest first with case_id breaking ties (keyset

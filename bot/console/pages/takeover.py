@@ -6,7 +6,8 @@ conversation page follows new turns live through ``/conversation/stream``
 (server-sent events read from the tracker store, so it works whichever Rasa
 replica took the turn). ``hand_back_silent_conversations`` runs in the
 background and hands back a conversation left taken over and silent for
-``Settings.takeover_idle_timeout``, with a note on its cases.
+``Settings.takeover_idle_timeout``, with a note on its cases; ``keep_purging``
+runs the daily retention purge (``bot.storage.erasure.scheduled_purge``) beside it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.console.transcripts import Turn
 from bot.console.web import failure, safe_next, sender, settings, store, tracker, username
 from bot.domain.clock import CHINA
 from bot.infra import staff_bridge
+from bot.storage.erasure import scheduled_purge
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ MAX_REPLY_CHARS = 2000
 STREAM_SECONDS = 300
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 30
+# How often a console asks whether the day's purge is due; the first to ask after a day runs it.
+PURGE_CHECK_SECONDS = 3600
 AUTOMATIC = "系统"  # the name on automatic hand-backs, in the audit log and the notes
 AUDIT_ACTIONS = {
     "takeover": "conversation_taken_over",
@@ -150,3 +154,14 @@ async def keep_handing_back(app: Sanic) -> None:
         except Exception:  # the next sweep tries again; a failed one must not end the loop
             logger.exception("The sweep for silent takeovers failed")
         await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def keep_purging(app: Sanic) -> None:
+    while True:
+        # Not at once: a console that just started (or a test's) has other work first.
+        await asyncio.sleep(PURGE_CHECK_SECONDS)
+        try:
+            # In a thread: a purge of a large store takes minutes of database work.
+            await asyncio.to_thread(scheduled_purge, app.ctx.store.cases, app.ctx.settings.tracker_db)
+        except Exception:  # the next check tries again
+            logger.exception("The retention purge failed")
