@@ -23,7 +23,7 @@ class BridgeAnswer:
 async def call(
     rasa_url: str, operation: str, conversation_id: str, staff: str, text: str = ""
 ) -> BridgeAnswer:
-    """``operation`` is takeover, reply or handback."""
+    """``operation`` is takeover, reply, handback or erase."""
     body = {"conversation_id": conversation_id, "staff": staff, "text": text}
     headers = {"Authorization": f"Bearer {staff_bridge_token()}"}
     try:
