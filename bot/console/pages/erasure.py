@@ -17,7 +17,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
 from bot.console import bridge, params
-from bot.console.store import ERASED
+from bot.console.store import ERASED, ConsoleStore
 from bot.console.web import failure, render, sender, settings, store, tracker, username
 from bot.domain.cases import Case
 
@@ -32,13 +32,13 @@ class Erasure:
     by: str | None  # None when the deletion did not go through the console (e.g. the user's own request)
 
 
-def erasure(request: Request, case: Case) -> Erasure | None:
+def erasure(console: ConsoleStore, case: Case) -> Erasure | None:
     """When and by whom the personal data of the case was deleted; None if it was not.
 
     The case store marks a case with ``erased_at`` once its migration has run;
     before that, the console's audit entry is the only record.
     """
-    entry = store(request).last_erasure(case.case_id)
+    entry = console.last_erasure(case.case_id)
     erased_at = getattr(case, "erased_at", None)
     if isinstance(erased_at, str):
         erased_at = datetime.fromisoformat(erased_at)
