@@ -2,9 +2,10 @@
 
 Every page but /login needs a session; every POST must carry the session's
 CSRF token. Routes declared with ``ctx_admin=True`` (exports, the audit log,
-staff accounts) answer 403 to an agent. Pages only read, except the forms that
-change a case, a review, a flagged example or an account, and each of those
-is written to the audit log. The one script, ``static/takeover.js``, follows a
+staff accounts, deleting a user's personal data) answer 403 to an agent. Pages
+only read, except the forms that change a case, a review, a flagged example or
+an account, and each of those is written to the audit log; so is every look at
+a case or a conversation. The one script, ``static/takeover.js``, follows a
 conversation live while staff have taken it over. Every parameter is parsed by ``bot.console.params``:
 a bad one gets a 400 page saying what is wrong. Each page is a blueprint in
 ``bot.console.pages``; this module builds the app, its shared objects (on
@@ -21,7 +22,18 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, redirect, text
 
 from bot.console.auth import StaffAuth
-from bot.console.pages import audit, auth, cases, conversations, dashboard, exports, queue, takeover, teach
+from bot.console.pages import (
+    audit,
+    auth,
+    cases,
+    conversations,
+    dashboard,
+    erasure,
+    exports,
+    queue,
+    takeover,
+    teach,
+)
 from bot.console.params import BadParameter
 from bot.console.rendering import environment
 from bot.console.settings import Settings
@@ -31,7 +43,7 @@ from bot.console.web import SECURITY_HEADERS, SESSION_COOKIE, failure, safe_next
 
 HERE = Path(__file__).parent
 PUBLIC_PATHS = frozenset({"/login", "/static/console.css"})
-PAGES = (auth, queue, cases, conversations, takeover, teach, dashboard, audit, exports)
+PAGES = (auth, queue, cases, conversations, takeover, erasure, teach, dashboard, audit, exports)
 
 
 def create_app(settings: Settings | None = None) -> Sanic:

@@ -14,8 +14,9 @@
     python -m bot.console serve [--host 127.0.0.1] [--port 5002]
 
 Data locations come from ``CASE_STORE_URL`` and ``TRACKER_DB_URL``, as for the web app.
-Every change to an account is in the audit log, by ``cli:$USER``. A file the
-export writes is readable by its owner only (0600), whatever the umask.
+Every change to an account, every case shown and every export is in the audit log, by
+``cli:$USER`` (an export with the file it wrote). A file the export writes is
+readable by its owner only (0600), whatever the umask.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import TextIO
 
 from bot.console import params
 from bot.console.auth import STAFF_ROLES, AccountError, StaffAuth
-from bot.console.exporting import FORMATS, WHAT, export_chunks, write_private
+from bot.console.exporting import FORMATS, WHAT, audit_detail, export_chunks, write_private
 from bot.console.params import BadParameter
 from bot.console.rendering import environment
 from bot.console.settings import Settings
@@ -236,6 +237,7 @@ def _command(args: argparse.Namespace, store: ConsoleStore, tracker: TrackerRead
         if case is None:
             print(f"error: no case {args.case_id}", file=sys.stderr)
             return 1
+        store.record_view(_actor(), "case_viewed", case.case_id, case.sender_id)
         transcript = tracker.transcript(case.sender_id)
         rendered = text.get_template("cli/case.txt").render(
             case=case, checklist_text=render_text(build_checklist(case)), transcript=transcript
@@ -245,14 +247,11 @@ def _command(args: argparse.Namespace, store: ConsoleStore, tracker: TrackerRead
     if args.command in ("erase", "purge"):
         return _erase(args, store, tracker, stdout)
     case_filter = _case_filter(args)
-    detail = {"what": args.what, "format": args.format, "filter": case_filter.params()}
-    if args.output:
-        # A copy of personal data on disk: an erasure cannot reach it (docs/privacy.md).
-        detail["output"] = str(Path(args.output).resolve())
-    store.audit(_actor(), "exported", detail=detail)
+    output = Path(args.output) if args.output else None
+    store.audit(_actor(), "exported", detail=audit_detail(store, case_filter, args.what, args.format, output))
     chunks = export_chunks(store, tracker, case_filter, args.what, args.format)
-    if args.output:
-        write_private(Path(args.output), chunks)
+    if output:
+        write_private(output, chunks)
     else:
         stdout.writelines(chunks)
     return 0

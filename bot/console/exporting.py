@@ -72,6 +72,28 @@ def turn_record(turn: Turn) -> dict[str, Any]:
     }
 
 
+def audit_detail(
+    store: ConsoleStore, case_filter: CaseFilter, what: str, fmt: str, path: Path | None = None
+) -> dict[str, Any]:
+    """What the audit log keeps of an export: what, how many cases, the filter, and the file it went to.
+
+    A search term is left out (it is often a card's last four digits or a
+    merchant): the log must hold no personal data, so only that there was one.
+    The path lets whoever handles a deletion request find the files that hold the user's data.
+    """
+    detail: dict[str, Any] = {
+        "what": what,
+        "format": fmt,
+        "cases": store.count(case_filter),
+        "filter": [(name, value) for name, value in case_filter.params() if name != "q"],
+    }
+    if case_filter.search:
+        detail["searched"] = True
+    if path is not None:
+        detail["path"] = str(path.resolve())
+    return detail
+
+
 def export_chunks(
     store: ConsoleStore, tracker: TrackerReader, case_filter: CaseFilter, what: str, fmt: str
 ) -> Iterator[str]:

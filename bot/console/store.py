@@ -4,7 +4,8 @@ Reads cases for the queue, the case page, the dashboard and exports (the
 queries are ``bot.storage.console_queries``); writes only the console's own
 tables, except that status changes and revoked links go through the case
 store (which logs them to ``case_events``). Every change a staff member makes
-is written to ``audit_log`` with who and when, in the change's own transaction.
+is written to ``audit_log`` with who and when, in the change's own transaction,
+and so is every time staff look at a case or a conversation (``record_view``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ from bot.storage.schema import cases
 
 MAX_NOTE_LENGTH = 2000
 TAG_PATTERN = re.compile(r"^[\w\-·]{1,20}$")
+# Staff looking at personal data: a case page, a conversation (its page, or its live stream). The
+# queue and the dashboard are not logged: they list and count, and a row per case shown would bury
+# the log; exports are logged as such (``exported``).
+VIEW_ACTIONS = ("case_viewed", "conversation_viewed")
+# A view repeats one already logged for the same staff member, the same target and the same day
+# within this window is not logged again: reloads, and the live stream a page opens right after it,
+# would otherwise bury the log. Each staff member's first look of each day is always logged, and a
+# page kept open logs again when its stream reconnects after the window.
+VIEW_WINDOW = timedelta(minutes=10)
+# The views in the window are among the newest entries, so the check reads only these (audit_log has
+# no index on sender_id). A burst of more entries than this in the window logs a view twice: harmless.
+RECENT_ENTRIES = 5000
+# Staff deleted the personal data of a conversation: one entry per case of it, found by case id.
+ERASED = "personal_data_erased"
 
 
 @dataclass(frozen=True)
@@ -556,37 +571,78 @@ class ConsoleStore:
         with self.db.transaction() as db:
             write_audit(db, username, action, case_id, sender_id, detail)
 
+    def record_view(
+        self, username: str, action: str, case_id: str | None = None, sender_id: str | None = None
+    ) -> bool:
+        """Log that ``username`` looked at a case (``case_viewed``, by its case id) or a conversation
+        (``conversation_viewed``, by its sender id), unless the same look is already logged within
+        ``VIEW_WINDOW`` today. A conversation counts as looked at on the page of one of its cases too.
+        Only ids are written: nothing the user said. True if an entry was written."""
+        assert action in VIEW_ACTIONS
+        current = now()
+        since = max(current - VIEW_WINDOW, current.replace(hour=0, minute=0, second=0, microsecond=0))
+        target, value = ("case_id", case_id) if action == "case_viewed" else ("sender_id", sender_id)
+        with self.db.transaction() as db:
+            last = db.execute(
+                f"SELECT at FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT {RECENT_ENTRIES}) recent "
+                f"WHERE username = ? AND action IN ({', '.join('?' for _ in VIEW_ACTIONS)}) "
+                f"AND {target} = ? ORDER BY id DESC LIMIT 1",
+                [username, *VIEW_ACTIONS, value],
+            ).fetchone()
+            fresh = last is None or datetime.fromisoformat(last[0]) < since
+            if fresh:
+                write_audit(db, username, action, case_id, sender_id)
+        return fresh
+
     def audit_log(
         self,
         *,
         case_id: str | None = None,
         sender_id: str | None = None,
+        views: bool | None = None,
         before_id: int | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
-        clauses, values = [], []
-        for column, value in (("case_id", case_id), ("sender_id", sender_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                values.append(value)
+        """Newest first. With a case id and a sender id: the case's entries and those of its
+        conversation that name no case (its page, takeovers). ``views``: only staff views (True),
+        only changes (False), or both (None)."""
+        clauses: list[str] = []
+        values: list[Any] = []
+        if case_id is not None and sender_id is not None:
+            clauses.append("(case_id = ? OR (case_id IS NULL AND sender_id = ?))")
+            values.extend([case_id, sender_id])
+        else:
+            for column, value in (("case_id", case_id), ("sender_id", sender_id)):
+                if value is not None:
+                    clauses.append(f"{column} = ?")
+                    values.append(value)
+        if views is not None:
+            placeholders = ", ".join("?" for _ in VIEW_ACTIONS)
+            clauses.append(f"action {'IN' if views else 'NOT IN'} ({placeholders})")
+            values.extend(VIEW_ACTIONS)
         if before_id is not None:
             clauses.append("id < ?")
             values.append(before_id)
         where = " AND ".join(clauses) or "1 = 1"
         return [
-            AuditEntry(
-                entry_id=row["id"],
-                at=datetime.fromisoformat(row["at"]),
-                username=row["username"],
-                action=row["action"],
-                case_id=row["case_id"],
-                sender_id=row["sender_id"],
-                detail=json.loads(row["detail"]),
-            )
+            _audit_entry(row)
             for row in self.db.query(
                 f"SELECT * FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?", [*values, limit]
             )
         ]
+
+    def last_erasure(self, case_id: str) -> AuditEntry | None:
+        """The latest deletion of the personal data of the case's conversation, if staff ran one."""
+        return next(
+            (
+                _audit_entry(row)
+                for row in self.db.query(
+                    "SELECT * FROM audit_log WHERE case_id = ? AND action = ? ORDER BY id DESC LIMIT 1",
+                    [case_id, ERASED],
+                )
+            ),
+            None,
+        )
 
     # The dashboard
 
@@ -647,6 +703,18 @@ def window(case_filter: CaseFilter, days: int) -> tuple[date, date]:
     """The filter's range, or the last ``days`` days up to its end or today (the dashboard's window)."""
     last = case_filter.until or now().date()
     return case_filter.since or last - timedelta(days=days - 1), last
+
+
+def _audit_entry(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        entry_id=row["id"],
+        at=datetime.fromisoformat(row["at"]),
+        username=row["username"],
+        action=row["action"],
+        case_id=row["case_id"],
+        sender_id=row["sender_id"],
+        detail=json.loads(row["detail"]),
+    )
 
 
 def _queue_row(row: dict[str, Any]) -> QueueRow:

@@ -17,7 +17,14 @@ from console_support import (
 
 from bot.domain.clock import now
 
-ADMIN_PAGES = ("/export/cases.csv", "/export/transcripts.json", "/teach/export.yml", "/audit", "/users")
+ADMIN_PAGES = (
+    "/export/cases.csv",
+    "/export/transcripts.json",
+    "/teach/export.yml",
+    "/audit",
+    "/users",
+    "/conversation/erase?sender=alice-phone",
+)
 
 
 def set_last_seen(console: Console, username: str, ago: timedelta) -> None:

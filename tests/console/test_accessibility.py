@@ -18,6 +18,7 @@ from accessibility import assert_accessible
 from console_support import PASSWORD, Console, add_user, at, open_mis_swipe
 from tracker_events import reply, user, write_events
 
+from bot.console.store import ERASED
 from bot.console.teach import training_texts
 from bot.domain.cases import Facts
 
@@ -34,6 +35,7 @@ class Seeded:
     case_id: str
     sender: str
     taken_over: str  # a conversation staff have taken over (the takeover view)
+    erased: str  # a case whose user's personal data staff deleted
 
 
 def seed(console: Console) -> Seeded:
@@ -55,6 +57,8 @@ def seed(console: Console) -> Seeded:
     store.cases.request_handoff(CASE_SENDER, "rest", case.case_id)
     # A sentence the training data has: once flagged, the teach page marks it as not exported.
     known = min(text for text in training_texts(settings.training_data) if "盗刷" in text)
+    # Someone else looked at the case: its list of views has two names.
+    store.record_view("bob", "conversation_viewed", sender_id=CASE_SENDER)
     for number, status in enumerate(["open", "with_bank", "escalated", "resolved", "closed"]):
         sender = f"customer-{number}"
         other = store.cases.open_case(sender, "wechat", "unauthorized", Facts(bank="招商银行", amount=88.0))
@@ -85,7 +89,10 @@ def seed(console: Console) -> Seeded:
         [user("转人工", "request_human", 0.97), {"event": "pause"}, staff_turn],
         at(date(2026, 11, 24), 16),
     )
-    return Seeded(case.case_id, CASE_SENDER, taken_over)
+    erased = store.cases.open_case("rest:erased", "rest", "misswipe", Facts())
+    store.set_status(erased.case_id, "closed", "alice")
+    store.audit("alice", ERASED, case_id=erased.case_id, sender_id="rest:erased")
+    return Seeded(case.case_id, CASE_SENDER, taken_over, erased.case_id)
 
 
 def sign_in(page: Page, console: Console, password: str = PASSWORD) -> None:
@@ -103,7 +110,7 @@ def wrong_password(page: Page, console: Console) -> None:
 @dataclass(frozen=True)
 class ConsolePage:
     name: str
-    path: str  # may name {case_id}, {sender} and {taken_over}
+    path: str  # may name {case_id}, {sender}, {taken_over} and {erased}
     signed_in: bool = True
     status: int = 200
     # What a person does first, e.g. submit a form; the page checked is the one it leads to.
@@ -115,11 +122,14 @@ PAGES = [
     ConsolePage("login-wrong-password", "/login", signed_in=False, action=wrong_password),
     ConsolePage("queue", "/"),
     ConsolePage("case", "/cases/{case_id}"),
+    ConsolePage("case-just-erased", "/cases/{erased}?erased=1"),
+    ConsolePage("erase-confirmation", "/conversation/erase?sender={sender}&case={case_id}"),
     ConsolePage("conversation", "/conversation?sender={sender}"),
     ConsolePage("conversation-taken-over", "/conversation?sender={taken_over}"),
     ConsolePage("conversations", "/conversations"),
     ConsolePage("dashboard", "/dashboard"),
     ConsolePage("audit", "/audit"),
+    ConsolePage("audit-of-a-case", "/audit?case={case_id}"),
     ConsolePage("users", "/users"),
     ConsolePage("teach", "/teach"),
     ConsolePage("not-found", "/cases/WS-20261125-9999", status=404),
@@ -133,7 +143,7 @@ def test_the_page_has_no_wcag_violations(console: Console, page: Page, console_p
         sign_in(page, console)
         page.wait_for_url(console.base_url + "/")
     url = console.base_url + console_page.path.format(
-        case_id=seeded.case_id, sender=seeded.sender, taken_over=seeded.taken_over
+        case_id=seeded.case_id, sender=seeded.sender, taken_over=seeded.taken_over, erased=seeded.erased
     )
     response = page.goto(url)
     assert response is not None and response.status == console_page.status, url

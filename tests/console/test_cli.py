@@ -197,7 +197,7 @@ def test_an_export_file_is_readable_by_its_owner_only_whatever_the_umask(
     assert "华联超市" in fresh.read_text(encoding="utf-8") and "readable" not in existing.read_text()
     assert [entry.action for entry in store.audit_log()] == ["exported", "exported"]
     # Newest first: where each copy is, for whoever later handles a deletion request.
-    assert [entry.detail["output"] for entry in store.audit_log()] == [str(existing), str(fresh)]
+    assert [entry.detail["path"] for entry in store.audit_log()] == [str(existing), str(fresh)]
 
 
 @on_both_backends

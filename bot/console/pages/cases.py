@@ -9,6 +9,7 @@ from sanic.response import HTTPResponse, redirect
 
 from bot.console import params
 from bot.console.pages.conversations import conversation_context
+from bot.console.pages.erasure import erase_url, erasure
 from bot.console.web import case_url, failure, render, store, username
 from bot.domain.cases import Case
 from bot.domain.checklist import build_checklist, render_text
@@ -22,6 +23,7 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
     case = store(request).cases.get(params.required(params.case_id(case_id), "case_id"))
     if case is None:
         return failure(request, 404, "case_not_found", back="/")
+    store(request).record_view(username(request), "case_viewed", case.case_id, case.sender_id)
     checklist = build_checklist(case)
     return render(
         request,
@@ -31,7 +33,12 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
         checklist_text=render_text(checklist),
         notes=store(request).notes(case.case_id),
         tags=store(request).tags(case.case_id),
-        audit=store(request).audit_log(case_id=case.case_id, limit=50),
+        audit=store(request).audit_log(case_id=case.case_id, views=False, limit=50),
+        views=store(request).audit_log(case_id=case.case_id, sender_id=case.sender_id, views=True, limit=20),
+        erased=erasure(store(request), case),
+        # Set by the redirect after a deletion, to say that it worked.
+        just_erased=params.choice(request.args.get("erased"), "erased", ("1",)) is not None,
+        erase_url=erase_url(case.sender_id, case.case_id),
         handoff=store(request).waiting_handoff_for_case(case.case_id),
         follow_ups=store(request).follow_ups(case.case_id),
         now=now(),

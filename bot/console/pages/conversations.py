@@ -10,6 +10,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
 from bot.console import params
+from bot.console.pages.erasure import erase_url
 from bot.console.teach import load_domain, suggest_annotation
 from bot.console.web import failure, render, safe_next, sender, settings, store, tracker, username
 from bot.domain.clock import CHINA
@@ -78,11 +79,13 @@ async def conversation(request: Request) -> HTTPResponse:
     context = conversation_context(request, sender_id)
     if not context["transcript"]:
         return failure(request, 404, "conversation_not_found", back="/conversations")
+    store(request).record_view(username(request), "conversation_viewed", sender_id=sender_id)
     return render(
         request,
         "conversation.html",
         cases=store(request).cases_for_sender(sender_id),
         here=f"/conversation?{urlencode({'sender': sender_id})}",
+        erase_url=erase_url(sender_id),
         **context,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from bot.console.exporting import CONTENT_TYPES, FORMATS, WHAT, export_chunks
+from bot.console.exporting import CONTENT_TYPES, FORMATS, WHAT, audit_detail, export_chunks
 from bot.console.store import CaseFilter
 from bot.console.web import SECURITY_HEADERS, failure, query, store, tracker, username
 from bot.domain.clock import now
@@ -20,7 +20,7 @@ async def export(request: Request, name: str) -> HTTPResponse | None:
         return failure(request, 404, "not_found", back="/")
     case_filter = CaseFilter.from_params(query(request))
     store(request).audit(
-        username(request), "exported", detail={"what": what, "format": fmt, "filter": case_filter.params()}
+        username(request), "exported", detail=audit_detail(store(request), case_filter, what, fmt)
     )
     stamp = now().strftime("%Y%m%d-%H%M")
     response = await request.respond(

@@ -91,6 +91,9 @@ async def stream(request: Request) -> HTTPResponse | None:
     after = params.integer(request.headers.get("Last-Event-ID") or request.args.get("after"), "after") or 0
     if tracker(request).last_event_id(sender_id) is None:
         return failure(request, 404, "conversation_not_found", back="/conversations")
+    # Logged once per connection, and not at all when the page that opened it was just logged;
+    # a page left open reconnects every STREAM_SECONDS and is logged again after VIEW_WINDOW.
+    store(request).record_view(username(request), "conversation_viewed", sender_id=sender_id)
     events = await request.respond(
         content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-store"}
     )

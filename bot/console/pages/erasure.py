@@ -1,0 +1,93 @@
+"""Deleting a user's personal data from the console (admins only).
+
+A confirmation page says what is deleted and what is kept; its form posts here,
+and the Rasa server does the deletion through its staff channel
+(``bot/console/bridge.py``), under the conversation's lock, so that a turn in
+flight cannot write the data back. A deletion is in the audit log once for each
+case of the conversation, so that each case page can say when and by whom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, redirect
+
+from bot.console import bridge, params
+from bot.console.store import ERASED, ConsoleStore
+from bot.console.web import failure, render, sender, settings, store, tracker, username
+from bot.domain.cases import Case
+
+pages = Blueprint("erasure")
+
+ERASE_ERRORS = {"unreachable": (502, "erase_unreachable"), "not_found": (404, "erase_not_found")}
+
+
+@dataclass(frozen=True)
+class Erasure:
+    at: datetime
+    by: str | None  # None when the deletion did not go through the console (e.g. the user's own request)
+
+
+def erasure(console: ConsoleStore, case: Case) -> Erasure | None:
+    """When and by whom the personal data of the case was deleted; None if it was not.
+
+    The case store marks a case with ``erased_at`` once its migration has run;
+    before that, the console's audit entry is the only record.
+    """
+    entry = console.last_erasure(case.case_id)
+    erased_at = getattr(case, "erased_at", None)
+    if isinstance(erased_at, str):
+        erased_at = datetime.fromisoformat(erased_at)
+    if erased_at is None and entry is None:
+        return None
+    return Erasure(at=erased_at or entry.at, by=entry.username if entry else None)
+
+
+def erase_url(sender_id: str, case_id: str | None = None) -> str:
+    return "/conversation/erase?" + urlencode({"sender": sender_id, **({"case": case_id} if case_id else {})})
+
+
+def back_to(sender_id: str, case_ids: list[str], case_id: str | None) -> str:
+    """The page the staff member came from: the case, if it is one of the conversation's."""
+    if case_id in case_ids:
+        return f"/cases/{case_id}"
+    return "/conversation?" + urlencode({"sender": sender_id})
+
+
+@pages.get("/conversation/erase", ctx_admin=True)
+async def confirm(request: Request) -> HTTPResponse:
+    sender_id = sender(request.args.get("sender"))
+    case_id = params.case_id(request.args.get("case"))
+    case_ids = store(request).cases_for_sender(sender_id)
+    if not case_ids and tracker(request).last_event_id(sender_id) is None:
+        return failure(request, 404, "conversation_not_found", back="/conversations")
+    return render(
+        request,
+        "erase.html",
+        sender_id=sender_id,
+        case_id=case_id if case_id in case_ids else None,
+        cases=case_ids,
+        back=back_to(sender_id, case_ids, case_id),
+    )
+
+
+@pages.post("/conversation/erase", ctx_admin=True)
+async def erase(request: Request) -> HTTPResponse:
+    sender_id = sender(request.form.get("sender"))
+    case_id = params.case_id(request.form.get("case"))
+    who = username(request)
+    answer = await bridge.call(settings(request).rasa_url, "erase", sender_id, who)
+    if not answer.ok:
+        status, code = ERASE_ERRORS.get(answer.error, (409, "erase_refused"))
+        return failure(request, status, code, back=erase_url(sender_id, case_id))
+    case_ids = store(request).cases_for_sender(sender_id)
+    for erased_case in case_ids or [None]:
+        store(request).audit(who, ERASED, case_id=erased_case, sender_id=sender_id)
+    if not case_ids:
+        return render(request, "erase.html", sender_id=sender_id, done=True)
+    shown = case_id if case_id in case_ids else case_ids[0]
+    return redirect(f"/cases/{shown}?erased=1", status=303)
