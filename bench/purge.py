@@ -96,6 +96,7 @@ class Writer(threading.Thread):
     def __init__(self, store: SQLCaseStore) -> None:
         super().__init__(daemon=True)
         self.store, self.stop, self.longest, self.calls = store, threading.Event(), 0.0, 0
+        self.phase, self.slowest = "dry run", []  # (seconds, phase, call number) of the slowest calls
 
     def run(self) -> None:
         number = 0
@@ -110,8 +111,10 @@ class Writer(threading.Thread):
     def _timed(self, call: Callable[[], object]) -> None:
         started = time.perf_counter()
         call()
-        self.longest = max(self.longest, time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.longest = max(self.longest, took)
         self.calls += 1
+        self.slowest = sorted([*self.slowest, (round(took, 3), self.phase, self.calls)], reverse=True)[:5]
 
 
 def run(store_url: str, tracker_location: str | Path, count: int) -> dict[str, Any]:
@@ -127,6 +130,7 @@ def run(store_url: str, tracker_location: str | Path, count: int) -> dict[str, A
         dry = purge_closed_cases(store, tracker, dry_run=True)
         dry_seconds = time.perf_counter() - started
         started = time.perf_counter()
+        writer.phase = "real run"
         real = purge_closed_cases(store, tracker, dry_run=False)
         real_seconds = time.perf_counter() - started
         writer.stop.set()
@@ -150,6 +154,7 @@ def run(store_url: str, tracker_location: str | Path, count: int) -> dict[str, A
             "open_cases_untouched": open_left >= count // 10,
             "writer_calls": writer.calls,
             "writer_max_wait_seconds": round(writer.longest, 3),
+            "writer_slowest": writer.slowest,
         }
         result["ok"] = bool(result["runs_agree"] and result["open_cases_untouched"]
                             and writer.longest < MAX_WRITER_WAIT_SECONDS)  # fmt: skip
