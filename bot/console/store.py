@@ -47,7 +47,6 @@ VIEW_WINDOW = timedelta(minutes=10)
 # no index on sender_id). A burst of more entries than this in the window logs a view twice: harmless.
 RECENT_ENTRIES = 5000
 # Staff deleted the personal data of a conversation: one entry per case of it, found by case id.
-ERASED = "personal_data_erased"
 
 
 @dataclass(frozen=True)
@@ -630,19 +629,6 @@ class ConsoleStore:
                 f"SELECT * FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?", [*values, limit]
             )
         ]
-
-    def last_erasure(self, case_id: str) -> AuditEntry | None:
-        """The latest deletion of the personal data of the case's conversation, if staff ran one."""
-        return next(
-            (
-                _audit_entry(row)
-                for row in self.db.query(
-                    "SELECT * FROM audit_log WHERE case_id = ? AND action = ? ORDER BY id DESC LIMIT 1",
-                    [case_id, ERASED],
-                )
-            ),
-            None,
-        )
 
     # The dashboard
 

@@ -80,6 +80,9 @@ class Case:
     created_at: datetime
     updated_at: datetime
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Set when the person's data was erased (bot.storage.erasure): what is left is a tombstone.
+    erased_at: datetime | None = None
+    erased_by: str | None = None  # "user", or the staff member who did it
 
     @property
     def is_open(self) -> bool:

@@ -353,6 +353,8 @@ def case_from_row(row: Any) -> Case:
         handoff_requested=bool(row["handoff_requested"]),
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+        erased_at=datetime.fromisoformat(row["erased_at"]) if row.get("erased_at") else None,
+        erased_by=row.get("erased_by"),
     )
 
 

@@ -18,9 +18,9 @@ from accessibility import assert_accessible
 from console_support import PASSWORD, Console, add_user, at, open_mis_swipe
 from tracker_events import reply, user, write_events
 
-from bot.console.store import ERASED
 from bot.console.teach import training_texts
 from bot.domain.cases import Facts
+from bot.storage.erasure import erase_conversation
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -91,7 +91,7 @@ def seed(console: Console) -> Seeded:
     )
     erased = store.cases.open_case("rest:erased", "rest", "misswipe", Facts())
     store.set_status(erased.case_id, "closed", "alice")
-    store.audit("alice", ERASED, case_id=erased.case_id, sender_id="rest:erased")
+    erase_conversation(store.cases, "rest:erased", requested_by="alice", reason="staff_request")
     return Seeded(case.case_id, CASE_SENDER, taken_over, erased.case_id)
 
 

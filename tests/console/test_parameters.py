@@ -13,10 +13,10 @@ from functools import partial
 from urllib.parse import quote
 
 import pytest
-from bot.console.bridge import BridgeAnswer
 from console_support import Console, on_both_backends, open_mis_swipe
 
-from bot.console import bridge
+from bot.infra import staff_bridge
+from bot.infra.staff_bridge import BridgeAnswer
 
 HOSTILE = {
     "huge": "9" * 40,
@@ -160,11 +160,12 @@ def test_the_erase_page_parses_its_case_parameter(console: Console) -> None:
 def test_every_post_answers_hostile_values_without_a_500(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def rasa_says_no(*args: object) -> BridgeAnswer:
+    async def rasa_says_no(*args: object, **kwargs: object) -> BridgeAnswer:
         return BridgeAnswer(False, error="not_found")
 
     # The Rasa server is not running: a 502 saying so would be a right answer, not a crash.
-    monkeypatch.setattr(bridge, "call", rasa_says_no)
+    monkeypatch.setattr(staff_bridge, "call", rasa_says_no)
+    monkeypatch.setattr(staff_bridge, "erase", rasa_says_no)
     case, user_ids = open_mis_swipe(console.store, console.settings)
     staff = console.signed_in()
     token = staff.csrf_token()

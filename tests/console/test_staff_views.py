@@ -2,7 +2,7 @@
 within minutes logged once), the case page lists who looked, exports are logged without search terms,
 and admins delete a user's personal data through the Rasa server after a confirmation page.
 
-The Rasa server's staff channel is a recording fake of ``bot.console.bridge.call``.
+The Rasa server's staff channel is a recording fake of ``bot.infra.staff_bridge.call``.
 """
 
 from __future__ import annotations
@@ -13,23 +13,22 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
-from bot.console.bridge import BridgeAnswer
 from console_support import Console, database_url, on_both_backends, open_mis_swipe
 from tracker_events import session, user, write_events
 
-from bot.console import bridge
 from bot.console import store as console_store
 from bot.console.cli import main
 from bot.console.pages.erasure import erasure
 from bot.console.settings import Settings
-from bot.console.store import ERASED, ConsoleStore
+from bot.console.store import AuditEntry, ConsoleStore
 from bot.domain.cases import Facts
 from bot.domain.clock import CHINA, now
-from bot.storage.database import is_postgres_url
+from bot.infra import staff_bridge
+from bot.infra.staff_bridge import BridgeAnswer
+from bot.storage import case_log
+from bot.storage.erasure import ERASED_EVENT, USER, erase_conversation, erase_tracker_events
 
 # What open_mis_swipe's user said and gave: none of it may reach the audit log.
 PERSONAL = ("华联超市", "1234", "3000", "工商银行", "重复扣款", "啥时候回来")
@@ -105,7 +104,8 @@ def test_each_day_a_staff_member_looks_is_logged_even_within_ten_minutes(
     store: ConsoleStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [datetime(2026, 11, 25, 23, 58, tzinfo=CHINA)]
-    monkeypatch.setattr(console_store, "now", lambda: clock[0])
+    for module in (console_store, case_log):  # the window's clock, and the entries' (bot.storage.case_log)
+        monkeypatch.setattr(module, "now", lambda: clock[0])
     assert store.record_view("alice", "case_viewed", "WS-20261125-0001", "rest:a")
     clock[0] += timedelta(minutes=1)
     assert not store.record_view("alice", "case_viewed", "WS-20261125-0001", "rest:a")
@@ -184,38 +184,32 @@ def test_the_command_line_logs_a_case_shown_and_the_file_an_export_wrote(
 
 @dataclass
 class FakeRasa:
-    """The Rasa server's ``erase``: records the call and wipes the facts and transcript, or fails."""
+    """The Rasa server's ``erase``: records the call and erases as it does (bot.storage.erasure), or fails."""
 
     settings: Settings
     store: ConsoleStore
     answer: BridgeAnswer
     calls: list[tuple[str, str, str]]
 
-    async def call(
-        self, rasa_url: str, operation: str, conversation_id: str, staff: str, text: str = ""
+    async def erase(
+        self, rasa_url: str, conversation_id: str, requested_by: str, *, reason: str, after_turn: bool = False
     ) -> BridgeAnswer:
-        self.calls.append((operation, conversation_id, staff))
+        self.calls.append((reason, conversation_id, requested_by))
         if self.answer.ok:
-            self.store.db.execute(
-                "UPDATE cases SET bank = NULL, amount = NULL, txn_date = NULL, merchant = NULL, "
-                "card_last4 = NULL, card_type = NULL WHERE sender_id = ?",
-                [conversation_id],
-            )
-            location = self.settings.tracker_db
-            engine = sa.create_engine(
-                str(location) if is_postgres_url(location) else f"sqlite:///{location}", future=True
-            )
-            with engine.begin() as connection:
-                connection.execute(sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": conversation_id})
-            engine.dispose()
+            erase_conversation(self.store.cases, conversation_id, requested_by=requested_by, reason=reason)
+            erase_tracker_events(self.settings.tracker_db, conversation_id)
         return self.answer
 
 
 @pytest.fixture
 def rasa(console: Console, monkeypatch: pytest.MonkeyPatch) -> FakeRasa:
     fake = FakeRasa(console.settings, console.store, BridgeAnswer(True), [])
-    monkeypatch.setattr(bridge, "call", fake.call)
+    monkeypatch.setattr(staff_bridge, "erase", fake.erase)
     return fake
+
+
+def erasures(store: ConsoleStore) -> list[AuditEntry]:
+    return [entry for entry in store.audit_log() if entry.action == ERASED_EVENT]
 
 
 @on_both_backends
@@ -231,13 +225,14 @@ def test_an_admin_deletes_a_users_personal_data_after_confirming(console: Consol
         assert said in confirm.text, said
 
     done = alice.submit("/conversation/erase", {"sender": case.sender_id, "case": case.case_id})
-    assert rasa.calls == [("erase", case.sender_id, "alice")]
+    assert rasa.calls == [("staff_request", case.sender_id, "alice")]
     assert done.status_code == 200 and done.url.endswith(f"/cases/{case.case_id}?erased=1")
     assert "已删除该用户的个人信息。" in done.text and "已删除个人信息（" in done.text
     assert "，alice）" in done.text and "华联超市" not in done.text and "这段对话没有记录" in done.text
     assert confirm_url not in done.text  # nothing left to delete
-    [entry] = [entry for entry in console.store.audit_log() if entry.action == ERASED]
-    assert (entry.username, entry.case_id, entry.sender_id) == ("alice", case.case_id, case.sender_id)
+    [entry] = erasures(console.store)  # one record of it, written by the erasure itself
+    assert entry.username == "alice" and entry.detail["case_ids"] == [case.case_id]
+    assert entry.sender_id is None
     assert "删除个人信息" in alice.get("/audit").text
     assert_no_personal_data(console.store)
 
@@ -248,10 +243,9 @@ def test_a_conversation_without_a_case_is_erased_from_its_own_page(console: Cons
     assert "/conversation/erase?sender=rest%3Ano-case" in alice.get("/conversation?sender=rest:no-case").text
     done = alice.submit("/conversation/erase", {"sender": "rest:no-case"})
     assert done.status_code == 200 and "已删除这段对话中用户的个人信息" in done.text
-    assert rasa.calls == [("erase", "rest:no-case", "alice")]
-    assert [entry.sender_id for entry in console.store.audit_log() if entry.action == ERASED] == [
-        "rest:no-case"
-    ]
+    assert rasa.calls == [("staff_request", "rest:no-case", "alice")]
+    assert [entry.username for entry in erasures(console.store)] == ["alice"]
+    assert "你好" not in alice.get("/conversation?sender=rest:no-case").text
 
 
 @pytest.mark.parametrize(
@@ -272,7 +266,7 @@ def test_a_failed_deletion_says_nothing_was_deleted(
     )
     assert failed.status_code == status and message in failed.text
     assert f'href="/conversation/erase?sender={case.sender_id}&amp;case={case.case_id}"' in failed.text
-    assert len(rasa.calls) == 1 and not [e for e in console.store.audit_log() if e.action == ERASED]
+    assert len(rasa.calls) == 1 and not erasures(console.store)
     assert console.store.cases.get(case.case_id).facts.merchant == "华联超市"
 
 
@@ -291,14 +285,9 @@ def test_only_an_admin_may_delete_and_only_with_the_pages_token(console: Console
     assert rasa.calls == []
 
 
-def test_a_case_marked_erased_by_the_store_shows_when_even_without_the_consoles_entry(
-    store: ConsoleStore,
-) -> None:
-    """The case store's ``erased_at`` (its migration) is read when present: the user may have asked."""
+def test_a_case_erased_at_the_users_own_request_says_so(store: ConsoleStore) -> None:
     case = store.cases.open_case("rest:a", "rest", "misswipe", Facts(amount=12.0))
-    assert erasure(store, case) is None
-    marked = SimpleNamespace(case_id=case.case_id, erased_at="2026-11-25T10:00:00+08:00")
-    found = erasure(store, marked)
-    assert found is not None and (found.at, found.by) == (datetime(2026, 11, 25, 10, tzinfo=CHINA), None)
-    store.audit("alice", ERASED, case_id=case.case_id, sender_id="rest:a")
-    assert erasure(store, case).by == "alice"
+    assert erasure(case) is None
+    erase_conversation(store.cases, "rest:a", requested_by=USER, reason="user_request")
+    found = erasure(store.cases.get(case.case_id))
+    assert found is not None and found.by == USER

@@ -35,7 +35,7 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
         tags=store(request).tags(case.case_id),
         audit=store(request).audit_log(case_id=case.case_id, views=False, limit=50),
         views=store(request).audit_log(case_id=case.case_id, sender_id=case.sender_id, views=True, limit=20),
-        erased=erasure(store(request), case),
+        erased=erasure(case),
         # Set by the redirect after a deletion, to say that it worked.
         just_erased=params.choice(request.args.get("erased"), "erased", ("1",)) is not None,
         erase_url=erase_url(case.sender_id, case.case_id),

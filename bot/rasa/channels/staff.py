@@ -137,7 +137,11 @@ class StaffBridgeInput(InputChannel):
                 if request.json.get("after_turn") is True:
                     # Asked for inside the user's own turn (the action server), which holds the
                     # lock and saves the tracker at its end: erased once that turn lets go.
-                    request.app.add_task(erase_conversation(agent, conversation_id, requested_by, reason))
+                    erasing = asyncio.create_task(
+                        erase_conversation(agent, conversation_id, requested_by, reason)
+                    )
+                    _erasing.add(erasing)  # held until done: the loop keeps only weak references to tasks
+                    erasing.add_done_callback(_erase_finished)
                     return response.json({"erased": False, "scheduled": True}, status=202)
                 erased = await erase_conversation(agent, conversation_id, requested_by, reason)
             except BadCall as refused:
@@ -147,6 +151,15 @@ class StaffBridgeInput(InputChannel):
             return response.json({"erased": True, **erased.as_json()})
 
         return bridge
+
+
+_erasing: set[asyncio.Task] = set()
+
+
+def _erase_finished(task: asyncio.Task) -> None:
+    _erasing.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("An erasure asked for in a turn failed", exc_info=task.exception())
 
 
 async def erase_conversation(

@@ -556,9 +556,11 @@ class WeChatInput(InputChannel):
 
         turn = self._turns.get(key)
         if turn is None:
-            if not await self._claim(key):
-                return self._reply(request, message, await self._reply_from_owner(key, started))
-            turn = self._start(key, self._run_turn(handler, openid, text, key, kind))
+            # Shared state names the conversation (hashed), so that erasing it finds its keys.
+            conversation = conversation_id(self.name(), openid)
+            if not await self._claim(key, conversation):
+                return self._reply(request, message, await self._reply_from_owner(key, conversation, started))
+            turn = self._start(key, conversation, self._run_turn(handler, openid, text, key, kind))
         remaining = self.reply_budget_seconds - (time.monotonic() - started)
         try:
             await asyncio.wait({turn.task}, timeout=max(remaining, 0))
@@ -591,12 +593,12 @@ class WeChatInput(InputChannel):
         if first != key:
             raise Refused(403, "timestamp and nonce already used for another message")
 
-    async def _claim(self, key: str) -> bool:
+    async def _claim(self, key: str, conversation: str) -> bool:
         """Whether this replica runs the turn for ``key`` (always, without Redis)."""
         if self.ledger is None:
             return True
         try:
-            return await self.ledger.claim(key)
+            return await self.ledger.claim(key, conversation)
         except redis.RedisError as error:
             # Without the claim, running the turn here could run it twice (a retry on
             # another replica cannot see it), and any answer, even ``success``,
@@ -607,25 +609,27 @@ class WeChatInput(InputChannel):
             # the account cannot answer right now.
             raise Refused(503, f"shared state unavailable ({type(error).__name__})") from None
 
-    async def _reply_from_owner(self, key: str, started: float) -> str | None:
+    async def _reply_from_owner(self, key: str, conversation: str, started: float) -> str | None:
         """Another replica runs this message's turn: its passive reply if ready within the
         budget, else None (``success``), and the owner delivers it by 客服消息 as usual."""
         assert self.ledger is not None
         remaining = self.reply_budget_seconds - (time.monotonic() - started)
-        outcome = await self.ledger.wait_for_outcome(key, max(remaining, 0))
+        outcome = await self.ledger.wait_for_outcome(key, max(remaining, 0), conversation)
         if outcome is None or outcome.by_customer_service:
             return None
         return _passive_content(outcome)
 
-    def _start(self, key: str, work: Awaitable[list[str]]) -> Turn:
+    def _start(self, key: str, conversation: str, work: Awaitable[list[str]]) -> Turn:
         now = time.monotonic()
         for old in [k for k, t in self._turns.items() if t.task.done() and now - t.started > DEDUPE_SECONDS]:
             del self._turns[old]
         turn = self._turns[key] = Turn()
-        turn.task = asyncio.ensure_future(self._settle(key, turn, work))
+        turn.task = asyncio.ensure_future(self._settle(key, conversation, turn, work))
         return turn
 
-    async def _settle(self, key: str, turn: Turn, work: Awaitable[list[str]]) -> TurnOutcome:
+    async def _settle(
+        self, key: str, conversation: str, turn: Turn, work: Awaitable[list[str]]
+    ) -> TurnOutcome:
         """The turn's outcome, decided once, as it ends, and shared with other replicas.
 
         No ``await`` between reading ``by_customer_service`` and returning: a request
@@ -635,7 +639,7 @@ class WeChatInput(InputChannel):
         parts = await work
         outcome = TurnOutcome(tuple(parts), by_customer_service=turn.by_customer_service or len(parts) > 1)
         if self.ledger is not None:
-            self._in_background(self.ledger.publish(key, outcome))
+            self._in_background(self.ledger.publish(key, outcome, conversation))
         return outcome
 
     async def _run_turn(self, handler: Handler, openid: str, text: str, key: str, kind: str) -> list[str]:
