@@ -13,7 +13,6 @@ erases the conversation as soon as the turn lets go, this reply included.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -72,14 +71,14 @@ class ActionEraseMyData(Action):
 
 
 def _confirmation_was_asked(tracker: Tracker) -> bool:
-    """Whether the bot's last action before this message was the erase confirmation."""
-    events: list[dict[str, Any]] = list(tracker.events)
+    """Whether the bot's last message before this one was the erase confirmation (as a rule
+    or this action uttered it: Rasa names the response in the message's metadata)."""
     seen_this_message = False
-    for event in reversed(events):
+    for event in reversed(list(tracker.events)):
         if event.get("event") == "user":
             if seen_this_message:
                 return False
             seen_this_message = True
-        elif seen_this_message and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name") == CONFIRMATION
+        elif seen_this_message and event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action") == CONFIRMATION
     return False

@@ -32,8 +32,8 @@ def tracker(sender: str, events: list[dict[str, Any]]) -> Tracker:
 def asked_then_confirmed(confirmation: str = privacy.CONFIRMATION) -> list[dict[str, Any]]:
     return [
         {"event": "user", "text": "删除我的信息"},
-        {"event": "action", "name": confirmation},
-        {"event": "bot", "text": "确认要删除…"},
+        {"event": "action", "name": "utter_confirm_erase"},
+        {"event": "bot", "text": "确认要删除…", "metadata": {"utter_action": confirmation}},
         {"event": "action", "name": "action_listen"},
         {"event": "user", "text": "确认删除"},
     ]
@@ -72,7 +72,11 @@ async def test_confirm_erase_without_the_question_just_before_asks_it(
     for events in (
         [{"event": "user", "text": "确认删除"}],
         asked_then_confirmed(confirmation="utter_checklist"),
-        [*asked_then_confirmed(), {"event": "action", "name": "utter_erase_cancelled"}, {"event": "user"}],
+        [
+            *asked_then_confirmed(),
+            {"event": "bot", "text": "好的，已取消", "metadata": {"utter_action": "utter_erase_cancelled"}},
+            {"event": "user", "text": "确认删除"},
+        ],
     ):
         messages = await run(privacy.ActionEraseMyData(), tracker("web:abc", events))
         assert [message["response"] for message in messages] == ["utter_confirm_erase"]
