@@ -13,6 +13,7 @@ from bot.domain import knowledge
 from bot.domain.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
 from bot.domain.checklist import hotline_phrase
 from bot.domain.consent import (
+    AGREED,
     DECLINED,
     checked_answer,
     consent_time,
@@ -128,7 +129,11 @@ class ValidateCaseForm(FormValidationAction):
         """A typed answer to the notice that the classifier did not read as yes or no
         ("同意" reads as merchant_agreed); the buttons and a plain 好的/不用了 fill the
         slot through its from_intent mappings."""
-        if tracker.get_slot("requested_slot") != "consent" or tracker.get_slot("consent") is not None:
+        # A stale consent (an earlier notice version) is answered again, not kept.
+        if tracker.get_slot("requested_slot") != "consent" or tracker.get_slot("consent") in (
+            AGREED,
+            DECLINED,
+        ):
             return {}
         text = tracker.latest_message.get("text") or ""
         answer = None if asks_question(text) else read_typed_answer(text)

@@ -111,14 +111,32 @@ async def test_facts_given_before_the_notice_are_named_as_received_never_repeate
 
 @pytest.mark.parametrize(
     ("text", "answer"),
-    [("同意", AGREED), ("好的同意", AGREED), ("可以", AGREED), ("不同意", DECLINED), ("不要保存", DECLINED)],
+    [
+        ("同意", AGREED),
+        ("好的同意", AGREED),
+        ("我同意的", AGREED),
+        ("不同意", DECLINED),
+        ("不要保存", DECLINED),
+        ("拒绝", DECLINED),
+        # An answer to another question is not read as consent: 行 is in 工商银行.
+        ("工商银行", None),
+        ("3000元", None),
+    ],
 )
-def test_typed_answers_are_read_from_the_knowledge_file(text: str, answer: str) -> None:
+def test_typed_answers_are_read_from_the_knowledge_file(text: str, answer: str | None) -> None:
     assert read_typed_answer(text) == answer
 
 
 async def test_a_typed_agreement_read_as_another_intent_fills_the_slot() -> None:
     current = tracker(text="同意", intent="merchant_agreed", requested_slot="consent")
+    extracted = await ValidateCaseForm().extract_consent(CollectingDispatcher(), current, {})
+    assert extracted == {"consent": AGREED}
+
+
+async def test_a_typed_agreement_to_a_new_wording_replaces_the_old_consent() -> None:
+    current = tracker(
+        {"consent": "2020-01-1"}, text="我同意", intent="merchant_agreed", requested_slot="consent"
+    )
     extracted = await ValidateCaseForm().extract_consent(CollectingDispatcher(), current, {})
     assert extracted == {"consent": AGREED}
 
