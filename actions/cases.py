@@ -18,11 +18,13 @@ from bot.domain.checklist import (
     bank_deadline,
     build_checklist,
     format_amount,
+    general_steps,
     needs_cross_border,
     render_step,
     render_text,
 )
 from bot.domain.clock import today
+from bot.domain.consent import consent_time, is_given
 from bot.domain.conversation import FACT_FOR_SLOT
 from bot.domain.follow_ups import not_received_target
 from bot.domain.links import new_checklist_link
@@ -48,6 +50,10 @@ CHECKERS = {
 
 
 CARD_TYPES = ("credit", "debit")
+
+# The slots that describe one problem; a new problem starts them afresh.
+FACT_SLOTS = ("bank", "amount", "correct_amount", "date", "merchant", "card_last4", "card_type")
+PROBLEM_SLOTS = (*FACT_SLOTS, "overcharge", "amount_issue", "unknown_facts")
 
 
 def checked_slot(tracker: Tracker, slot: str) -> Any:
@@ -116,6 +122,8 @@ class ActionCreateCase(Action):
         if kind not in KINDS:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        if not is_given(tracker.get_slot("consent")):
+            return keep_nothing(dispatcher, kind)
         facts = facts_from_slots(tracker)
         existing = current_case(tracker)
         if existing is not None:
@@ -133,11 +141,39 @@ class ActionCreateCase(Action):
             except TooManyCases:
                 dispatcher.utter_message(response="utter_too_many_cases", limit=MAX_NEW_CASES_PER_DAY)
                 return []
+            record_consent(tracker, case)
         dispatcher.utter_message(
             response="utter_case_created", case_id=case.case_id, summary=build_checklist(case).summary
         )
         utter_current_step(dispatcher, case)
         return [SlotSet("case_id", case.case_id)]
+
+
+def record_consent(tracker: Tracker, case: Case) -> None:
+    """The consent a new case was opened with: the notice version, when and where it was given."""
+    if not is_given(tracker.get_slot("consent")):
+        # A conversation from before the notice: its second case is opened as the first was.
+        return
+    at = tracker.get_slot("consent_at") or consent_time(None)
+    detail = {"version": tracker.get_slot("consent"), "at": at, "channel": case.channel}
+    case_store().record_event(case.case_id, "consent_given", detail)
+
+
+def keep_nothing(dispatcher: CollectingDispatcher, kind: str) -> list[dict[str, Any]]:
+    """No consent: no case; the general steps of this kind, and the facts and the
+    conversation's transcript dropped (erase_requested is picked up by the erase hook)."""
+    dispatcher.utter_message(
+        response="utter_consent_declined",
+        declined=knowledge.privacy_notice()["declined"],
+        steps=general_steps(kind),
+    )
+    return [
+        *(SlotSet(slot, None) for slot in PROBLEM_SLOTS),
+        # Asked again if the user reports a problem later in the conversation.
+        SlotSet("consent", None),
+        SlotSet("consent_at", None),
+        SlotSet("erase_requested", "declined_consent"),
+    ]
 
 
 class ActionNextStep(Action):

@@ -10,7 +10,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.cases import CHECKERS, facts_from_slots, utter_current_step
+from actions.cases import (
+    CHECKERS,
+    FACT_SLOTS,
+    PROBLEM_SLOTS,
+    facts_from_slots,
+    record_consent,
+    utter_current_step,
+)
 from actions.forms import has_a_correct_amount
 from actions.store import case_store, current_case
 from bot.domain import knowledge
@@ -21,10 +28,6 @@ from bot.domain.conversation import FACT_FOR_SLOT, answer_first, contextual_answ
 from bot.domain.progress import advance, reports_step_done
 from bot.domain.validation import shop_in_report
 from bot.rasa.nlu.questions import asks_question
-
-# The slots that describe one problem; a new problem starts them afresh.
-FACT_SLOTS = ("bank", "amount", "correct_amount", "date", "merchant", "card_last4", "card_type")
-PROBLEM_SLOTS = (*FACT_SLOTS, "overcharge", "amount_issue", "unknown_facts")
 
 
 def _text(tracker: Tracker) -> str:
@@ -148,6 +151,7 @@ class ActionOpenNewCase(Action):
             kind=kind,
             facts=facts_from_slots(tracker),
         )
+        record_consent(tracker, case)
         dispatcher.utter_message(
             response="utter_new_case_opened",
             case_id=case.case_id,

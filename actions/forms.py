@@ -12,6 +12,15 @@ from rasa_sdk.types import DomainDict
 from bot.domain import knowledge
 from bot.domain.amounts import WRONG_AMOUNT, read_amount_answer, read_correct_amount_answer
 from bot.domain.checklist import hotline_phrase
+from bot.domain.consent import (
+    AGREED,
+    DECLINED,
+    checked_answer,
+    consent_time,
+    notice_version,
+    read_typed_answer,
+    received_note,
+)
 from bot.domain.conversation import contextual_answer
 from bot.domain.validation import (
     Checked,
@@ -100,12 +109,44 @@ class ValidateCaseForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
+        consent = tracker.get_slot("consent")
+        if consent == DECLINED:
+            # Nothing more is asked: the case is not opened and the facts are dropped.
+            return []
         required = REQUIRED_SLOTS_BY_KIND.get(tracker.get_slot("kind") or "misswipe", domain_slots)
         # Facts the user said they do not know are answered: not asked again.
         skipped = set(tracker.get_slot("unknown_facts") or [])
         if tracker.get_slot("amount_issue") != WRONG_AMOUNT:
             skipped.add("correct_amount")
-        return [slot for slot in required if slot not in skipped]
+        facts = [slot for slot in required if slot not in skipped]
+        # The notice comes before the first fact question, once per conversation (the
+        # slot carries over sessions), and again only when its text (version) changed.
+        return facts if consent == notice_version() else ["consent", *facts]
+
+    async def extract_consent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A typed answer to the notice that the classifier did not read as yes or no
+        ("同意" reads as merchant_agreed); the buttons and a plain 好的/不用了 fill the
+        slot through its from_intent mappings."""
+        # A stale consent (an earlier notice version) is answered again, not kept.
+        if tracker.get_slot("requested_slot") != "consent" or tracker.get_slot("consent") in (
+            AGREED,
+            DECLINED,
+        ):
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        answer = None if asks_question(text) else read_typed_answer(text)
+        return {"consent": answer} if answer else {}
+
+    def validate_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ):
+        consent = checked_answer(value)
+        if consent is None or consent == DECLINED:
+            return {"consent": consent}
+        answered = next((event for event in reversed(tracker.events) if event.get("event") == "user"), {})
+        return {"consent": consent, "consent_at": consent_time(answered.get("timestamp"))}
 
     def validate_bank(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -169,6 +210,24 @@ def merchant_named_in_form(tracker: Tracker) -> str | None:
         return None
     text = tracker.latest_message.get("text") or ""
     return None if asks_question(text) else merchant_answer(text)
+
+
+class ActionAskConsent(Action):
+    """The privacy notice with 同意/不同意, naming the kinds of facts already given."""
+
+    def name(self) -> str:
+        return "action_ask_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        notice = knowledge.privacy_notice()
+        given = [slot for slot in notice["fact_names"] if tracker.get_slot(slot) is not None]
+        dispatcher.utter_message(
+            response="utter_ask_consent",
+            received_note=received_note(given),
+            notice=notice["text"],
+            buttons=notice["buttons"],
+        )
+        return []
 
 
 class ActionAskBank(Action):

@@ -26,6 +26,7 @@ from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
 from actions.store import case_store
 from bot.domain.cases import MAX_NEW_CASES_PER_DAY, Facts
+from bot.domain.consent import notice_version
 from bot.domain.feedback import MAX_COMMENT_CHARS
 from bot.domain.links import case_for_link
 
@@ -35,6 +36,8 @@ SLOTS = {
     "amount": 3000.0,
     "date": "2026-11-20",
     "merchant": "华联超市",
+    # The privacy notice was agreed to (tests/test_consent.py covers the notice itself).
+    "consent": notice_version(),
 }
 
 
@@ -461,7 +464,10 @@ async def test_form_validation(slot: str, value: Any, expected: Any, response: s
 )
 async def test_each_kind_asks_only_what_it_needs(kind: str, slots: list[str]) -> None:
     required = await ValidateCaseForm().required_slots(
-        ["bank", "amount", "date", "merchant"], CollectingDispatcher(), tracker(slots={"kind": kind}), {}
+        ["bank", "amount", "date", "merchant"],
+        CollectingDispatcher(),
+        tracker(slots={"kind": kind, "consent": notice_version()}),
+        {},
     )
     assert required == slots
 
@@ -475,6 +481,7 @@ async def test_a_direct_call_cannot_store_unchecked_facts() -> None:
         "merchant": "",
         "card_last4": "123456",
         "card_type": "platinum",
+        "consent": notice_version(),
     }
     case = case_store().get(await create_case("mallory", forged))
     assert case.facts == Facts()

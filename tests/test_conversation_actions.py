@@ -24,6 +24,7 @@ from actions.questions import ActionAnswerQuestion
 from actions.store import case_store
 from bot.domain import knowledge
 from bot.domain.cases import Facts
+from bot.domain.consent import notice_version
 
 CASE_SLOTS = {
     "kind": "misswipe",
@@ -31,6 +32,7 @@ CASE_SLOTS = {
     "amount": 3000.0,
     "date": "2026-11-20",
     "merchant": "华联超市",
+    "consent": notice_version(),
 }
 
 
@@ -312,7 +314,7 @@ async def test_the_form_asks_the_correct_amount_only_for_a_wrong_amount_and_skip
     domain_slots = ["bank", "amount", "correct_amount", "date", "merchant"]
     assert (
         await ValidateCaseForm().required_slots(
-            domain_slots, CollectingDispatcher(), tracker(slots=slots), {}
+            domain_slots, CollectingDispatcher(), tracker(slots={**slots, "consent": notice_version()}), {}
         )
         == required
     )

@@ -10,9 +10,19 @@ import json
 import re
 import sqlite3
 from contextlib import closing
+from datetime import datetime
 
 import pytest
-from test_rest_e2e import Bot, bot, case_rows, new_sender  # noqa: F401  (bot: the shared servers)
+from test_rest_e2e import (  # noqa: F401  (bot: the shared servers)
+    NOTICE,
+    Bot,
+    bot,
+    case_rows,
+    new_sender,
+    report_and_agree,
+)
+
+from bot.domain import knowledge
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +42,8 @@ def assert_understood(reply: str) -> None:
 def test_a_merchant_asks_how_then_asks_what_changes_a_day_later(bot: Bot) -> None:  # noqa: F811
     user = new_sender()
     first = bot.text(user, "我是商户，收银员给顾客多刷了一笔，怎么退给他？")
-    assert first.index("撤销") < first.index("金额"), "the short answer comes before the first question"
+    assert first.index("撤销") < first.index(NOTICE), "the short answer comes before the notice"
+    assert "金额" in bot.text(user, "同意")
     late = bot.text(user, "那要是已经过了一天了呢？")
     assert_understood(late)
     assert "退货" in late and "金额" in late.splitlines()[-1]
@@ -44,7 +55,8 @@ def test_a_merchant_asks_how_then_asks_what_changes_a_day_later(bot: Bot) -> Non
 def test_a_fraud_victim_asks_what_now_at_the_bank_question(bot: Bot) -> None:  # noqa: F811
     user = new_sender()
     warned = bot.text(user, "我的卡一直在身上，刚收到短信说在外地消费了，不是我刷的")
-    assert "冻结" in warned and "哪家银行" in warned
+    assert "冻结" in warned and NOTICE in warned
+    assert "哪家银行" in bot.text(user, "同意")
     now = bot.text(user, "我现在到底该怎么办？")
     assert_understood(now)
     assert "冻结" in now and "卡背面" in now and "哪家银行" in now
@@ -61,7 +73,7 @@ def test_a_fraud_victim_asks_what_now_at_the_bank_question(bot: Bot) -> None:  #
 
 def test_a_wrong_amount_asks_what_it_should_have_been(bot: Bot) -> None:  # noqa: F811
     user = new_sender()
-    bot.text(user, "收银员把金额刷错了，多输了一个零")
+    report_and_agree(bot, user, "收银员把金额刷错了，多输了一个零")
     asked = bot.text(user, "工行")
     assert "实际刷了多少钱" in asked
     assert "本来应该是多少" in bot.text(user, "3000")
@@ -84,7 +96,7 @@ def test_markup_in_the_middle_of_a_case_changes_nothing_and_a_second_problem_ask
     bot: Bot,  # noqa: F811
 ) -> None:
     user = new_sender()
-    bot.text(user, "我在华联超市刷卡被重复扣款了，多扣了3000元")
+    report_and_agree(bot, user, "我在华联超市刷卡被重复扣款了，多扣了3000元")
     bot.text(user, "工商银行")
     created = bot.text(user, "昨天")
     first_case = re.search(r"WS-\d{8}-\d{4}", created)[0]
@@ -92,14 +104,15 @@ def test_markup_in_the_middle_of_a_case_changes_nothing_and_a_second_problem_ask
     stray = bot.text(user, "<img src=x onerror=alert(1)>")
     assert "没太明白" in stray and "<img" not in stray
     assert [row["kind"] for row in case_rows(bot, user)] == ["misswipe"]
-    # Nothing but its creation (and the follow-up its waiting step got) happened to the case.
+    # Nothing but its creation with the consent (and the follow-up its waiting step got)
+    # happened to the case.
     events = [event for event, _ in events_of(bot, first_case) if not event.startswith("follow_up")]
-    assert events == ["created"]
+    assert events == ["created", "consent_given"]
 
     asked = bot.text(user, "还有一件事，另一张卡在加油站刷卡显示交易失败，但是钱被扣了")
     assert first_case in asked and "另一笔" in asked
     opened = bot.text(user, "是的")
-    assert "另开案件" in opened and "哪家银行" in opened
+    assert "另开案件" in opened and "哪家银行" in opened and NOTICE not in opened
     progress = bot.text(user, "查询进度")
     assert_understood(progress)
     assert first_case in progress and progress.rstrip().endswith("银行名称。")
@@ -114,7 +127,7 @@ def test_markup_in_the_middle_of_a_case_changes_nothing_and_a_second_problem_ask
 
 def test_a_change_of_kind_needs_a_yes_and_is_logged(bot: Bot) -> None:  # noqa: F811
     user = new_sender()
-    bot.text(user, "我在永辉超市被扣了两次，每次88元")
+    report_and_agree(bot, user, "我在永辉超市被扣了两次，每次88元")
     bot.text(user, "建设银行")
     created = bot.text(user, "昨天")
     case_id = re.search(r"WS-\d{8}-\d{4}", created)[0]
@@ -129,7 +142,7 @@ def test_a_change_of_kind_needs_a_yes_and_is_logged(bot: Bot) -> None:  # noqa: 
 
 def test_short_replies_and_an_ordinary_word_that_names_a_bank(bot: Bot) -> None:  # noqa: F811
     user = new_sender()
-    bot.text(user, "我在永辉超市被扣了两次，每次88元")
+    report_and_agree(bot, user, "我在永辉超市被扣了两次，每次88元")
     bot.text(user, "建设银行")
     bot.text(user, "昨天")
     assert "第2步" in bot.text(user, "好嘞，下一个")
@@ -138,3 +151,28 @@ def test_short_replies_and_an_ordinary_word_that_names_a_bank(bot: Bot) -> None:
     (row,) = case_rows(bot, user)
     assert row["bank"] == "中国建设银行"
     assert "还有什么需要" in bot.text(user, "不需要了，谢谢")
+
+
+def test_the_consent_is_recorded_on_the_case_with_its_version_time_and_channel(bot: Bot) -> None:  # noqa: F811
+    user = new_sender()
+    notice = bot.text(user, "昨天在永辉超市刷建行卡，88块扣了我两次")
+    assert NOTICE in notice and "发卡行、金额、日期、商户已收到" in notice and "永辉" not in notice
+    assert case_rows(bot, user) == []
+    assert "案件号 WS-" in bot.text(user, "同意")
+    (row,) = case_rows(bot, user)
+    [consent] = [detail for event, detail in events_of(bot, row["case_id"]) if event == "consent_given"]
+    assert consent["version"] == knowledge.privacy_notice()["version"] and consent["channel"] == "rest"
+    agreed_at = [event["timestamp"] for event in bot.tracker(user)["events"] if event.get("text") == "同意"]
+    assert datetime.fromisoformat(consent["at"]).timestamp() == pytest.approx(agreed_at[-1], abs=1)
+
+
+def test_declining_keeps_no_case_gives_the_steps_and_asks_for_the_erase(bot: Bot) -> None:  # noqa: F811
+    user = new_sender()
+    bot.text(user, "昨天在永辉超市刷建行卡，88块扣了我两次")
+    declined = bot.text(user, "不同意")
+    assert "不为您登记案件" in declined and "1. 联系商户" in declined
+    assert "永辉" not in declined and "88" not in declined
+    assert case_rows(bot, user) == []
+    slots = bot.tracker(user)["slots"]
+    assert slots["erase_requested"] == "declined_consent"
+    assert [slots[slot] for slot in ("bank", "amount", "date", "merchant", "consent")] == [None] * 5

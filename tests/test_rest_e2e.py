@@ -60,10 +60,27 @@ def new_sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+# A phrase of the privacy notice (data/knowledge/privacy.yml), asked before the first fact.
+NOTICE = "为您登记案件前"
+
+
+def report_and_agree(bot: Bot, sender: str, report: str) -> str:
+    """Reports a problem and agrees to the notice; the reply to the agreement."""
+    assert NOTICE in bot.text(sender, report)
+    return bot.text(sender, "同意")
+
+
 def test_a_mis_swipe_conversation_from_report_to_refund(bot: Bot) -> None:
     user = new_sender()
     assert "误刷助手" in bot.text(user, "你好")
-    first = bot.say(user, "我在华联超市刷卡被重复扣款了，多扣了3000元")
+    notice = bot.say(user, "我在华联超市刷卡被重复扣款了，多扣了3000元")
+    assert any(NOTICE in message.get("text", "") for message in notice)
+    assert [button for message in notice for button in message.get("buttons", [])] == [
+        {"title": "同意", "payload": "/affirm"},
+        {"title": "不同意", "payload": "/deny"},
+    ]
+    assert case_rows(bot, user) == []
+    first = bot.say(user, "/affirm")
     assert any("银行" in message.get("text", "") for message in first)
     assert any(button["title"] == "工商银行" for message in first for button in message.get("buttons", []))
     assert "哪天" in bot.text(user, "工商银行")
@@ -106,7 +123,7 @@ def test_greetings_and_questions_open_no_case(bot: Bot) -> None:
 
 def test_goodbye_leaves_a_resolved_case_resolved(bot: Bot) -> None:
     user = new_sender()
-    bot.text(user, "我在华联超市刷卡被重复扣款了，多扣了300元")
+    report_and_agree(bot, user, "我在华联超市刷卡被重复扣款了，多扣了300元")
     bot.text(user, "工商银行")
     assert "案件号 WS-" in bot.text(user, "昨天")
     assert "已标记为已解决" in bot.text(user, "钱已经退回来了")
@@ -126,15 +143,15 @@ def test_the_failed_charge_path_explains_the_reversal(bot: Bot) -> None:
 
 def test_the_merchant_path_asks_only_amount_and_date(bot: Bot) -> None:
     user = new_sender()
-    reply = bot.text(user, "我是商户，收银员给顾客多刷了一笔")
-    assert "商户" in reply and "金额" in reply
+    assert "商户" in bot.text(user, "我是商户，收银员给顾客多刷了一笔")
+    assert "金额" in bot.text(user, "同意")
     assert "哪天" in bot.text(user, "500元")
     assert "撤销" in bot.text(user, "今天")
 
 
 def test_a_case_is_not_shown_to_another_conversation(bot: Bot) -> None:
     owner = new_sender()
-    bot.text(owner, "我在永辉超市被扣了两次，每次88元")
+    report_and_agree(bot, owner, "我在永辉超市被扣了两次，每次88元")
     bot.text(owner, "建设银行")
     created = bot.text(owner, "昨天")
     case_id = re.search(r"案件号 (WS-\d{8}-\d{4})", created)[1]
@@ -258,6 +275,7 @@ def test_the_server_issues_widget_sessions_and_resumes_only_signed_ones(bot: Bot
 def test_knowing_a_visitors_session_id_grants_nothing(bot: Bot) -> None:
     owner = Visitor(bot)
     owner.say("我在华联超市被重复扣款了，多扣了3000元")
+    owner.say("同意")
     owner.say("工商银行")
     owner.say("昨天")
     case_id = case_id_in(bot.tracker(owner.conversation))

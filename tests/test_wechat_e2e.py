@@ -130,7 +130,10 @@ def test_a_mis_swipe_conversation_from_report_to_checklist(wechat: WeChat) -> No
         replies.append(user.say(text, while_waiting))
         return replies[-1]
 
-    banks = say("我在华联超市被重复扣了3000元")
+    notice = say("我在华联超市被重复扣了3000元")
+    # The privacy notice's buttons are a numbered menu; its number is the /affirm payload.
+    assert "为您登记案件前" in notice and "回复 2：不同意" in notice
+    banks = say(menu_number(notice, "同意"))
     assert "回复 1：" in banks
     say(menu_number(banks, "工商银行"))
     created = say("昨天")
@@ -152,6 +155,12 @@ def test_a_mis_swipe_conversation_from_report_to_checklist(wechat: WeChat) -> No
     assert CARD not in "".join(stored)
     texts = [json.loads(row).get("text") or "" for row in stored]
     assert any(MASKED_CARD in text for text in texts)
+
+
+def test_a_typed_agreement_answers_the_notice(wechat: WeChat) -> None:
+    user = User(wechat)
+    assert "回复 1：同意" in user.say("刷卡机显示交易失败，但是钱被扣了")
+    assert "哪家银行的卡" in user.say("同意")
 
 
 def test_a_plain_request_gets_403_from_the_bot_in_safe_mode(wechat: WeChat) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain import knowledge
 from bot.domain.feedback import Feedback, Rating
@@ -141,6 +141,9 @@ class CaseStore(Protocol):
         """Store the user's rating of the case, logged as ``feedback``; a second one replaces the first."""
 
     def feedback(self, case_id: str) -> Feedback | None: ...
+
+    def record_event(self, case_id: str, event: str, detail: Any) -> None:
+        """An event on the case that changes none of its facts (the consent it was opened with)."""
 
 
 class CaseNotFound(LookupError):

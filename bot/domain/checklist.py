@@ -28,7 +28,7 @@ from bot.domain.business_days import (
     is_makeup_workday,
 )
 from bot.domain.cases import Case, Facts
-from bot.domain.clock import today
+from bot.domain.clock import now, today
 
 _LOADER = FileSystemLoader(Path(__file__).parent / "templates")
 # Two environments so a template included in both (_contact.txt) is escaped
@@ -384,6 +384,16 @@ def render_text(checklist: Checklist) -> str:
 
 def render_html(checklist: Checklist) -> str:
     return _HTML.get_template("checklist.html").render(checklist=checklist, wording=_wording())
+
+
+def general_steps(kind: str) -> str:
+    """The steps of a kind of problem for someone who keeps no case (no consent): the same
+    step texts as a case's, read with no facts, so nothing of theirs appears."""
+    opened = now()
+    nobody = Case(case_id="", kind=kind, role=knowledge.steps()["kinds"][kind]["role"], sender_id="",
+                  channel="", status="open", facts=Facts(), steps_done=(), handoff_requested=False,
+                  created_at=opened, updated_at=opened)  # fmt: skip
+    return _TEXT.get_template("general_steps.txt").render(checklist=build_checklist(nobody)).strip()
 
 
 def render_step(checklist: Checklist, item: ChecklistItem) -> str:

@@ -115,3 +115,10 @@ def steps() -> dict[str, Any]:
 def conversation() -> dict[str, Any]:
     """What is said around the case form: answer-first texts and in-form answers."""
     return _join_folded_lines(load_yaml("conversation.yml"))
+
+
+@lru_cache(maxsize=1)
+def privacy_notice() -> dict[str, Any]:
+    """The privacy notice asked before any personal fact is kept, with its version."""
+    notice = _join_folded_lines(load_yaml("privacy.yml"))["notice"]
+    return {**notice, "version": str(notice["version"])}

@@ -68,6 +68,7 @@ def test_staff_take_over_reply_see_the_answer_live_and_hand_back(
     visitor = Chat(context.new_page(), servers)
     visitor.open()
     visitor.say("我在华联超市被重复扣款了3000元")
+    visitor.agree()
     visitor.bot_reply("哪家银行")
     conversation = "web:" + visitor.session_id()
 

@@ -80,6 +80,10 @@ class Chat:
         expect(reply).to_be_visible(timeout=REPLY_MS)
         return reply
 
+    def agree(self) -> None:
+        """Agrees to the privacy notice a report is answered with, by its button."""
+        self.page.get_by_role("button", name="同意", exact=True).click(timeout=REPLY_MS)
+
     def utterances(self) -> list[str]:
         return [frame for frame in self.sent if "user_uttered" in frame]
 
@@ -130,9 +134,23 @@ def test_a_message_gets_a_reply_with_a_typing_indicator_meanwhile(chat: Chat) ->
     assert len(chat.utterances()) == 1
 
 
+def test_the_privacy_notice_comes_first_and_its_button_agrees(chat: Chat) -> None:
+    chat.open()
+    chat.say("我在华联超市被重复扣款了3000元")
+    notice = chat.bot_reply("为您登记案件前")
+    assert "金额、商户已收到" in notice.inner_text()
+    expect(chat.page.get_by_role("button", name="不同意", exact=True)).to_be_visible()
+    expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_have_count(0)
+    chat.agree()
+    expect(chat.user_bubbles.last).to_have_text("同意")
+    chat.bot_reply("哪家银行")
+    expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible()
+
+
 def test_a_button_sends_its_payload_and_shows_its_title(chat: Chat) -> None:
     chat.open()
     chat.say("我在华联超市被重复扣款了3000元")
+    chat.agree()
     bank = chat.page.get_by_role("button", name="工商银行", exact=True)
     expect(bank).to_be_visible(timeout=REPLY_MS)
     bank.click()
@@ -144,6 +162,7 @@ def test_a_button_sends_its_payload_and_shows_its_title(chat: Chat) -> None:
 def test_a_reload_shows_the_history_and_continues_the_conversation(chat: Chat) -> None:
     chat.open()
     chat.say("我在华联超市被重复扣款了3000元")
+    chat.agree()
     expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible(timeout=REPLY_MS)
     before = chat.page.locator(".wushua-messages").inner_text()
     session = chat.session_id()
@@ -259,6 +278,7 @@ def test_secrets_are_masked_in_the_bubble_and_in_local_storage(chat: Chat) -> No
 def test_a_session_id_without_the_servers_signature_starts_a_new_conversation(chat: Chat) -> None:
     chat.open()
     chat.say("我在华联超市被重复扣款了3000元")
+    chat.agree()
     expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible(timeout=REPLY_MS)
     owner = chat.session_id()
     # Another visitor's page that learnt this id (a screenshot, a log) and tries to use it.
@@ -283,6 +303,7 @@ def test_a_session_id_without_the_servers_signature_starts_a_new_conversation(ch
 def test_the_checklist_link_opens_the_printable_checklist(chat: Chat) -> None:
     chat.open()
     chat.say("我在永辉超市被扣了两次，每次88元")
+    chat.agree()
     chat.page.get_by_role("button", name="建设银行", exact=True).click(timeout=REPLY_MS)
     chat.bot_reply("哪天")
     chat.say("昨天")
@@ -378,6 +399,7 @@ def test_screenshots_of_a_conversation(browser: Browser, servers: Servers, name:
         chat.say("你好")
         chat.bot_reply("误刷助手")
         chat.say("我在华联超市被重复扣款了3000元")
+        chat.agree()
         expect(chat.page.get_by_role("button", name="工商银行", exact=True)).to_be_visible(timeout=REPLY_MS)
         chat.page.mouse.move(0, 0)  # no hover highlight in the picture
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -395,6 +417,7 @@ def test_the_widget_has_no_wcag_violations_closed_in_a_conversation_and_offline(
 
     chat.open()
     chat.say("我在永辉超市被扣了两次，每次88元")
+    chat.agree()
     expect(chat.page.get_by_role("button", name="建设银行", exact=True)).to_be_visible(timeout=REPLY_MS)
     assert_accessible(chat.page, "the widget offering bank buttons")
     chat.page.get_by_role("button", name="建设银行", exact=True).click()

@@ -354,7 +354,8 @@ async def _staff_reply_across_replicas(cluster: Cluster) -> list[str]:
             await widget.close()
 
 
-FOLLOW_UP_SCRIPT = ("我在华联超市刷卡被重复扣款了，多扣了3000元", "工商银行", "昨天")
+# The report is answered with the privacy notice; 同意 lets the form ask the facts.
+FOLLOW_UP_SCRIPT = ("我在华联超市刷卡被重复扣款了，多扣了3000元", "同意", "工商银行", "昨天")
 FOLLOW_UP_SECONDS = 120  # for the restarted replicas' schedulers (every second) to send it
 
 

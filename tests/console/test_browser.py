@@ -33,6 +33,7 @@ def test_staff_review_a_real_conversation_change_its_status_and_flag_a_message(
     user = new_sender()
     bot.text(user, "你好")
     bot.text(user, "我在华联超市刷卡被重复扣款了，多扣了3000元，卡号6222021234567890")
+    bot.text(user, "同意")  # the privacy notice
     bot.text(user, "工商银行")
     case_id = re.search(r"WS-\d{8}-\d{4}", bot.text(user, "昨天"))[0]
     StaffAuth(console.store.db, console.settings).add_user("alice", PASSWORD, by="test")  # an agent
