@@ -37,6 +37,7 @@ from bot.domain.validation import (
     check_merchant,
     cross_border_answer,
 )
+from bot.infra import staff_bridge
 from bot.rasa.nlu.questions import asks_question
 
 CHECKERS = {
@@ -123,7 +124,7 @@ class ActionCreateCase(Action):
             dispatcher.utter_message(response="utter_how_can_help")
             return []
         if not is_given(tracker.get_slot("consent")):
-            return keep_nothing(dispatcher, kind)
+            return await keep_nothing(dispatcher, tracker, kind)
         facts = facts_from_slots(tracker)
         existing = current_case(tracker)
         if existing is not None:
@@ -159,20 +160,22 @@ def record_consent(tracker: Tracker, case: Case) -> None:
     case_store().record_event(case.case_id, "consent_given", detail)
 
 
-def keep_nothing(dispatcher: CollectingDispatcher, kind: str) -> list[dict[str, Any]]:
-    """No consent: no case; the general steps of this kind, and the facts and the
-    conversation's transcript dropped (erase_requested is picked up by the erase hook)."""
+async def keep_nothing(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str) -> list[dict[str, Any]]:
+    """No consent: no case, the general steps of this kind, and the conversation erased
+    (its facts and transcript) by the Rasa server once this turn is over."""
     dispatcher.utter_message(
         response="utter_consent_declined",
         declined=knowledge.privacy_notice()["declined"],
         steps=general_steps(kind),
     )
+    erasing = await staff_bridge.erase_after_the_users_turn(tracker.sender_id, "consent_declined")
+    if not erasing.ok:
+        dispatcher.utter_message(response="utter_erase_failed")
+    # Cleared in any case; asked again if the user reports a problem later in the conversation.
     return [
         *(SlotSet(slot, None) for slot in PROBLEM_SLOTS),
-        # Asked again if the user reports a problem later in the conversation.
         SlotSet("consent", None),
         SlotSet("consent_at", None),
-        SlotSet("erase_requested", "declined_consent"),
     ]
 
 

@@ -56,13 +56,7 @@ class ActionEraseMyData(Action):
         if not _confirmation_was_asked(tracker):
             dispatcher.utter_message(response=CONFIRMATION)
             return []
-        answer = await staff_bridge.erase(
-            staff_bridge.rasa_url_from_env(),
-            tracker.sender_id,
-            "user",
-            reason="user_request",
-            after_turn=True,
-        )
+        answer = await staff_bridge.erase_after_the_users_turn(tracker.sender_id, "user_request")
         if not answer.ok:
             dispatcher.utter_message(response="utter_erase_failed")
             return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,8 @@ from bot.domain.cases import Facts
 from bot.domain.checklist import general_steps
 from bot.domain.clock import CHINA
 from bot.domain.consent import AGREED, DECLINED, notice_version, read_typed_answer
+from bot.infra import staff_bridge
+from bot.infra.staff_bridge import BridgeAnswer
 
 FACTS = {"bank": "中国工商银行", "amount": 3000.0, "date": "2026-11-20", "merchant": "华联超市"}
 # 2026-11-25 10:30:00 in China, when the user's 同意 arrived.
@@ -121,6 +124,10 @@ async def test_facts_given_before_the_notice_are_named_as_received_never_repeate
         # An answer to another question is not read as consent: 行 is in 工商银行.
         ("工商银行", None),
         ("3000元", None),
+        # News about the merchant is neither: the whole reply must be the answer.
+        ("商户同意退款了", None),
+        ("商户拒绝了", None),
+        ("我不同意。", DECLINED),
     ],
 )
 def test_typed_answers_are_read_from_the_knowledge_file(text: str, answer: str | None) -> None:
@@ -176,10 +183,20 @@ async def test_agreeing_opens_the_case_with_the_consent_on_it() -> None:
     ]
 
 
-async def test_declining_keeps_no_case_gives_the_general_steps_and_asks_for_the_erase() -> None:
+async def test_declining_keeps_no_case_gives_the_general_steps_and_asks_for_the_erase(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    erasures: list[tuple[object, ...]] = []
+
+    async def erase(url: str, conversation: str, by: str, *, reason: str, after_turn: bool) -> BridgeAnswer:
+        erasures.append((conversation, by, reason, after_turn))
+        return BridgeAnswer(True)
+
+    monkeypatch.setattr(staff_bridge, "erase", erase)
     events, messages = await run(
         ActionCreateCase(), tracker({**FACTS, "card_last4": "6228", "consent": DECLINED})
     )
+    assert erasures == [("alice", "user", "consent_declined", True)]  # once this turn is over
     assert case_store().cases_for_owner("alice") == []
     [message] = messages
     assert message["response"] == "utter_consent_declined"
@@ -189,7 +206,7 @@ async def test_declining_keeps_no_case_gives_the_general_steps_and_asks_for_the_
         assert personal not in message["steps"]
     slots = slots_set(events)
     assert all(slots[slot] is None for slot in FACT_SLOTS)
-    assert slots["consent"] is None and slots["erase_requested"] == "declined_consent"
+    assert slots["consent"] is None
 
 
 async def test_a_second_case_in_the_conversation_carries_the_same_consent() -> None:
@@ -200,3 +217,9 @@ async def test_a_second_case_in_the_conversation_carries_the_same_consent() -> N
     case_id = slots_set(events)["case_id"]
     [logged] = [event for event in case_store().events(case_id) if event["event"] == "consent_given"]
     assert logged["detail"]["version"] == notice_version()
+
+
+@pytest.mark.parametrize("kind", ["misswipe", "failed_charge", "unauthorized", "merchant"])
+def test_the_general_steps_give_no_date_counted_from_today(kind: str) -> None:
+    """Nobody's case has no day it started: a date would read as a promise about theirs."""
+    assert re.search(r"\d+月\d+日", general_steps(kind)) is None

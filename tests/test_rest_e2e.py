@@ -342,10 +342,8 @@ def test_a_message_outside_the_turn_counts_as_delivered_only_when_the_widget_ack
 
 
 def open_a_case(bot: Bot, user: str) -> str:
-    """A mis-swipe reported, the notice agreed to when asked, the facts answered: the case id."""
-    replies = bot.say(user, "我在华联超市刷卡被重复扣款了，多扣了3456元")
-    if any(button["title"] == "同意" for reply in replies for button in reply.get("buttons", [])):
-        bot.say(user, "同意")
+    """A mis-swipe reported, the notice agreed to, the facts answered: the case id."""
+    report_and_agree(bot, user, "我在华联超市刷卡被重复扣款了，多扣了3456元")
     bot.say(user, "工商银行")
     return re.search(r"WS-\d{8}-\d{4}", bot.text(user, "昨天"))[0]
 

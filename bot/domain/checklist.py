@@ -186,8 +186,9 @@ def _reversal_advice(wait_until: date | None) -> str:
     return wording["waiting"].format(day=format_day(wait_until))
 
 
-def placeholders(case: Case) -> dict[str, str]:
-    """Values for the ``{...}`` fields in steps.yml; an unknown fact reads as a general word."""
+def placeholders(case: Case, dated: bool = True) -> dict[str, str]:
+    """Values for the ``{...}`` fields in steps.yml; an unknown fact reads as a general word.
+    Not ``dated``: steps for nobody's case, where a date counted from today would mislead."""
     facts = case.facts
     wording = _wording()
     bank = knowledge.resolve_bank(facts.bank)
@@ -218,7 +219,9 @@ def placeholders(case: Case) -> dict[str, str]:
         "bank": bank.name if bank else (facts.bank or wording["unknown_bank"]),
         "hotline_phrase": hotline_phrase(facts.bank, facts.card_type),
         "unionpay_hotline": knowledge.unionpay()["hotline"],
-        "refund_expected_by": format_due_day(dates["refund_expected_by"]),
+        "refund_expected_by": (
+            format_due_day(dates["refund_expected_by"]) if dated else wording["no_refund_date"]
+        ),
         "reversal_wait_until": format_day(wait_until) if wait_until else wording["no_reversal_date"],
         "reversal_advice": _reversal_advice(wait_until),
         "bank_deadline": bank_deadline(case),
@@ -302,8 +305,8 @@ def pending_waits(case: Case) -> list[tuple[str, date | None]]:
     ]
 
 
-def build_checklist(case: Case) -> Checklist:
-    values = placeholders(case)
+def build_checklist(case: Case, dated: bool = True) -> Checklist:
+    values = placeholders(case, dated)
     dates = named_dates(case)
     wording = _wording()
     kinds = knowledge.steps()["kinds"]
@@ -393,7 +396,8 @@ def general_steps(kind: str) -> str:
     nobody = Case(case_id="", kind=kind, role=knowledge.steps()["kinds"][kind]["role"], sender_id="",
                   channel="", status="open", facts=Facts(), steps_done=(), handoff_requested=False,
                   created_at=opened, updated_at=opened)  # fmt: skip
-    return _TEXT.get_template("general_steps.txt").render(checklist=build_checklist(nobody)).strip()
+    steps = build_checklist(nobody, dated=False)
+    return _TEXT.get_template("general_steps.txt").render(checklist=steps).strip()
 
 
 def render_step(checklist: Checklist, item: ChecklistItem) -> str:

@@ -51,6 +51,11 @@ async def erase(
     return await _post(rasa_url, "erase", body)
 
 
+async def erase_after_the_users_turn(conversation_id: str, reason: str) -> BridgeAnswer:
+    """From the action server, inside the user's turn: the Rasa server erases once the turn ends."""
+    return await erase(rasa_url_from_env(), conversation_id, "user", reason=reason, after_turn=True)
+
+
 async def _post(rasa_url: str, operation: str, body: dict[str, Any]) -> BridgeAnswer:
     headers = {"Authorization": f"Bearer {staff_bridge_token()}"}
     try:
