@@ -20,7 +20,7 @@ from actions.cases import (
     ActionUpdateCase,
 )
 from actions.feedback import ActionRecordComment, ActionRecordRating, ValidateFeedbackForm
-from actions.follow_ups import ActionStopFollowUps
+from actions.follow_ups import ActionResumeFollowUps, ActionStopFollowUps
 from actions.forms import ActionAskBank, ValidateCaseForm
 from actions.handoff import ActionRequestHuman
 from actions.questions import ActionAnswerQuestion, ActionFraudAlert
@@ -658,3 +658,13 @@ async def test_stop_follow_ups_cancels_them_for_this_conversation_only() -> None
     [cancelled] = case_store().follow_ups.for_case(mine)
     assert (cancelled.status, cancelled.reason) == ("cancelled", "opted_out")
     assert [f.status for f in case_store().follow_ups.for_case(theirs)] == ["pending"]
+
+
+async def test_resume_follow_ups_plans_the_open_cases_again() -> None:
+    mine = await create_case("alice")
+    await run(ActionStopFollowUps(), tracker("alice", intent="stop_follow_ups"))
+    events, messages = await run(ActionResumeFollowUps(), tracker("alice", intent="resume_follow_ups"))
+    assert events == [] and [message["response"] for message in messages] == ["utter_follow_ups_resumed"]
+    assert "pending" in [f.status for f in case_store().follow_ups.for_case(mine)]
+    _, nothing = await run(ActionResumeFollowUps(), tracker("carol", intent="resume_follow_ups"))
+    assert [message["response"] for message in nothing] == ["utter_follow_ups_none_due"]

@@ -192,6 +192,19 @@ def test_opting_out_cancels_the_conversations_follow_ups_now_and_later(store: SQ
     assert [f.status for f in store.follow_ups.for_case(other.case_id)] == ["pending"]
 
 
+def test_opting_in_again_brings_back_the_follow_ups_still_to_come(store: SQLCaseStore) -> None:
+    first = store.open_case("rest:alice", "rest", "misswipe", FACTS)
+    store.follow_ups.opt_out("rest:alice")
+    second = store.open_case("rest:alice", "rest", "misswipe", FACTS)
+    assert store.follow_ups.opt_in("rest:alice", [first, second]) == 2
+    assert store.follow_ups.opted_out("rest:alice") is False
+    for case in (first, second):
+        assert [f.status for f in store.follow_ups.for_case(case.case_id)].count("pending") == 1
+    assert store.follow_ups.opt_in("rest:alice", [first, second]) == 2  # said twice: nothing doubles
+    store.follow_ups.opt_out("rest:alice")
+    assert [f.status for f in store.follow_ups.for_case(first.case_id)].count("pending") == 0
+
+
 def test_concurrent_claimers_take_each_due_follow_up_exactly_once(store_url: str) -> None:
     with closing(own_store(store_url)) as setup:
         opened = [setup.open_case(f"rest:user-{n}", "rest", "misswipe", FACTS).case_id for n in range(12)]

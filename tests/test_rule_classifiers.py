@@ -127,3 +127,15 @@ def test_the_users_rights_over_their_data_are_commands(text: str, intent: str) -
 def test_talk_of_records_and_data_is_not_a_command(text: str) -> None:
     (result,) = CommandClassifier().process([message(text, "ask_what_now", 0.7)])
     assert result.get("intent") == {"name": "ask_what_now", "confidence": 0.7}
+
+
+@pytest.mark.parametrize("text", ["恢复提醒", "还是提醒我吧", "重新开启跟进", "再提醒我"])
+def test_asking_for_follow_ups_again(text: str) -> None:
+    (result,) = CommandClassifier().process([message(text, "affirm", 0.8)])
+    assert result.get("intent") == {"name": "resume_follow_ups", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", ["不用提醒我了", "提醒就不用了", "别再提醒"])
+def test_turning_follow_ups_off_is_not_read_as_on(text: str) -> None:
+    (result,) = CommandClassifier().process([message(text, "deny", 0.8)])
+    assert result.get("intent") == {"name": "stop_follow_ups", "confidence": 1.0}

@@ -133,3 +133,6 @@ class FollowUpStore(Protocol):
 
     def opt_out(self, sender_id: str) -> int:
         """No more follow-ups for the conversation: its pending ones are cancelled; how many."""
+
+    def opt_in(self, sender_id: str, cases: list[Case]) -> int:
+        """Follow-ups again for the conversation and these cases of it; how many are pending."""

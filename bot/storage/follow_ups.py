@@ -38,8 +38,10 @@ from bot.storage.schema import cases, follow_up_opt_outs, follow_ups
 
 PENDING = follow_ups.c.status == "pending"
 # Cancellations that followed the case (a step done, a date moved, the case finished), not a person.
+# Reasons a cancelled follow-up may come back: the case came back to its step, or the user
+# asked for follow-ups again after turning them off.
 CANCELLED_BY_THE_CASE = frozenset(
-    {"plan_changed", "no_longer_needed", *(f"case_{s}" for s in FINISHED_STATUSES)}
+    {"plan_changed", "no_longer_needed", "opted_out", *(f"case_{s}" for s in FINISHED_STATUSES)}
 )
 ORDER = (follow_ups.c.due_at, follow_ups.c.id)
 
@@ -225,6 +227,19 @@ class SQLFollowUpStore:
             self.db.execute(insert.on_conflict_do_nothing(index_elements=["sender_id"]))
             query = sa.select(follow_ups).where(follow_ups.c.sender_id == sender_id, PENDING)
             return self._change_all(query, "cancelled", "opted_out", "follow_up_cancelled")
+
+        return self.db.run(record)
+
+    def opt_in(self, sender_id: str, cases: list[Case]) -> int:
+        """Follow-ups again for the conversation (after 不用提醒我了): its cases are planned anew,
+        dates already past are not; how many follow-ups are pending now."""
+
+        def record() -> int:
+            self.db.execute(follow_up_opt_outs.delete().where(follow_up_opt_outs.c.sender_id == sender_id))
+            for case in cases:
+                self.reschedule(case)
+            query = sa.select(follow_ups).where(follow_ups.c.sender_id == sender_id, PENDING)
+            return len(self._rows(query))
 
         return self.db.run(record)
 

@@ -428,6 +428,18 @@ def test_the_dashboard_shows_time_to_resolution_and_satisfaction(console: Consol
     assert "这段时间立案的案件还没有已解决的" in empty
 
 
+def test_the_case_page_shows_the_users_rating_and_comment(console: Console) -> None:
+    case, _ = open_mis_swipe(console.store, console.settings)
+    staff = console.signed_in()
+    assert "用户评价" not in staff.get(f"/cases/{case.case_id}").text
+    console.store.cases.set_status(case.case_id, "resolved")
+    console.store.cases.record_feedback(case.case_id, Rating(1, "dissatisfied"), "<b>等了太久</b>", "rest")
+    page = staff.get(f"/cases/{case.case_id}").text
+    rated = page.split("用户评价")[1].split("</section>")[0]
+    assert "不满意" in rated and "1分" in rated
+    assert "&lt;b&gt;等了太久&lt;/b&gt;" in rated  # the user's words, escaped
+
+
 def test_exports_follow_the_filter(console: Console) -> None:
     store = console.store
     hualian, _ = open_mis_swipe(store, console.settings)

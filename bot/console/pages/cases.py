@@ -41,6 +41,7 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
         erase_url=erase_url(case.sender_id, case.case_id),
         handoff=store(request).waiting_handoff_for_case(case.case_id),
         follow_ups=store(request).follow_ups(case.case_id),
+        feedback=store(request).cases.feedback(case.case_id),
         now=now(),
         other_cases=[
             other for other in store(request).cases_for_sender(case.sender_id) if other != case.case_id
