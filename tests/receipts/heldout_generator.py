@@ -291,12 +291,9 @@ def format_amount(amount: int, style: str) -> str:
     }[style]
 
 
-def masked(number: str, style: str) -> str:
-    if style == "first6":
-        return number[:6] + "*" * (len(number) - 10) + number[-4:]
-    if style == "first4":
-        return number[:4] + "*" * (len(number) - 8) + number[-4:]
-    return "*" * (len(number) - 4) + number[-4:]
+def masked(number: str, shown_first: int) -> str:
+    """A slip's masked number: the first six (some terminals four) and the last four digits."""
+    return number[:shown_first] + "*" * (len(number) - shown_first - 4) + number[-4:]
 
 
 # Each acquirer's slip: title, copy name, how labels read, how dates and sums print.
@@ -358,7 +355,7 @@ def slip_lines(
     date_style = terminal.choice(layout["date_styles"])
     amount_style = terminal.choice(layout["amount_styles"])
     printed_when, year_printed, time_text = format_datetime(txn.when, date_style)
-    mask_style = terminal.choice(["first6", "first6", "first4"])
+    mask_style = terminal.choice([6, 6, 4])
     shown_number = txn.card.number if full_number else masked(txn.card.number, mask_style)
     entry = terminal.choice(["/C", "/S", " C", ""])
     copy = terminal.choice(["持卡人存根", "商户存根", "持卡人存根 CARDHOLDER COPY"])
@@ -552,14 +549,12 @@ def sms_text(rng: random.Random, txn: Transaction) -> tuple[str, dict]:
     verb = action[txn.type]
     style = rng.randrange(4)
     merchant: str | None = txn.merchant
-    shown_time = hm
     if style == 0:
         text = (
             f"【{bank}】您尾号{txn.card.last4}{card_word}{md}{hm}{verb}({txn.merchant})"
             f"{grouped}元，余额{balance}元。"
         )
     elif style == 1:
-        shown_time = hm
         merchant = None
         text = (
             f"【{bank}】您尾号{txn.card.last4}的{card_word}{md}{txn.when.hour}时{txn.when.minute}分"
@@ -579,7 +574,7 @@ def sms_text(rng: random.Random, txn: Transaction) -> tuple[str, dict]:
         "amount": txn.amount_text,
         "date": txn.when.date().isoformat(),
         "year_printed": False,
-        "time": shown_time,
+        "time": hm,
         "last4": txn.card.last4,
         "merchant_name": merchant,
         "issuer": bank,
