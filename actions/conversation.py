@@ -18,7 +18,7 @@ from actions.cases import (
     record_consent,
     utter_current_step,
 )
-from actions.forms import has_a_correct_amount
+from actions.forms import has_a_correct_amount, what_to_do_asked
 from actions.store import case_store, current_case
 from bot.domain import knowledge
 from bot.domain.amounts import amount_issue, amount_roles
@@ -236,7 +236,7 @@ class ActionAnswerInContext(Action):
         return "action_answer_in_context"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        intent = tracker.latest_message.get("intent", {}).get("name")
+        intent = what_to_do_asked(tracker, tracker.latest_message.get("intent", {}).get("name"))
         in_form = bool(tracker.active_loop.get("name"))
         case = current_case(tracker)
         slot = tracker.get_slot("requested_slot") if in_form else None

@@ -63,6 +63,20 @@ RANKS_LOOKED_AT = 3
 _ASKS_WHAT_TO_DO = re.compile(r"怎么办|怎么处理|怎么弄|该怎么|该干|该做什么|咋办")
 
 
+def what_to_do_asked(tracker: Tracker, intent: str | None) -> str | None:
+    """The in-form question ``intent`` names, except that a message asking what to do
+    ("别问了，你先告诉我怎么办") asks "what now": always when it was read as asking why a
+    fact is needed (that answer never says what to do), else when the classifier ranked
+    "what now" close ("过了好几天了怎么办" is rightly "what if late")."""
+    if intent not in PASSING_QUESTIONS or intent == "ask_what_now":
+        return intent
+    if not _ASKS_WHAT_TO_DO.search(tracker.latest_message.get("text") or ""):
+        return intent
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    close = {guess.get("name") for guess in ranking[:RANKS_LOOKED_AT]}
+    return "ask_what_now" if intent == "ask_why_needed" or "ask_what_now" in close else intent
+
+
 def question_asked_instead(tracker: Tracker) -> str | None:
     """The in-form question a message asked when it did not answer the form: among the
     classifier's first few guesses, "what now" if the words ask it, else the best-ranked."""

@@ -278,6 +278,27 @@ async def test_what_now_on_the_fraud_path_is_the_freeze_step_with_the_bank_hotli
     assert "招商银行官方客服电话95555" in messages[0]["answer"] and "冻结" in messages[0]["answer"]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "second", "answered"),
+    [
+        ("别问那么多了，你先告诉我怎么办", "ask_why_needed", "ask_is_safe", "联系商户"),
+        ("过了好几天了怎么办", "ask_if_late", "ask_what_now", "联系商户"),  # ranked close
+        ("过了好几天了怎么办", "ask_if_late", "ask_is_safe", "退货"),  # not: it asks what if late
+        ("为什么要金额", "ask_why_needed", "ask_what_now", "金额用来"),  # asks no 怎么办
+    ],
+)
+async def test_asking_what_to_do_in_words_is_what_now(
+    text: str, intent: str, second: str, answered: str
+) -> None:
+    current = tracker(text, intent, slots={"kind": "misswipe"}, requested_slot="amount")
+    current.latest_message["intent_ranking"] = [
+        {"name": intent, "confidence": 0.6},
+        {"name": second, "confidence": 0.3},
+    ]
+    _, messages = await run(ActionAnswerInContext(), current)
+    assert answered in messages[0]["answer"]
+
+
 async def test_what_now_outside_the_form_shows_the_current_step() -> None:
     open_case()
     _, messages = await run(ActionAnswerInContext(), tracker("现在该怎么办", "ask_what_now"))

@@ -89,11 +89,6 @@ def test_a_wrong_amount_asks_what_it_should_have_been(bot: Bot) -> None:  # noqa
     assert (row["amount"], row["correct_amount"]) == (3000, 300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the model of 2026-12-06 falls back on the second problem "
-    "(另一张卡在加油站刷卡显示交易失败，但是钱被扣了); the markup part passes",
-)
 def test_markup_in_the_middle_of_a_case_changes_nothing_and_a_second_problem_asks_first(
     bot: Bot,  # noqa: F811
 ) -> None:

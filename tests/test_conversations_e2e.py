@@ -262,7 +262,6 @@ KNOWN_FAILURES = {
     "obfuscated_words_and_typos": (
         "turn 5: the form skips the merchant question (a merchant was read from an earlier turn)"
     ),
-    "impatient_user": "turn 6: the form skips the merchant question, as above",
     "typed_rating_and_no_comment": (
         "turn 4: typed ratings are not understood; ratings come from the buttons "
         "(tests/nlu/heldout_new_intents.yml says why)"

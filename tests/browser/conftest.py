@@ -138,7 +138,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     action_port, rasa_port = free_port(), free_port()
     action_url = f"http://127.0.0.1:{action_port}/webhook"
     endpoints = local_endpoints(workdir / "endpoints.yml", action_url, workdir / "tracker.db")
-    env = bot_server_env(workdir / "cases.db")
+    # RASA_URL: the action server asks Rasa to erase a conversation (删除我的信息).
+    env = bot_server_env(workdir / "cases.db", RASA_URL=f"http://127.0.0.1:{rasa_port}")
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     with open(action_log, "w") as action_out, open(rasa_log, "w") as rasa_out:
         actions = subprocess.Popen(

@@ -338,7 +338,7 @@ def test_a_visitor_downloads_a_copy_of_their_data_then_deletes_it(chat: Chat) ->
     href = download.get_attribute("href") or ""
     assert href.startswith(f"{chat.servers.base_url}/webhooks/widget/export/")
     copy = requests.get(href, timeout=30)
-    assert copy.status_code == 200 and copy.json()["cases"][0]["merchant"] == "永辉超市"
+    assert copy.status_code == 200 and copy.json()["cases"][0]["facts"]["merchant"] == "永辉超市"
 
     chat.say("删除我的信息")
     chat.page.get_by_role("button", name="确认删除", exact=True).click(timeout=REPLY_MS)
