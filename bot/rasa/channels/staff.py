@@ -16,7 +16,7 @@ with a token derived from the server secret both share (``staff_bridge_token``):
   has expired Rasa starts a new one on the next message, without the form, so
   the user is given the case's current step instead;
 - ``POST /webhooks/staff/erase``: everything stored about the conversation is
-  deleted (``erase_conversation``), at a staff member's or the user's request.
+  deleted (``erase_under_lock``), at a staff member's or the user's request.
   The action server asks for it too, ``after_turn``, when the user confirms
   删除我的信息 or declines the notice.
 
@@ -138,12 +138,12 @@ class StaffBridgeInput(InputChannel):
                     # Asked for inside the user's own turn (the action server), which holds the
                     # lock and saves the tracker at its end: erased once that turn lets go.
                     erasing = asyncio.create_task(
-                        erase_conversation(agent, conversation_id, requested_by, reason)
+                        erase_under_lock(agent, conversation_id, requested_by, reason)
                     )
                     _erasing.add(erasing)  # held until done: the loop keeps only weak references to tasks
                     erasing.add_done_callback(_erase_finished)
                     return response.json({"erased": False, "scheduled": True}, status=202)
-                erased = await erase_conversation(agent, conversation_id, requested_by, reason)
+                erased = await erase_under_lock(agent, conversation_id, requested_by, reason)
             except BadCall as refused:
                 return response.json({"error": str(refused)}, status=refused.status)
             if not erased.case_ids and not erased.counts["tracker_events"]:
@@ -162,7 +162,7 @@ def _erase_finished(task: asyncio.Task) -> None:
         logger.error("An erasure asked for in a turn failed", exc_info=task.exception())
 
 
-async def erase_conversation(
+async def erase_under_lock(
     agent: Agent, conversation_id: str, requested_by: str, reason: str
 ) -> erasure.ErasureReport:
     """Everything about the conversation, under its lock: the case store's records (a
