@@ -20,16 +20,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.domain import knowledge
 from bot.domain.business_days import add_business_days, is_estimated, is_workday, warn_about_estimated_years
 from bot.domain.cases import Facts
 from bot.domain.checklist import (
     Checklist,
     build_checklist,
+    general_steps,
     hotline_phrase,
     render_html,
     render_step,
     render_text,
 )
+from bot.domain.consent import received_note
 from bot.domain.knowledge import PROJECT_ROOT
 from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
@@ -465,7 +468,16 @@ class SampleValue(dict):
 
 @pytest.mark.parametrize("name", sorted(response_texts()))
 def test_every_response_reads_well(name: str) -> None:
-    text = response_texts()[name].format_map(SampleValue(hotline_phrase=hotline_phrase("中国银行", None)))
+    notice = knowledge.privacy_notice()
+    whole_sentences = {  # placeholders that are sentences of their own: their real text
+        "notice": notice["text"],
+        "received_note": received_note(["amount", "merchant"]),
+        "declined": notice["declined"],
+        "steps": general_steps("misswipe"),
+    }
+    text = response_texts()[name].format_map(
+        SampleValue(hotline_phrase=hotline_phrase("中国银行", None), **whole_sentences)
+    )
     assert_well_formed(text.replace("（示例）", "示例"))
     assert "商家" not in text  # one term: 商户
     assert "说出案件号" not in text  # a chat sends it

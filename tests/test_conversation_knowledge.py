@@ -22,7 +22,11 @@ def test_every_in_form_intent_is_in_the_domain_and_ignored_by_the_form() -> None
     intents = set(domain()["intents"])
     ignored = set(domain()["forms"]["case_form"]["ignored_intents"])
     assert contextual_intents() <= intents
-    assert ignored - {"unclear_input", "check_case_status", "request_checklist"} == contextual_intents()
+    # Besides the questions: stray input, a look at the case, and the user's rights over their data.
+    others = {"unclear_input", "check_case_status", "request_checklist"}
+    privacy = {"export_my_data", "delete_my_data", "confirm_erase", "cancel_erase"}
+    assert privacy <= set(knowledge.conversation()["commands"])
+    assert ignored - others - privacy == contextual_intents()
 
 
 @pytest.mark.parametrize("intent", sorted(contextual_intents()))

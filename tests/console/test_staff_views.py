@@ -49,9 +49,13 @@ def age_views(store: ConsoleStore, minutes: int) -> None:
 
 
 def assert_no_personal_data(store: ConsoleStore) -> None:
-    rows = [json.dumps(row, ensure_ascii=False) for row in store.db.query("SELECT * FROM audit_log")]
-    for text in PERSONAL:
-        assert not any(text in row for row in rows), text
+    """No audit entry says anything of the user; its id and time are numbers of the log's own."""
+    for row in store.db.query("SELECT * FROM audit_log"):
+        said = json.dumps(
+            {name: value for name, value in row.items() if name not in ("id", "at")}, ensure_ascii=False
+        )
+        for text in PERSONAL:
+            assert text not in said, (text, said)
 
 
 @on_both_backends
