@@ -88,7 +88,18 @@ def test_asking_for_no_more_follow_ups(text: str) -> None:
     assert result.get("intent") == {"name": "stop_follow_ups", "confidence": 1.0}
 
 
-@pytest.mark.parametrize("text", ["不用了", "提醒我一下案件号", "别着急，商户说明天退", "要不要通知商户"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "不用了",
+        "提醒我一下案件号",
+        "别着急，商户说明天退",
+        "要不要通知商户",
+        "别忘了提醒我",
+        "不要忘记跟进",
+        "要不要打开推送",
+    ],
+)
 def test_other_refusals_and_mentions_are_not_an_opt_out(text: str) -> None:
     (result,) = CommandClassifier().process([message(text, "deny", 0.8)])
     assert result.get("intent") == {"name": "deny", "confidence": 0.8}
