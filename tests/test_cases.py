@@ -31,6 +31,9 @@ from bot.storage.migrations import MIGRATIONS, migrate
 from bot.storage.schema import metadata
 from scripts.pg_service import PostgresService
 
+# store, store_url: the case store on SQLite and on PostgreSQL.
+pytest_plugins = ["tests.store_backends"]
+
 FACTS = Facts(bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 20), merchant="华联超市")
 AnyStore = SQLCaseStore
 
@@ -42,19 +45,6 @@ def PostgresCaseStore(
     database = Database(url, pool_size=pool_size, reconnect_seconds=reconnect_seconds)
     migrate(database)
     return SQLCaseStore(database)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cases.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[AnyStore]:
-    with closing(open_store(store_url)) as opened:
-        yield opened
 
 
 @contextmanager

@@ -8,7 +8,6 @@ so it also searches whatever is added after these tests were written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,6 @@ from personal_data import (
 
 from bot.domain.cases import CaseNotFound
 from bot.domain.clock import now
-from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
 from bot.storage.erasure import (
     ERASED_PREFIX,
@@ -42,23 +40,11 @@ from bot.storage.erasure import (
 )
 from bot.storage.redis_state import sync_client
 
-pytest_plugins = ["tests.redis_fixtures"]
+# store, store_url: the case store on SQLite and on PostgreSQL.
+pytest_plugins = ["tests.redis_fixtures", "tests.store_backends"]
 
 # Index internals: rewritten as a whole when the index is optimised, and searched like the rest.
 REWRITTEN = ("sqlite_", "cases_fts")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cases.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[SQLCaseStore]:
-    with closing(open_store(store_url)) as opened:
-        yield opened
 
 
 def everything(store_url: str, tracker: Path | str, redis_url: str) -> list[dict]:

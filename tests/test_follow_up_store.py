@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
-
-import pytest
 
 from bot.domain.cases import Facts
 from bot.domain.clock import CHINA
 from bot.domain.delivery import WIDGET_OFFLINE
-from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
 from bot.storage.database import Database
 from bot.storage.migrations import migrate
+
+# store, store_url: the case store on SQLite and on PostgreSQL.
+pytest_plugins = ["tests.store_backends"]
 
 FACTS = Facts(bank="中国工商银行", amount=3000.0, txn_date=date(2026, 11, 20), merchant="华联超市")
 # A mis-swipe opened on the pinned Wednesday 2026-11-25 is followed up on Wednesday 12-02 at 10:00.
 DUE = datetime(2026, 12, 2, 10, 0, tzinfo=CHINA)
 LEASE = 300.0
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cases.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[SQLCaseStore]:
-    with closing(open_store(store_url)) as opened:
-        yield opened
 
 
 def own_store(url: str) -> SQLCaseStore:

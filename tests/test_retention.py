@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import timedelta
@@ -25,20 +24,10 @@ from bot.storage.erasure import PURGE_ACTION, purge_closed_cases, retention_days
 from bot.storage.schema import cases
 from tests.console.tracker_events import reply, session, user, write_events
 
+# store, store_url: the case store on SQLite and on PostgreSQL.
+pytest_plugins = ["tests.store_backends"]
+
 DAYS = 180
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cases.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[SQLCaseStore]:
-    with closing(open_store(store_url)) as opened:
-        yield opened
 
 
 def conversation(
