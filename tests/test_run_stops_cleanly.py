@@ -61,6 +61,17 @@ def still_running(pids: set[int]) -> set[int]:
     return running
 
 
+def command_lines(pids: set[int]) -> list[str]:
+    """Which server each leftover process is (it may have gone meanwhile)."""
+    found = []
+    for pid in sorted(pids):
+        try:
+            found.append(f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            found.append(f"{pid}: gone")
+    return found
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_make_run_stops_every_server_cleanly(tmp_path: Path, stop_signal: signal.Signals) -> None:
     if not MODEL.exists():
@@ -112,7 +123,7 @@ def test_make_run_stops_every_server_cleanly(tmp_path: Path, stop_signal: signal
         output_text = log.read_text()
         crashes = [line for line in output_text.splitlines() if any(sign in line for sign in CRASH_SIGNS)]
         assert not crashes, "\n".join(crashes)
-        assert not leftover, f"still running after make ended: {sorted(leftover)}\n{output_text[-3000:]}"
+        assert not leftover, f"left running: {command_lines(leftover)}\n{output_text[-3000:]}"
         assert make.returncode in (0, -stop_signal, 128 + stop_signal), output_text[-3000:]
         for port in (rasa_port, actions_port, console_port):
             with pytest.raises(requests.ConnectionError):
