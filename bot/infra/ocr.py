@@ -1,0 +1,91 @@
+"""OCR on this machine, off the event loop: rapidocr-onnxruntime in a process pool.
+
+``rapidocr-onnxruntime`` 1.4.x carries PP-OCRv4's Chinese detection and recognition models in
+its wheel, so nothing is downloaded at run time (``rapidocr`` 3.x would fetch them: never use
+it). Each worker process loads the models once and runs them on one thread, so two workers on
+two cores never fight over them and the action server's event loop only awaits a future.
+
+The package is optional: without it the rest of the bot imports and runs, ``available()`` is
+False and ``read_image`` raises ``OcrUnavailable``.
+
+    lines = await read_image(photo_bytes)       # list[OcrLine], boxes in the upright full picture
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from importlib.util import find_spec
+from typing import Any
+
+from bot.domain.receipts import OcrLine
+from bot.infra.receipt_images import decode_image
+
+# PP-OCRv4's detector works on about 960 px; a 12 MP photo is brought down to this long side
+# first. Slip text in a phone photo stays 15-30 px high at 1600, which the recogniser reads;
+# the full 4000 px would cost six times the detection time for nothing.
+MAX_SIDE = int(os.environ.get("WUSHUA_OCR_MAX_SIDE", "1600"))
+WORKERS = int(os.environ.get("WUSHUA_OCR_WORKERS", "1"))
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ORT_NUM_THREADS")
+
+_engine: Any = None
+
+
+class OcrUnavailable(RuntimeError):
+    """rapidocr-onnxruntime is not installed here."""
+
+
+def available() -> bool:
+    return find_spec("rapidocr_onnxruntime") is not None
+
+
+def _start_worker() -> None:
+    """Runs once in each worker: one thread for every numeric library, then load the models."""
+    global _engine
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = "1"
+    import cv2
+    from rapidocr_onnxruntime import RapidOCR
+
+    cv2.setNumThreads(1)
+    _engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, max_side_len=MAX_SIDE)
+
+
+def read_lines(data: bytes) -> list[OcrLine]:
+    """OCR in the calling process (a worker, or a script); boxes in the full upright picture."""
+    if _engine is None:
+        _start_worker()
+    import numpy as np
+
+    image, scale = decode_image(data, MAX_SIDE)
+    result, _ = _engine(np.asarray(image)[:, :, ::-1])  # RapidOCR takes OpenCV's BGR
+    lines = []
+    for box, text, score in result or []:
+        corners = tuple((float(x) / scale, float(y) / scale) for x, y in box)
+        lines.append(OcrLine(text, corners, float(score)))  # type: ignore[arg-type]
+    return lines
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=WORKERS, initializer=_start_worker)
+
+
+async def read_image(data: bytes) -> list[OcrLine]:
+    """The OCR lines of a JPEG or PNG, read in a worker process; the event loop is never blocked.
+
+    Raises ``OcrUnavailable`` without the OCR package and
+    ``bot.infra.receipt_images.UnreadableImage`` for bytes that are no picture.
+    """
+    if not available():
+        raise OcrUnavailable("rapidocr-onnxruntime is not installed")
+    return await asyncio.get_running_loop().run_in_executor(_pool(), read_lines, data)
+
+
+def shutdown() -> None:
+    """Stop the workers (at server shutdown, and between tests)."""
+    if _pool.cache_info().currsize:
+        _pool().shutdown(cancel_futures=True)
+        _pool.cache_clear()
