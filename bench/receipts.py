@@ -187,7 +187,9 @@ HISTORY_HEADER = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heldout", action="store_true", help="score the held-out set instead of the dev set")
+    parser.add_argument(
+        "--heldout", action="store_true", help="score the held-out set instead of the dev set"
+    )
     parser.add_argument("--set", type=Path, help="another folder with images and truth.json")
     parser.add_argument("--ocr", type=Path, help="reuse OCR lines saved by --save-ocr (no timing)")
     parser.add_argument("--save-ocr", type=Path)
@@ -206,7 +208,9 @@ def main() -> None:
     twelve_mp = None if args.no_12mp or args.ocr else twelve_mp_seconds(folder)
     report["twelve_mp_seconds"] = twelve_mp
     if args.report:
-        args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        args.report.write_text(
+            json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+        )
     summary = {key: report[key] for key in report if key not in ("misses", "readings")}
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     print(HISTORY_HEADER)

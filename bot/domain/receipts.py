@@ -117,36 +117,77 @@ class Row:
         return self.segments[-1].x1
 
 
-def _tilt(lines: Sequence[OcrLine]) -> float:
-    """The angle the photo's text rows share, from the top edges of the longer boxes."""
-    angles = []
-    for line in lines:
-        (x0, y0), (x1, y1) = line.box[0], line.box[1]
-        height = math.dist(line.box[0], line.box[3])
-        if math.dist(line.box[0], line.box[1]) > 2 * height:
-            angles.append(math.atan2(y1 - y0, x1 - x0))
-    return statistics.median(angles) if angles else 0.0
+def _angle(line: OcrLine) -> float | None:
+    """The slope of a box's top edge; None for a box too short to tell."""
+    (x0, y0), (x1, y1) = line.box[0], line.box[1]
+    if math.dist(line.box[0], line.box[1]) < 1.5 * math.dist(line.box[0], line.box[3]):
+        return None
+    return math.atan2(y1 - y0, x1 - x0)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    x: float
+    y: float
+    height: float
+    angle: float
+
+
+def _place(line: OcrLine, tilt: float) -> _Placed:
+    xs, ys = [x for x, _ in line.box], [y for _, y in line.box]
+    angle = _angle(line)
+    return _Placed(
+        sum(xs) / 4, sum(ys) / 4, math.dist(line.box[0], line.box[3]), tilt if angle is None else angle
+    )
+
+
+def _same_row(a: _Placed, b: _Placed) -> bool:
+    """Whether ``b`` stands on ``a``'s row, following the slope between them.
+
+    A phone photo is seen in perspective: rows slope more at one end of the slip than at the
+    other, so one angle for the whole picture would put a right-aligned value on the row above
+    its label. The mean of the two boxes' own slopes follows the row from one to the other.
+    """
+    slope = math.tan((a.angle + b.angle) / 2)
+    expected = a.y + slope * (b.x - a.x)
+    return abs(b.y - expected) < 0.45 * min(a.height, b.height)
 
 
 def rows(lines: Sequence[OcrLine]) -> list[Row]:
-    """The lines grouped into printed rows, top to bottom, after undoing the photo's tilt."""
+    """The lines grouped into printed rows, top to bottom, each left to right."""
     if not lines:
         return []
-    angle = _tilt(lines)
-    cos, sin = math.cos(-angle), math.sin(-angle)
-    placed = []
-    for index, line in enumerate(lines):
-        turned = [(x * cos - y * sin, x * sin + y * cos) for x, y in line.box]
-        xs, ys = [x for x, _ in turned], [y for _, y in turned]
-        placed.append((sum(ys) / 4, max(ys) - min(ys), _Segment(line.text, min(xs), max(xs), index)))
-    tolerance = 0.5 * statistics.median(height for _, height, _ in placed)
-    grouped: list[list[tuple[float, float, _Segment]]] = []
-    for item in sorted(placed, key=lambda item: item[0]):
-        if grouped and abs(item[0] - statistics.fmean(y for y, _, _ in grouped[-1])) < tolerance:
-            grouped[-1].append(item)
-        else:
-            grouped.append([item])
-    return [Row(tuple(sorted((seg for _, _, seg in group), key=lambda seg: seg.x0))) for group in grouped]
+    angles = [angle for angle in map(_angle, lines) if angle is not None]
+    tilt = statistics.median(angles) if angles else 0.0
+    placed = [_place(line, tilt) for line in lines]
+    parent = list(range(len(lines)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    for first in range(len(lines)):
+        for second in range(first + 1, len(lines)):
+            if _same_row(placed[first], placed[second]):
+                parent[root(second)] = root(first)
+    # Order along and across the rows in the picture turned by its overall tilt.
+    cos, sin = math.cos(-tilt), math.sin(-tilt)
+    turned = [(p.x * cos - p.y * sin, p.x * sin + p.y * cos) for p in placed]
+    groups: dict[int, list[int]] = {}
+    for index in range(len(lines)):
+        groups.setdefault(root(index), []).append(index)
+    ordered = []
+    for members in groups.values():
+        members.sort(key=lambda index: turned[index][0])
+        segments = []
+        for index in members:
+            half = math.dist(lines[index].box[0], lines[index].box[1]) / 2
+            x = turned[index][0]
+            segments.append(_Segment(lines[index].text, x - half, x + half, index))
+        ordered.append((turned[members[0]][1], Row(tuple(segments))))
+    return [row for _, row in sorted(ordered, key=lambda item: item[0])]
 
 
 # --- labels -------------------------------------------------------------------------------
@@ -155,7 +196,7 @@ def rows(lines: Sequence[OcrLine]) -> list[Row]:
 _LABELS = {
     "merchant_name": r"商户名称|商户名|特约商户|MERCHANT\s*NAME",
     "merchant_id": r"商户(?:编号|代码|号)|MERCHANT\s*(?:NO|ID|NUMBER)|(?<![A-Z])MID(?![A-Z])",
-    "terminal_id": r"终端(?:编号|号码|号)|TERMINAL\s*(?:NO|ID)|(?<![A-Z])TID(?![A-Z])",
+    "terminal_id": r"终端?(?:编号|号码|号)|TERMINAL\s*(?:NO|ID)|(?<![A-Z])TID(?![A-Z])",
     "batch_no": r"批次号?|BATCH\s*NO",
     "voucher_no": r"凭证号?|流水号|VOUCHER\s*NO|TRACE\s*NO",
     "ref_no": r"(?:检索)?参考号|REF(?:ER(?:ENCE)?)?\s*\.?\s*NO",
@@ -208,7 +249,11 @@ def _labelled(document: list[Row]) -> list[_Labelled]:
         merged: list[tuple[str, int, int]] = []
         for match in matches:
             name = match.lastgroup or ""
-            if merged and merged[-1][0] == name and not text[merged[-1][2] : match.start()].strip(_PUNCTUATION):
+            if (
+                merged
+                and merged[-1][0] == name
+                and not text[merged[-1][2] : match.start()].strip(_PUNCTUATION)
+            ):
                 merged[-1] = (name, merged[-1][1], match.end())
             else:
                 merged.append((name, match.start(), match.end()))
@@ -257,9 +302,16 @@ def _digit_field(values: list[str], name: str) -> str | None:
 _CENTS = Decimal("0.01")
 
 
+_IN_DATE = re.compile(r"[./:-]\d")
+
+
 def _money(text: str) -> Decimal | None:
-    found = amount_mentions(text.replace("￥", "¥"))
-    return Decimal(str(found[0].value)).quantize(_CENTS) if found else None
+    """The first amount in a label's value that is not part of a date or a time ("2026.02.04")."""
+    text = text.replace("￥", "¥")
+    for found in amount_mentions(text):
+        if not _IN_DATE.match(text, found.end) and not _IN_DATE.match(text[::-1], len(text) - found.start):
+            return Decimal(str(found.value)).quantize(_CENTS)
+    return None
 
 
 # A line that is only an amount, as an app's detail page shows it: "-848.00", "¥ 1,299.00".
@@ -267,7 +319,7 @@ _LONE_AMOUNT = re.compile(r"[-+−]?\s*[¥￥]?\s*(?P<value>\d{1,3}(?:,\d{3})+|\
 # In an SMS the charge follows its verb; the balance (余额) and the credit left (额度) never do.
 _SMS_AMOUNT = re.compile(
     r"(?:消费|支出|支付|扣款|交易|刷卡|撤销|退货|退款|预授权|存入|转出)[^0-9余额]{0,8}?"
-    r"(?P<amount>[-−]?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|[-−]?\d+(?:\.\d{1,2})?)\s*元?"
+    r"(?P<amount>[-−]?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|[-−]?\d+(?:\.\d{1,2})?)(?![-/:]\d)\s*元?"
 )
 
 
@@ -276,28 +328,29 @@ def _amount(document: list[Row], labels: list[_Labelled], joined: str) -> Decima
         amount = _money(value)
         if amount is not None:
             return amount
-    sms = _SMS_AMOUNT.search(joined)
-    if sms:
-        return Decimal(sms["amount"].replace(",", "").replace("−", "-")).copy_abs().quantize(_CENTS)
     for row in document:
         lone = _LONE_AMOUNT.fullmatch(row.text.strip())
         if lone:
             return Decimal(re.sub(r"[^0-9.]", "", lone.group())).quantize(_CENTS)
+    sms = _SMS_AMOUNT.search(joined)
+    if sms:
+        return Decimal(sms["amount"].replace(",", "").replace("−", "-")).copy_abs().quantize(_CENTS)
     return None
 
 
-# Slips print the year: "2026/11/20", "2026.11.01", "2026-10-29" (OCR may glue the time on: "2026-10-2917:08").
+# Slips print the year ("2026/11/20", "2026.11.01"); OCR may glue the time on: "2026-10-2917:08".
 _FULL_DATE = re.compile(
     r"(?<!\d)(?P<year>20\d{2})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{2}|\d)(?:\s*日)?"
 )
-_TIME = re.compile(r"(?<!\d)(?P<hour>[01]?\d|2[0-3])\s*[:：时]\s*(?P<minute>[0-5]\d)(?:\s*[:：分]\s*(?P<second>[0-5]\d))?")
+_TIME = re.compile(
+    r"(?<!\d)(?P<hour>[01]?\d|2[0-3])\s*[:：时]\s*(?P<minute>[0-5]\d)(?:\s*[:：分]\s*(?P<second>[0-5]\d))?"
+)
 
 
 def _date_time(texts: list[str], today: date) -> tuple[str | None, str | None]:
     """The first date and time found, trying each text in turn; the time is after the date if both."""
     found_date = found_time = None
     for text in texts:
-        text = _digits_of(text)
         after = 0
         if found_date is None:
             full = _FULL_DATE.search(text)
@@ -312,7 +365,7 @@ def _date_time(texts: list[str], today: date) -> tuple[str | None, str | None]:
                 if named is not None and re.search(r"\d", named.text):
                     found_date, after = str(named.value), named.end
         if found_time is None:
-            clock_time = _TIME.search(text, after)
+            clock_time = _TIME.search(text[after:])
             if clock_time:
                 found_time = f"{int(clock_time['hour']):02d}:{clock_time['minute']}"
                 if clock_time["second"]:
@@ -343,7 +396,9 @@ def _transaction_type(document: list[Row], labels: list[_Labelled], joined: str)
 
 # Masked on the slip: "622202******1234", "6222 02** **** 1234", "**** 1234".
 _MASKED_TAIL = re.compile(r"[*＊xX•·]{2,}\s*(?P<tail>\d{4})(?!\d)")
-_BRACKETED_TAIL = re.compile(r"(?:卡|账户|账号|尾号)\s*[（(]?\s*(?P<tail>\d{4})\s*[)）]|[（(](?P<alone>\d{4})[)）]")
+_BRACKETED_TAIL = re.compile(
+    r"(?:卡|账户|账号|尾号)\s*[（(]?\s*(?P<tail>\d{4})\s*[)）]|[（(](?P<alone>\d{4})[)）]"
+)
 _ACCOUNT_TAIL = re.compile(r"(?:账户|账号|卡号?)(?:尾号)?\s*(?P<tail>\d{4})(?!\d)")
 
 
@@ -370,7 +425,7 @@ def _card_type(document: list[Row], labels: list[_Labelled], joined: str) -> str
 
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff()（）])\s+(?=[\u4e00-\u9fff()（）])")
 _SMS_MERCHANT = re.compile(
-    r"在\s*【?(?P<name>[^，,。【】\d]{2,40}?)】?\s*(?:POS|快捷|网上|银联|无卡)?"
+    r"在\s*【(?P<bracketed>[^】]{2,40})】|在\s*(?P<name>[^，,。【】\d]{2,40}?)】?\s*(?:POS|快捷|网上|银联|无卡)?"
     r"(?:消费|支出|支付|扣款|撤销|退货|退款|预授权|刷卡|完成)"
 )
 _NAME_END = re.compile(r"(?:公司|店|站|部|城|行|馆|院|场|中心|厅|所|社)$")
@@ -387,7 +442,7 @@ def _merchant_name(document: list[Row], labels: list[_Labelled], joined: str) ->
             return name
     sms = _SMS_MERCHANT.search(joined)
     if sms:
-        return _tidy_name(sms["name"])
+        return _tidy_name(sms["bracketed"] or sms["name"])
     # An app's detail page puts the merchant's name above the amount, alone on its row.
     names = [_tidy_name(row.text) for row in document]
     return next((name for name in names if _NAME_END.search(name) and not _LABEL.search(name)), None)
@@ -410,7 +465,9 @@ def read_receipt(lines: Sequence[OcrLine], today: date | None = None) -> Receipt
     ``today`` resolves a date printed without its year (an SMS's "11月20日").
     """
     reference = today or clock.today()
-    document = rows([OcrLine(unicodedata.normalize("NFKC", line.text), line.box, line.score) for line in lines])
+    document = rows(
+        [OcrLine(unicodedata.normalize("NFKC", line.text), line.box, line.score) for line in lines]
+    )
     texts = [row.text for row in document]
     labels = _labelled(document)
     joined = "".join(texts)  # an SMS wraps mid-word, so its rows join with nothing between
@@ -435,7 +492,9 @@ def read_receipt(lines: Sequence[OcrLine], today: date | None = None) -> Receipt
 
 
 def _with_kind(reading: ReceiptReading, kind: Kind) -> ReceiptReading:
-    return ReceiptReading(**{**{item.name: getattr(reading, item.name) for item in fields(reading)}, "kind": kind})
+    return ReceiptReading(
+        **{**{item.name: getattr(reading, item.name) for item in fields(reading)}, "kind": kind}
+    )
 
 
 # --- secrets in the picture ------------------------------------------------------------------
@@ -495,5 +554,7 @@ def duplicate_of(first: ReceiptReading, second: ReceiptReading) -> bool:
         return False
     if abs((first_moment - second_moment).total_seconds()) > DUPLICATE_WINDOW_MINUTES * 60:
         return False
-    ids = [(a, b) for a, b in ((first.ref_no, second.ref_no), (first.voucher_no, second.voucher_no)) if a and b]
+    ids = [
+        (a, b) for a, b in ((first.ref_no, second.ref_no), (first.voucher_no, second.voucher_no)) if a and b
+    ]
     return bool(ids) and any(a != b for a, b in ids)

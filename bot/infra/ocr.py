@@ -27,6 +27,9 @@ from bot.infra.receipt_images import decode_image
 # first. Slip text in a phone photo stays 15-30 px high at 1600, which the recogniser reads;
 # the full 4000 px would cost six times the detection time for nothing.
 MAX_SIDE = int(os.environ.get("WUSHUA_OCR_MAX_SIDE", "1600"))
+# A slip's masked card number ("622202******1234") is a weak detection: at the default 0.5 the
+# detector drops the whole line, and with it the last four digits.
+BOX_THRESHOLD = 0.3
 WORKERS = int(os.environ.get("WUSHUA_OCR_WORKERS", "1"))
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ORT_NUM_THREADS")
 
@@ -50,7 +53,9 @@ def _start_worker() -> None:
     from rapidocr_onnxruntime import RapidOCR
 
     cv2.setNumThreads(1)
-    _engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, max_side_len=MAX_SIDE)
+    _engine = RapidOCR(
+        intra_op_num_threads=1, inter_op_num_threads=1, max_side_len=MAX_SIDE, det_box_thresh=BOX_THRESHOLD
+    )
 
 
 def read_lines(data: bytes) -> list[OcrLine]:

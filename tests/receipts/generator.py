@@ -494,7 +494,7 @@ def make_image(
             "batch_no": charge.batch,
             "merchant_id": charge.merchant_id,
             "terminal_id": charge.terminal_id,
-            "card_type": charge.card_type,
+            "card_type": None if layout == 2 else charge.card_type,  # that layout prints none
         }
     elif kind == "app":
         entry["time"] = charge.when.strftime("%H:%M:%S")
