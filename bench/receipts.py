@@ -163,10 +163,13 @@ def twelve_mp_seconds(folder: Path) -> float:
 def history_row(report: dict, twelve_mp: float | None) -> str:
     """A row for bench/history.md's receipts table."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, cwd=ROOT
+    )
     accuracy = report["accuracy"]
     cells = [
         datetime.now().strftime("%Y-%m-%d %H:%M"),
-        f"`{commit.stdout.strip()}`",
+        f"`{commit.stdout.strip()}`" + ("+" if changed.stdout.strip() else ""),
         report["set"],
         str(report["images"]),
         *(f"{accuracy.get(name, 0):.2f}" for name in ("amount", "date", "last4", "ref_no")),

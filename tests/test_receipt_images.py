@@ -102,3 +102,9 @@ async def test_real_ocr_covers_a_drawn_card_number() -> None:
     ink = pixels(original, NUMBER_BOX) < 128
     assert ink.sum() > 100
     assert (pixels(clean_image(original, lines), NUMBER_BOX)[ink] < 60).all()  # every stroke painted over
+
+
+async def test_without_the_ocr_package_reading_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ocr, "available", lambda: False)
+    with pytest.raises(ocr.OcrUnavailable):
+        await ocr.read_image(photo())

@@ -290,3 +290,13 @@ def test_a_printed_masked_number_and_labelled_ids_are_no_secrets() -> None:
 def test_an_expiry_on_a_card_is_a_secret() -> None:
     lines = page(["6228 4845 9966 6228", "VALID THRU 07/30", "ZHANG SAN"])
     assert secret_lines(lines) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "card_rows",
+    [["卡号(CARD NO.):", "7323/C"], ["卡号:622521  *7323"], ["卡号:*******27323"]],
+    ids=["asterisks lost", "one asterisk left", "an asterisk read as a digit"],
+)
+def test_last_four_digits_after_ocr_mangled_the_asterisks(card_rows: list[str]) -> None:
+    slip = page(["商户号:898330170110123", "终端号:12345678", *card_rows, "金额:RMB 5.00"])
+    assert read_receipt(slip, TODAY).card_last4 == "7323"

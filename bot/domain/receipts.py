@@ -394,15 +394,18 @@ def _transaction_type(document: list[Row], labels: list[_Labelled], joined: str)
     return match.group() if match else None
 
 
-# Masked on the slip: "622202******1234", "6222 02** **** 1234", "**** 1234".
-_MASKED_TAIL = re.compile(r"[*＊xX•·]{2,}\s*(?P<tail>\d{4})(?!\d)")
+# Masked on the slip: "622202******1234", "6222 02** **** 1234", "**** 1234"; OCR may read
+# one asterisk as a digit ("*******25292"), so the tail is the run's last four digits.
+_MASKED_TAIL = re.compile(r"[*＊xX•·]{2,}\s*\d*(?P<tail>\d{4})(?!\d)")
+# What follows 卡号 ends with the last four, whatever OCR made of the asterisks: "*1784", "7323/C".
+_LABELLED_TAIL = re.compile(r"(?P<tail>\d{4})\s*(?:/\s*[A-Z])?\s*$")
 _BRACKETED_TAIL = re.compile(
     r"(?:卡|账户|账号|尾号)\s*[（(]?\s*(?P<tail>\d{4})\s*[)）]|[（(](?P<alone>\d{4})[)）]"
 )
 _ACCOUNT_TAIL = re.compile(r"(?:账户|账号|卡号?)(?:尾号)?\s*(?P<tail>\d{4})(?!\d)")
 
 
-def _card_last4(masked_rows: list[str], joined_masked: str) -> str | None:
+def _card_last4(masked_rows: list[str], joined_masked: str, labelled: list[str]) -> str | None:
     """From the masked text, where a full card number already reads "[卡号已隐藏，尾号1234]"."""
     for text in (*masked_rows, joined_masked):
         tail = next((m.value for m in find_entities(text) if m.entity == "card_last4"), None)
@@ -412,6 +415,11 @@ def _card_last4(masked_rows: list[str], joined_masked: str) -> str | None:
             match = pattern.search(_digits_of(text))
             if match:
                 return match["tail"] or match.groupdict().get("alone")
+    for value in labelled:
+        masked = mask_secrets(value).text
+        match = _LABELLED_TAIL.search(_digits_of(masked))
+        if match and masked == value:
+            return match["tail"]
     return None
 
 
@@ -484,7 +492,7 @@ def read_receipt(lines: Sequence[OcrLine], today: date | None = None) -> Receipt
         voucher_no=_digit_field(_values(document, labels, "voucher_no"), "voucher_no"),
         batch_no=_digit_field(_values(document, labels, "batch_no"), "batch_no"),
         card_type=_card_type(document, labels, joined),
-        card_last4=_card_last4(masked_rows, "".join(masked_rows)),
+        card_last4=_card_last4(masked_rows, "".join(masked_rows), _values(document, labels, "card")),
         transaction_type=_transaction_type(document, labels, joined),
     )
     only_card = reading.card_last4 is not None and reading.amount is None
