@@ -37,7 +37,7 @@ NLU_DATA := $(wildcard data/*.yml)
 KNOWLEDGE := $(wildcard data/knowledge/*.yml)
 SPACY_INPUTS := $(KNOWLEDGE) bot/rasa/nlu/spacy_pipeline.py bot/domain/normalise.py bot/domain/masking.py scripts/build_spacy_model.py
 
-.PHONY: help run run-cluster test lint unit validate evaluate test-stories test-cluster services bench bench-purge clean
+.PHONY: help run run-cluster test lint unit validate evaluate test-stories test-cluster services ocr-libs bench bench-receipts bench-purge clean
 
 help:
 	@echo "make run   - set up, train if needed, start the action server (5055) and Rasa (5005)"
@@ -76,6 +76,15 @@ services:
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "Missing:$$missing. Install the Debian packages (as root: apt-get install$$missing)"; exit 1; fi
 
+# The shared libraries OpenCV (under the receipt reader) loads: from Debian (when root).
+ocr-libs:
+	@missing=""; \
+	ldconfig -p | grep -q 'libGL.so.1 ' || missing="$$missing libgl1"; \
+	ldconfig -p | grep -q 'libgthread-2.0.so.0 ' || missing="$$missing libglib2.0-0"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Missing:$$missing. Install the Debian packages (as root: apt-get install$$missing)"; exit 1; fi
+
 $(SPACY_MODEL): $(INSTALLED) $(SPACY_INPUTS)
 	rm -rf models/spacy_zh
 	$(BIN)/python scripts/build_spacy_model.py models/spacy_zh
@@ -85,7 +94,7 @@ $(RASA_MODEL): $(SPACY_MODEL) $(NLU_DATA) config.yml domain.yml bot/rasa/nlu/ras
 	$(RASA) train --fixed-model-name wushua --out models --quiet
 	touch $@
 
-run: $(RASA_MODEL) $(NODE_INSTALLED)
+run: $(RASA_MODEL) $(NODE_INSTALLED) ocr-libs
 	@mkdir -p var
 	@echo "Web chat demo:  http://localhost:$(RASA_PORT)/webhooks/widget/demo"
 	@echo "REST channel:   http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
@@ -101,18 +110,18 @@ run: $(RASA_MODEL) $(NODE_INSTALLED)
 	wait
 
 # CLUSTER_ARGS passes options, e.g. CLUSTER_ARGS='--port 9000 --rasa-replicas 3'.
-run-cluster: $(RASA_MODEL) $(NODE_INSTALLED) services
+run-cluster: $(RASA_MODEL) $(NODE_INSTALLED) services ocr-libs
 	$(BIN)/python -m scripts.cluster run $(CLUSTER_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check bot actions tests scripts bench
 	$(BIN)/ruff format --check bot actions tests scripts bench
 
-unit: $(RASA_MODEL) $(NODE_INSTALLED) $(CHROMIUM) services
+unit: $(RASA_MODEL) $(NODE_INSTALLED) $(CHROMIUM) services ocr-libs
 	$(BIN)/python -m pytest -q
 
 # The fault test prints its counts (-s) into the log.
-test-cluster: $(RASA_MODEL) $(NODE_INSTALLED) services
+test-cluster: $(RASA_MODEL) $(NODE_INSTALLED) services ocr-libs
 	$(BIN)/python -m pytest -q -s -m cluster tests/cluster
 
 validate: $(INSTALLED)
@@ -130,7 +139,7 @@ test: lint unit validate evaluate test-stories test-cluster
 # Not part of `make test`: minutes of load and trainings, and speed is not a
 # pass/fail matter (a smoke run in the unit tests keeps the harness working).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS='--note "what changed"'.
-bench: $(RASA_MODEL) services
+bench: $(RASA_MODEL) services ocr-libs
 	$(BIN)/python -m bench.run --cv $(BENCH_ARGS)
 
 # The retention purge (bench/purge.py): dry run and real run agree, a concurrent writer waits < 1 s.
