@@ -143,11 +143,13 @@ class ActionCreateCase(Action):
                 dispatcher.utter_message(response="utter_too_many_cases", limit=MAX_NEW_CASES_PER_DAY)
                 return []
             record_consent(tracker, case)
+        # Pictures sent before the case existed are its evidence from now on.
+        case_store().receipts.attach(tracker.sender_id, case.case_id)
         dispatcher.utter_message(
             response="utter_case_created", case_id=case.case_id, summary=build_checklist(case).summary
         )
         utter_current_step(dispatcher, case)
-        return [SlotSet("case_id", case.case_id)]
+        return [SlotSet("case_id", case.case_id), SlotSet("receipt_facts", None)]
 
 
 def record_consent(tracker: Tracker, case: Case) -> None:
@@ -176,6 +178,7 @@ async def keep_nothing(dispatcher: CollectingDispatcher, tracker: Tracker, kind:
         *(SlotSet(slot, None) for slot in PROBLEM_SLOTS),
         SlotSet("consent", None),
         SlotSet("consent_at", None),
+        SlotSet("receipt_facts", None),
     ]
 
 

@@ -53,8 +53,9 @@ def facts_in_message(tracker: Tracker) -> dict[str, Any]:
 
 
 def fresh_problem_slots(tracker: Tracker) -> list[dict[str, Any]]:
-    """Slots for a problem reported in the latest message: its own facts, nothing left over."""
-    given = facts_in_message(tracker)
+    """Slots for a problem reported in the latest message: its own facts, and those of a
+    picture the user confirmed before saying what the problem was; nothing else left over."""
+    given = {**(tracker.get_slot("receipt_facts") or {}), **facts_in_message(tracker)}
     issue = amount_issue(_text(tracker)) if has_a_correct_amount(tracker.get_slot("kind")) else None
     return [
         *(SlotSet(slot, given.get(slot)) for slot in FACT_SLOTS),

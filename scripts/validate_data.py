@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from bot.domain import knowledge
+from bot.infra.receipt_intake import RECEIPT_SENT
 
 ROOT = Path(__file__).resolve().parent.parent
 UNUSED = re.compile(r"The utterance '(?P<name>utter_\w+)' is not used in any story or rule\.")
@@ -25,6 +26,8 @@ NO_EXAMPLES = re.compile(
 # Intents no training example teaches: bot.rasa.nlu's CommandClassifier sets them
 # (the `commands` of conversation.yml).
 RULE_INTENTS = frozenset(knowledge.conversation()["commands"])
+# Intents a channel sends itself: a picture arrived (bot/infra/receipt_intake.py).
+CHANNEL_INTENTS = frozenset({RECEIPT_SENT.removeprefix("/")})
 WARNING = re.compile(r"UserWarning: (?P<message>.+)")
 
 
@@ -54,7 +57,7 @@ def intents_without_examples() -> set[str]:
     knowledge files) or set by a rule classifier, so they need no training examples."""
     texts = [(ROOT / "domain.yml").read_text(encoding="utf-8")]
     texts += [path.read_text(encoding="utf-8") for path in (ROOT / "data" / "knowledge").glob("*.yml")]
-    return set(re.findall(r"payload: ['\"]?/(\w+)", "\n".join(texts))) | RULE_INTENTS
+    return set(re.findall(r"payload: ['\"]?/(\w+)", "\n".join(texts))) | RULE_INTENTS | CHANNEL_INTENTS
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from bot.console.store import ConsoleStore
 from bot.domain.cases import Facts
 from bot.domain.clock import now
 from bot.domain.feedback import rating
+from bot.domain.receipts import ReceiptReading
 from bot.infra.rate_limits import PER_CONVERSATION
 from bot.storage.cases import SQLCaseStore
 from bot.storage.database import is_postgres_url
@@ -125,6 +127,11 @@ def seed(
     assert rated is not None
     store.record_feedback(case.case_id, rated, person.comment, "wechat")
     store.follow_ups.opt_out(sender)
+    slip = ReceiptReading(kind="slip", amount=Decimal(str(person.amount)), merchant_name=person.merchant,
+                          card_last4=person.last4)  # fmt: skip
+    # The picture's bytes name the shop too, so that the scan can tell whether they are gone.
+    picture = f"JPEG of a slip from {person.merchant}".encode()
+    store.receipts.add(sender, "wechat", slip, picture, numbers_covered=0, case_id=case.case_id)
     console = ConsoleStore(store.db.location)
     console.add_note(case.case_id, person.note, "agent1")
     console.add_tag(case.case_id, "vip", "agent1")
@@ -184,9 +191,7 @@ def _texts(value: Any) -> list[str]:
     """A stored value as text, and JSON text again without \\u escapes (Rasa writes them)."""
     if value is None:
         return []
-    text = value.decode("utf-8", "ignore") if isinstance(value, bytes | memoryview) else str(value)
-    if isinstance(value, memoryview):
-        text = bytes(value).decode("utf-8", "ignore")
+    text = value.decode("utf-8", "ignore") if isinstance(value, bytes) else str(value)
     found = [text]
     try:
         found.append(json.dumps(json.loads(text), ensure_ascii=False))
@@ -201,6 +206,11 @@ def _pattern(secret: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])")
 
 
+def _comparable(value: Any) -> Any:
+    """PostgreSQL's bytea comes back as a memoryview, which compares by identity: as bytes, by content."""
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
 def database_rows(location: Location) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, found by reflection."""
     url = location if isinstance(location, str) else f"sqlite:///{location}"
@@ -209,7 +219,10 @@ def database_rows(location: Location) -> dict[str, list[tuple[Any, ...]]]:
         with engine.connect() as connection:
             names = sa.inspect(connection).get_table_names()
             return {
-                name: [tuple(row) for row in connection.execute(sa.text(f'SELECT * FROM "{name}"'))]
+                name: [
+                    tuple(map(_comparable, row))
+                    for row in connection.execute(sa.text(f'SELECT * FROM "{name}"'))
+                ]
                 for name in names
             }
     finally:

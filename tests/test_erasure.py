@@ -7,6 +7,7 @@ so it also searches whatever is added after these tests were written.
 
 from __future__ import annotations
 
+import base64
 import json
 from contextlib import closing
 from datetime import datetime, timedelta
@@ -81,6 +82,7 @@ def test_nothing_of_an_erased_conversation_is_left_and_the_other_is_untouched(
     found = traces(ALICE, *before)
     for place in (
         *("cases:", "case_notes:", "case_feedback:", "events:", "audit_log:", "flagged_examples:"),
+        "receipts:",
         *(
             "follow_up_opt_outs:",
             "handoffs:",
@@ -105,6 +107,7 @@ def test_nothing_of_an_erased_conversation_is_left_and_the_other_is_untouched(
     assert report.case_ids == [alice_case]
     assert report.counts["cases"] == 1 and report.counts["case_notes"] == 1
     assert report.counts["flagged_examples"] == 1 and report.counts["case_feedback_comments"] == 1
+    assert report.counts["receipts"] == 1
     assert tracker_rows > 5 and redis_keys == 6
 
     tombstone = store.get(alice_case)
@@ -154,6 +157,9 @@ def test_export_holds_the_cases_and_the_transcript(
     assert case["case_id"] == case_id and case["facts"]["card_last4"] == ALICE.last4
     assert case["feedback"]["comment"] == ALICE.comment and exported["follow_ups_turned_off"]
     assert "created" in [event["event"] for event in case["events"]]
+    (receipt,) = exported["receipts"]
+    assert receipt["case_id"] == case_id and receipt["read"]["merchant_name"] == ALICE.merchant
+    assert base64.b64decode(receipt["image_jpeg_base64"]).decode().endswith(ALICE.merchant)
     transcript = tracker_transcript(tracker, ALICE.sender_id)
     assert [turn["speaker"] for turn in transcript] == ["user", "bot", "bot"]
     assert transcript[0]["text"] == ALICE.message

@@ -13,8 +13,10 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,7 @@ from sanic import Sanic
 from wechatpy.crypto import PrpCrypto
 
 from bot.domain.responses import response_text
-from bot.infra import server_secret
+from bot.infra import ocr, server_secret
 from bot.rasa.channels import wechat
 from bot.rasa.channels.wechat import (
     InMemoryMenuStore,
@@ -34,10 +36,12 @@ from bot.rasa.channels.wechat import (
     split_text,
     user_ref,
 )
-from bot.storage import redis_state
+from bot.storage import process_store, redis_state
+from bot.storage.cases import SQLCaseStore
 from bot.storage.redis_state import RedisMenuStore, RedisNonceStore
 from scripts.rasa_env import WECHAT_DEFAULTS
 from scripts.redis_service import RedisService
+from tests.slip_pictures import Slip, slip_jpeg
 from tests.wechat_fakes import (
     Answer,
     CustomerServiceApi,
@@ -846,12 +850,66 @@ async def test_voice_uses_the_recognition_text(start: Start) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "fields"),
-    [("image", {"PicUrl": "http://x/y.jpg", "MediaId": "m"}), ("voice", {"MediaId": "m"}), ("location", {})],
+    [("image", {"PicUrl": "http://x/y.jpg"}), ("voice", {"MediaId": "m"}), ("location", {})],
 )
 async def test_other_messages_are_asked_for_text(start: Start, kind: str, fields: dict[str, str]) -> None:
     bot = await start()
     answer = await bot.client.post(bot.client.message(OPENID, kind, MsgId="99", **fields), safe=True)
     assert bot.client.open_reply(answer)["Content"] == wechat.response_text("utter_wechat_text_only")
+    assert bot.rasa.messages == []
+
+
+# --- pictures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def case_store_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SQLCaseStore]:
+    """The Rasa server's store (``process_store``) on a file of this test's own."""
+    monkeypatch.setenv("CASE_STORE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
+    process_store.cache_clear()
+    yield process_store()
+    process_store.cache_clear()
+    ocr.shutdown()
+
+
+async def test_a_picture_is_fetched_read_kept_and_its_turn_runs(
+    start: Start, case_store_here: SQLCaseStore
+) -> None:
+    bot = await start()
+    bot.api.media["media-1"] = slip_jpeg(Slip())
+    message = bot.client.message(OPENID, "image", MsgId="501", PicUrl="http://x/y.jpg", MediaId="media-1")
+    answer = await bot.client.post(message, safe=True)
+    reply = bot.client.open_reply(answer)["Content"]
+    if reply == wechat.response_text("utter_wechat_reading_picture"):  # longer than WeChat waits
+        [sent] = await bot.api.wait_for(1)
+        reply = sent["text"]["content"]
+    assert reply == "收到：/send_receipt"  # the fake Rasa's echo: the turn ran
+    assert bot.rasa.texts == ["/send_receipt"]
+    assert bot.rasa.messages[0].sender_id == f"wechat:{OPENID}"
+    [receipt] = case_store_here.receipts.of_conversation(f"wechat:{OPENID}")
+    read = receipt.reading
+    assert (receipt.channel, read.amount, read.card_last4) == ("wechat", Decimal("88.00"), "4321")
+
+
+async def test_a_picture_wechat_no_longer_has_is_an_apology_not_a_turn(
+    start: Start, case_store_here: SQLCaseStore
+) -> None:
+    bot = await start()
+    message = bot.client.message(OPENID, "image", MsgId="502", PicUrl="http://x/y.jpg", MediaId="expired")
+    answer = await bot.client.post(message, safe=True)
+    apology = wechat.response_text("utter_wechat_picture_unavailable")
+    assert bot.client.open_reply(answer)["Content"] == apology
+    assert bot.rasa.messages == [] and case_store_here.receipts.of_conversation(f"wechat:{OPENID}") == []
+
+
+async def test_a_file_that_is_no_picture_is_refused_politely(
+    start: Start, case_store_here: SQLCaseStore
+) -> None:
+    bot = await start()
+    bot.api.media["media-2"] = b"%PDF-1.7 not a picture"
+    message = bot.client.message(OPENID, "image", MsgId="503", PicUrl="http://x/y.jpg", MediaId="media-2")
+    answer = await bot.client.post(message, safe=True)
+    assert bot.client.open_reply(answer)["Content"] == wechat.response_text("utter_receipt_not_a_picture")
     assert bot.rasa.messages == []
 
 

@@ -25,10 +25,12 @@ from dataclasses import dataclass
 
 import pytest
 from server_env import BotServers, bot_servers
+from slip_pictures import Slip, slip_jpeg
 from wechat_fakes import CustomerServiceApi, WeChatClient, serving_in_thread
 
 from bot.domain.cases import Facts
 from bot.domain.delivery import WECHAT_WINDOW_CLOSED
+from bot.domain.responses import response_text
 from bot.infra import server_secret, staff_bridge
 from bot.storage import open_store
 
@@ -81,16 +83,29 @@ class User:
 
     def say(self, text: str, while_waiting: AbstractContextManager[None] | None = None) -> str:
         """The reply to ``text``; ``while_waiting`` holds while WeChat waits for the HTTP answer."""
+        return self._reply_to(self.wechat.client.text(self.openid, text), while_waiting)
+
+    def send_picture(self, media_id: str) -> str:
+        """The reply to a picture (put in the fake API's ``media`` first), however it comes."""
+        msg_id = str(uuid.uuid4().int % 10**12)
+        message = self.wechat.client.message(
+            self.openid, "image", MsgId=msg_id, PicUrl="http://x/y.jpg", MediaId=media_id
+        )
+        return self._reply_to(message, None, meanwhile=response_text("utter_wechat_reading_picture"))
+
+    def _reply_to(
+        self, message: str, while_waiting: AbstractContextManager[None] | None, meanwhile: str | None = None
+    ) -> str:
         client = self.wechat.client
         before = len(self._sent_to_me())
         with while_waiting or nullcontext():
-            answer = asyncio.run(client.post(client.text(self.openid, text), safe=True))
+            answer = asyncio.run(client.post(message, safe=True))
         assert answer.status == 200, answer
-        if answer.text != "success":
+        if answer.text != "success" and client.open_reply(answer)["Content"] != meanwhile:
             return client.open_reply(answer)["Content"]
         deadline = time.monotonic() + FIRST_PART_SECONDS
         while len(self._sent_to_me()) == before:
-            assert time.monotonic() < deadline, f"no reply to {text!r}"
+            assert time.monotonic() < deadline, f"no reply to {message!r}"
             time.sleep(0.1)
         while True:
             count = len(self._sent_to_me())
@@ -155,6 +170,28 @@ def test_a_mis_swipe_conversation_from_report_to_checklist(wechat: WeChat) -> No
     assert CARD not in "".join(stored)
     texts = [json.loads(row).get("text") or "" for row in stored]
     assert any(MASKED_CARD in text for text in texts)
+
+
+def test_a_photo_of_the_slip_fills_the_case_after_confirmation(wechat: WeChat) -> None:
+    user = User(wechat)
+    notice = user.say("我在永辉超市被重复扣款了")
+    banks = user.say(menu_number(notice, "同意"))
+    assert "金额" in user.say(menu_number(banks, "建设银行"))
+    wechat.api.media["slip-1"] = slip_jpeg(Slip(day="2026/11/24", card=CARD))
+    reading = user.send_picture("slip-1")
+    assert "我从这张签购单上读到" in reading and "88元" in reading and "0128" in reading
+    assert CARD not in reading
+    assert open_store(f"sqlite:///{wechat.servers.case_db}").current_case(f"wechat:{user.openid}") is None
+
+    created = user.say(menu_number(reading, "对，记下来"))
+    assert "已记下图片上的信息" in created and CASE_ID.search(created)
+    store = open_store(f"sqlite:///{wechat.servers.case_db}")
+    case = store.current_case(f"wechat:{user.openid}")
+    assert case is not None
+    facts = case.facts
+    assert (facts.amount, str(facts.txn_date), facts.card_last4) == (88.0, "2026-11-24", "0128")
+    [receipt] = store.receipts.of_case(case.case_id)
+    assert (receipt.channel, receipt.status, receipt.numbers_covered) == ("wechat", "confirmed", 1)
 
 
 def test_a_typed_agreement_answers_the_notice(wechat: WeChat) -> None:

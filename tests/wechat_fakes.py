@@ -162,6 +162,8 @@ class CustomerServiceApi:
     sent: list[dict] = field(default_factory=list)
     send_tokens: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # an errcode, or an HTTP status 5xx
+    media: dict[str, bytes] = field(default_factory=dict)  # 临时素材 by MediaId: the pictures users sent
+    media_requests: int = 0
     base_url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -169,6 +171,7 @@ class CustomerServiceApi:
         app = web.Application()
         app.router.add_post("/cgi-bin/stable_token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
+        app.router.add_get("/cgi-bin/media/get", self._media)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         port = free_port()
@@ -196,6 +199,15 @@ class CustomerServiceApi:
             self.tokens_issued += 1
             self.token_expired = False
         return web.json_response({"access_token": self.current_token, "expires_in": 7200})
+
+    async def _media(self, request: web.Request) -> web.Response:
+        self.media_requests += 1
+        if request.query.get("access_token") != self.current_token:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        picture = self.media.get(request.query.get("media_id", ""))
+        if picture is None:
+            return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
+        return web.Response(body=picture, content_type="image/jpeg")
 
     async def _send(self, request: web.Request) -> web.Response:
         token = request.query.get("access_token", "")

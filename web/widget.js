@@ -30,6 +30,11 @@
   const MAX_MESSAGE_CHARS = 5000; // the channel refuses longer text (bot/rasa/channels/guard.py)
   const CHECKLIST_PATH = "/webhooks/widget/checklist/";
   const EXPORT_PATH = "/webhooks/widget/export/"; // 导出我的信息: a short-lived download
+  const RECEIPT_PATH = "/webhooks/socketio/receipt"; // a photo of a slip (bot/rasa/channels/socketio.py)
+  const MAX_PHOTO_BYTES = 10 * 1024 * 1024; // the server refuses more
+  // Photos are shrunk to this long side before sending: plenty for reading a slip, and a
+  // phone's 12 MP photo goes out as a few hundred KB, re-encoded without its EXIF (location).
+  const PHOTO_MAX_SIDE = 2560;
 
   const TEXT = {
     open: "打开在线客服对话",
@@ -39,6 +44,10 @@
     placeholder: "请输入您的问题…",
     inputLabel: "输入您的问题",
     send: "发送",
+    attach: "上传凭证照片（签购单、银行短信或App交易详情）",
+    photoSent: "［已发送一张凭证照片］",
+    photoFailed: "图片没有发送成功，请稍后再试。",
+    photoUnsupported: "这张图片的格式无法打开，请截图后发送，或改用JPG、PNG格式。",
     choices: "可选回复",
     typing: "正在输入",
     you: "您说：",
@@ -159,6 +168,8 @@
 
   const CHAT_ICON =
     "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z";
+  const CAMERA_ICON =
+    "M12 15.2a3.2 3.2 0 1 0 0-6.4 3.2 3.2 0 0 0 0 6.4zM9 2 7.17 4H4c-1.1 0-2 .9-2 2v12c0 1.1.9 2 2 2h16c1.1 0 2-.9 2-2V6c0-1.1-.9-2-2-2h-3.17L15 2H9zm3 15c-2.76 0-5-2.24-5-5s2.24-5 5-5 5 2.24 5 5-2.24 5-5 5z";
   const CLOSE_ICON =
     "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
 
@@ -374,7 +385,17 @@
     input.enterKeyHint = "send";
     const sendButton = element("button", "wushua-send", TEXT.send);
     sendButton.type = "submit";
-    form.append(label, input, sendButton);
+    // On a phone the picker offers the camera as well as the photo library.
+    const photoInput = element("input", "wushua-visually-hidden");
+    photoInput.type = "file";
+    photoInput.accept = "image/*";
+    photoInput.tabIndex = -1;
+    const attachButton = element("button", "wushua-attach");
+    attachButton.type = "button";
+    attachButton.title = TEXT.attach;
+    attachButton.setAttribute("aria-label", TEXT.attach);
+    attachButton.append(icon(CAMERA_ICON));
+    form.append(attachButton, photoInput, label, input, sendButton);
 
     panel.append(header, status, body, form, element("p", "wushua-hint", TEXT.hint));
     root.append(panel, launcher);
@@ -382,7 +403,7 @@
 
     Object.assign(ui, {
       root, launcher, panel, closeButton, status, statusText, retry,
-      body, empty, messages, typing, form, input, sendButton,
+      body, empty, messages, typing, form, input, sendButton, attachButton, photoInput,
     });
   }
 
@@ -454,6 +475,7 @@
     ui.status.hidden = value;
     ui.statusText.textContent = notice;
     ui.sendButton.disabled = !value;
+    ui.attachButton.disabled = !value;
     ui.retry.disabled = false;
   }
 
@@ -478,6 +500,73 @@
     saveHistory();
     setTyping(true);
     return true;
+  }
+
+  /** The picture as a JPEG no larger than needed, upright and without EXIF; null if the
+   * browser cannot open it (HEIC outside Safari). A small JPEG or PNG goes as it is. */
+  async function preparedPhoto(file) {
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch {
+      return null;
+    }
+    const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+    if (scale === 1 && ["image/jpeg", "image/png"].includes(file.type) && file.size <= MAX_PHOTO_BYTES) {
+      bitmap.close();
+      return file;
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  }
+
+  /** A notice from the widget itself (not from the bot's turn): shown, not stored on the server. */
+  function showNotice(text) {
+    setTyping(false);
+    const entry = { role: "bot", text };
+    history.push(entry);
+    saveHistory();
+    showEntry(entry);
+  }
+
+  /** Sends a photo: the server reads it, and the bot's reply comes over the socket as usual. */
+  async function sendPhoto(file) {
+    if (!online || !file) return;
+    const photo = await preparedPhoto(file);
+    if (!photo) {
+      showNotice(TEXT.photoUnsupported);
+      return;
+    }
+    for (const entry of history) if (entry.buttons) entry.answered = true;
+    for (const button of ui.messages.querySelectorAll(".wushua-choice")) button.disabled = true;
+    const entry = { role: "user", text: TEXT.photoSent };
+    history.push(entry);
+    saveHistory();
+    showEntry(entry);
+    setTyping(true);
+    let answer = null;
+    try {
+      answer = await fetch(config.serverUrl + RECEIPT_PATH, {
+        method: "POST",
+        headers: {
+          "Content-Type": photo.type || "application/octet-stream",
+          "X-Widget-Session": sessionId || "",
+          "X-Widget-Token": sessionToken || "",
+        },
+        body: photo,
+      });
+    } catch {
+      showNotice(TEXT.photoFailed);
+      return;
+    }
+    if (!answer.ok) {
+      const refusal = await answer.json().catch(() => null);
+      showNotice(refusal && typeof refusal.text === "string" ? refusal.text : TEXT.photoFailed);
+    }
   }
 
   function onBotMessage(data) {
@@ -623,6 +712,12 @@
       submitInput();
     });
     ui.input.addEventListener("input", autoGrow);
+    ui.attachButton.addEventListener("click", () => ui.photoInput.click());
+    ui.photoInput.addEventListener("change", () => {
+      const [file] = ui.photoInput.files;
+      ui.photoInput.value = ""; // the same photo may be chosen again
+      sendPhoto(file);
+    });
   }
 
   function start() {

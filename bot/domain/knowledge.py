@@ -118,6 +118,12 @@ def conversation() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def receipts() -> dict[str, Any]:
+    """How the fields read from a picture are named to the user."""
+    return load_yaml("receipts.yml")
+
+
+@lru_cache(maxsize=1)
 def privacy_notice() -> dict[str, Any]:
     """The privacy notice asked before any personal fact is kept, with its version."""
     notice = _join_folded_lines(load_yaml("privacy.yml"))["notice"]

@@ -46,6 +46,7 @@ from bot.domain.feedback import Feedback, Rating
 from bot.storage.case_log import log_case_event
 from bot.storage.database import Database
 from bot.storage.follow_ups import SQLFollowUpStore
+from bot.storage.receipts import SQLReceiptStore
 from bot.storage.schema import (
     WAITING,
     case_counters,
@@ -82,6 +83,7 @@ class SQLCaseStore:
         # Rescheduled in the transaction of every change to a case, so a change never leaves
         # a follow-up that no longer fits (a resolved case, a step done, a date moved).
         self.follow_ups = SQLFollowUpStore(db)
+        self.receipts = SQLReceiptStore(db)
 
     def close(self) -> None:
         self.db.close()

@@ -31,6 +31,7 @@ before erasing the cases, so a run that stops halfway is finished by the next.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -51,6 +52,7 @@ from bot.infra.identity import namespace_of
 from bot.storage.case_log import write_audit
 from bot.storage.cases import SQLCaseStore, facts_to_row
 from bot.storage.database import Database
+from bot.storage.receipts import StoredReceipt
 from bot.storage.redis_state import KEY_PREFIX, conversation_hash
 from bot.storage.schema import (
     audit_log,
@@ -65,6 +67,7 @@ from bot.storage.schema import (
     follow_up_opt_outs,
     follow_ups,
     handoffs,
+    receipts,
 )
 
 TrackerTarget = Database | sa.engine.Engine | str | Path
@@ -192,6 +195,12 @@ def _erase(db: Database, senders: Sequence[str], *, requested_by: str, reason: s
     count["follow_ups"] = db.execute(
         follow_ups.delete().where(
             sa.or_(follow_ups.c.case_id.in_(of_cases), follow_ups.c.sender_id.in_(of_senders))
+        )
+    ).rowcount
+    # Pictures go whole: a photo of a slip is personal data from edge to edge.
+    count["receipts"] = db.execute(
+        receipts.delete().where(
+            sa.or_(receipts.c.case_id.in_(of_cases), receipts.c.sender_id.in_(of_senders))
         )
     ).rowcount
     for table in (follow_up_opt_outs, conversation_reviews, flagged_examples):
@@ -329,6 +338,20 @@ def export_conversation(store: SQLCaseStore, sender_id: str) -> dict[str, Any]:
         "conversation": sender_id,
         "cases": [_exported_case(store, case) for case in store.cases_for_owner(sender_id)],
         "follow_ups_turned_off": store.follow_ups.opted_out(sender_id),
+        "receipts": [
+            _exported_receipt(store, receipt) for receipt in store.receipts.of_conversation(sender_id)
+        ],
+    }
+
+
+def _exported_receipt(store: SQLCaseStore, receipt: StoredReceipt) -> dict[str, Any]:
+    image = store.receipts.image(receipt.receipt_id) or b""
+    return {
+        "case_id": receipt.case_id,
+        "sent_at": receipt.created_at.isoformat(),
+        "status": receipt.status,
+        "read": {"kind": receipt.reading.kind, **receipt.reading.facts()},
+        "image_jpeg_base64": base64.b64encode(image).decode("ascii"),
     }
 
 

@@ -122,6 +122,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
         "0010_add_erasure_tombstones",
         lambda db: _add_columns(db, schema.cases.c.erased_at, schema.cases.c.erased_by),
     ),
+    ("0011_create_receipts", _create(schema.receipts)),
     ("console_0001_create_staff_users", _create(schema.staff_users)),
     ("console_0002_create_staff_sessions", _create(schema.staff_sessions)),
     ("console_0003_create_login_attempts", _create(schema.login_attempts)),

@@ -152,6 +152,23 @@ case_feedback = sa.Table(
     _text("channel", nullable=False),
 )
 
+# Receipt photos (``bot.storage.receipts``): the picture as stored (full card numbers covered,
+# no metadata) and what was read from it, under the conversation and, once it has one, its case.
+# ``receipt_id`` is random: knowing it opens nothing, every read is checked against the owner.
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    _text("receipt_id", primary_key=True),
+    *(_text(name, nullable=False) for name in ("sender_id", "channel", "status", "kind", "reading")),
+    _text("case_id", sa.ForeignKey("cases.case_id")),
+    sa.Column("image", sa.LargeBinary, nullable=False),
+    sa.Column("numbers_covered", sa.Integer, nullable=False),
+    _text("created_at", nullable=False),
+    _text("updated_at", nullable=False),
+    sa.Index("idx_receipts_sender_id_created_at", "sender_id", "created_at"),
+    sa.Index("idx_receipts_case_id", "case_id"),
+)
+
 # The staff console's tables.
 
 staff_users = sa.Table(

@@ -6,8 +6,10 @@ conversation; the page is the demo page the Rasa server itself serves.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 from accessibility import assert_accessible
+from PIL import Image
+from slip_pictures import Slip, slip_jpeg
 
 try:
     from playwright.sync_api import Browser, Dialog, Locator, Page, expect
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
+SLIP = Slip(day="2026/11/24")
 REPLY_MS = 30_000  # the first reply of a fresh server also warms the action server up
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
@@ -45,7 +50,7 @@ class Chat:
         # The widget's socket.io runs over a WebSocket only; record what the
         # page sends over it and over any HTTP request.
         page.on("websocket", lambda socket: socket.on("framesent", self._record))
-        page.on("request", lambda request: self._record(request.post_data or ""))
+        page.on("request", lambda request: self._record(request.post_data_buffer or b""))
         self.input = page.locator("#wushua-input")
         self.send_button = page.get_by_role("button", name="发送")
         self.launcher = page.locator(".wushua-launcher")
@@ -320,6 +325,57 @@ def test_the_checklist_link_opens_the_printable_checklist(chat: Chat) -> None:
     checklist.wait_for_load_state()
     assert "☐" in checklist.locator("body").inner_text()
     assert requests.get(href, timeout=30).status_code == 200
+
+
+def test_a_photo_of_the_slip_fills_the_case_after_confirmation(chat: Chat, tmp_path: Path) -> None:
+    chat.open()
+    chat.say("我在永辉超市被重复扣款了")
+    chat.agree()
+    chat.page.get_by_role("button", name="建设银行", exact=True).click(timeout=REPLY_MS)
+    chat.bot_reply("金额")
+    photo = tmp_path / "slip.jpg"
+    photo.write_bytes(slip_jpeg(SLIP, exif_gps=True))
+    expect(chat.page.get_by_role("button", name="上传凭证照片", exact=False)).to_be_enabled()
+    chat.page.locator(".wushua-composer input[type=file]").set_input_files(photo)
+    expect(chat.user_bubbles.last).to_have_text("［已发送一张凭证照片］")
+    reading = chat.bot_reply("我从这张签购单上读到").inner_text()
+    assert "金额：88元" in reading and "卡号尾号：4321" in reading and SLIP.ref_no in reading
+    assert _case_rows(chat) == []  # nothing is filed before the user confirms
+
+    chat.page.get_by_role("button", name="对，记下来", exact=True).click()
+    chat.bot_reply("已记下图片上的信息")
+    chat.bot_reply("案件号")
+    [case] = _case_rows(chat)
+    assert (case["amount"], case["txn_date"], case["card_last4"]) == (88.0, "2026-11-24", "4321")
+    assert case["merchant"].startswith("永辉超市")
+    with sqlite3.connect(chat.servers.case_db) as db:
+        db.row_factory = sqlite3.Row
+        [stored] = db.execute("SELECT case_id, status, image FROM receipts").fetchall()
+    assert (stored["case_id"], stored["status"]) == (case["case_id"], "confirmed")
+    picture = Image.open(io.BytesIO(stored["image"]))
+    assert picture.format == "JPEG" and not picture.getexif()  # the GPS position stayed on the phone
+
+
+def test_a_picture_is_refused_politely_without_a_session_or_when_it_is_no_picture(chat: Chat) -> None:
+    chat.open()
+    url = f"{chat.servers.base_url}/webhooks/socketio/receipt"
+    no_session = requests.post(url, data=slip_jpeg(SLIP), timeout=30)
+    assert no_session.status_code == 401 and "刷新页面" in no_session.json()["text"]
+    session = {
+        "X-Widget-Session": chat.session_id(),
+        "X-Widget-Token": json.loads(chat.page.evaluate("localStorage.getItem('wushua-widget:token')")),
+    }
+    not_a_picture = requests.post(url, data=b"<svg onload=alert(1)>", headers=session, timeout=30)
+    assert not_a_picture.status_code == 415 and "JPG或PNG" in not_a_picture.json()["text"]
+    too_large = requests.post(url, data=b"\xff" * (10 * 1024 * 1024 + 1), headers=session, timeout=60)
+    assert too_large.status_code == 413
+    assert requests.get(f"{chat.servers.base_url}/webhooks/socketio/", timeout=30).status_code == 200
+
+
+def _case_rows(chat: Chat) -> list[sqlite3.Row]:
+    with sqlite3.connect(chat.servers.case_db) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT case_id, amount, txn_date, merchant, card_last4 FROM cases").fetchall()
 
 
 def test_a_visitor_downloads_a_copy_of_their_data_then_deletes_it(chat: Chat) -> None:

@@ -9,6 +9,7 @@ import re
 import time
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -29,6 +30,7 @@ from bot.console.web import safe_next
 from bot.domain.cases import Facts
 from bot.domain.feedback import Rating
 from bot.domain.links import case_for_link, new_checklist_link
+from bot.domain.receipts import ReceiptReading
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -438,6 +440,32 @@ def test_the_case_page_shows_the_users_rating_and_comment(console: Console) -> N
     rated = page.split("用户评价")[1].split("</section>")[0]
     assert "不满意" in rated and "1分" in rated
     assert "&lt;b&gt;等了太久&lt;/b&gt;" in rated  # the user's words, escaped
+
+
+def test_the_case_page_shows_the_users_pictures_only_under_their_case(console: Console) -> None:
+    case, _ = open_mis_swipe(console.store, console.settings)
+    other, _ = open_mis_swipe(console.store, console.settings)
+    reading = ReceiptReading(
+        kind="slip", amount=Decimal("88.00"), merchant_name="<i>永辉超市</i>", card_last4="4321"
+    )
+    picture = b"\xff\xd8 a stored JPEG"
+    receipt = console.store.cases.receipts.add(
+        case.sender_id, "socketio", reading, picture, numbers_covered=1, case_id=case.case_id
+    )
+    staff = console.signed_in()
+    page = staff.get(f"/cases/{case.case_id}").text
+    shown = page.split('id="receipts"')[1].split("</section>")[0]
+    assert f"/cases/{case.case_id}/receipts/{receipt.receipt_id}" in shown
+    assert "金额：88元" in shown and "卡号尾号：4321" in shown and "已遮盖完整卡号" in shown
+    assert "&lt;i&gt;永辉超市&lt;/i&gt;" in shown  # read from a picture, escaped like anything the user sent
+    image = staff.get(f"/cases/{case.case_id}/receipts/{receipt.receipt_id}")
+    assert (image.status_code, image.content) == (200, picture)
+    assert image.headers["Content-Type"] == "image/jpeg" and image.headers["Cache-Control"] == "no-store"
+    # Another case's address does not open it, nor does anyone signed out.
+    assert staff.get(f"/cases/{other.case_id}/receipts/{receipt.receipt_id}").status_code == 404
+    assert 'id="receipts"' not in staff.get(f"/cases/{other.case_id}").text
+    signed_out = console.session().get(f"/cases/{case.case_id}/receipts/{receipt.receipt_id}")
+    assert signed_out.status_code != 200 or signed_out.content != picture
 
 
 def test_exports_follow_the_filter(console: Console) -> None:

@@ -66,6 +66,7 @@ GET_PARAMETERS: dict[str, dict[str, str]] = {
     "/conversation/erase": {"sender": "sender"},  # its case parameter needs a sender beside it: below
     "/audit": {"before": "integer", "case": "case_id"},
     "/cases/<case_id:str>": {"erased": "choice"},
+    "/cases/<case_id:str>/receipts/<receipt_id:str>": {},
     "/teach": {},
     "/teach/export.yml": {},
     "/users": {},
@@ -83,6 +84,7 @@ def url_for(route: str) -> str:
     return (
         route.replace("<name:str>", "cases.csv")
         .replace("<case_id:str>", "WS-20261125-0001")
+        .replace("<receipt_id:str>", "no-such-receipt")
         .replace("<name:takeover.js>", "takeover.js")
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, redirect
+from sanic.response import HTTPResponse, raw, redirect
 
 from bot.console import params
 from bot.console.pages.conversations import conversation_context
@@ -14,6 +14,8 @@ from bot.console.web import case_url, failure, render, store, username
 from bot.domain.cases import Case
 from bot.domain.checklist import build_checklist, render_text
 from bot.domain.clock import now
+from bot.domain.receipt_facts import describe
+from bot.storage.receipts import StoredReceipt
 
 pages = Blueprint("cases")
 
@@ -42,6 +44,7 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
         handoff=store(request).waiting_handoff_for_case(case.case_id),
         follow_ups=store(request).follow_ups(case.case_id),
         feedback=store(request).cases.feedback(case.case_id),
+        receipts=[(receipt, describe(receipt.reading)) for receipt in _receipts(request, case)],
         now=now(),
         other_cases=[
             other for other in store(request).cases_for_sender(case.sender_id) if other != case.case_id
@@ -49,6 +52,22 @@ async def case_page(request: Request, case_id: str) -> HTTPResponse:
         here=case_url(case),
         **conversation_context(request, case.sender_id),
     )
+
+
+@pages.get("/cases/<case_id:str>/receipts/<receipt_id:str>")
+async def receipt_picture(request: Request, case_id: str, receipt_id: str) -> HTTPResponse:
+    """A picture sent for the case, as stored (card numbers covered); looking is a view of the case."""
+    case = store(request).cases.get(params.required(params.case_id(case_id), "case_id"))
+    if case is None or receipt_id not in {receipt.receipt_id for receipt in _receipts(request, case)}:
+        return failure(request, 404, "case_not_found", back="/")
+    store(request).record_view(username(request), "case_viewed", case.case_id, case.sender_id)
+    picture = store(request).cases.receipts.image(receipt_id) or b""
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return raw(picture, content_type="image/jpeg", headers=headers)
+
+
+def _receipts(request: Request, case: Case) -> list[StoredReceipt]:
+    return store(request).cases.receipts.of_case(case.case_id)
 
 
 def change_case(

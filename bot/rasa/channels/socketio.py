@@ -42,13 +42,17 @@ from typing import Any
 import socketio
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.domain import follow_ups
 from bot.domain.delivery import WIDGET_OFFLINE, Delivery
 from bot.domain.responses import response_text
+from bot.infra import ocr, receipt_intake
 from bot.infra.identity import WidgetSession, new_widget_session, verified_widget_session
 from bot.infra.rate_limits import PER_ADDRESS
+from bot.infra.receipt_intake import MAX_IMAGE_BYTES, RECEIPT_SENT
 from bot.rasa.channels import outbound
 from bot.rasa.channels.client_address import client_address, is_loopback
 from bot.rasa.channels.guard import Handler, guard_incoming, rate_limiter_from_env, split_guard_from_env
@@ -141,6 +145,53 @@ class MaskedSocketIOInput(SocketIOInput):
                 return {"text": message.text, "error": "turn failed", "retry": store_unreachable(error)}
             return {"text": message.text}
 
+        @webhook.route("/receipt", methods=["OPTIONS"])
+        async def receipt_preflight(request: Request) -> HTTPResponse:
+            origin = request.headers.get("origin")
+            if not origin or not origin_allowed(origin, request.host):
+                return response.empty(status=403)
+            return response.empty(status=204, headers={**_page_may_read(origin), **UPLOAD_PREFLIGHT})
+
+        @webhook.route("/receipt", methods=["POST"], stream=True)
+        async def receipt(request: Request) -> HTTPResponse:
+            """A picture from the widget (``X-Widget-Session``/``X-Widget-Token`` name the
+            session): read, cleaned and kept, then the turn that shows what was read runs as
+            any turn does, its replies going to the session's sockets."""
+            origin = request.headers.get("origin")
+            if not origin_allowed(origin, request.host):
+                return response.json({"error": "this origin may not use the widget"}, status=403)
+            reply = await take_picture(request)
+            reply.headers.update(_page_may_read(origin))
+            return reply
+
+        async def take_picture(request: Request) -> HTTPResponse:
+            session = verified_widget_session(
+                request.headers.get("x-widget-session"), request.headers.get("x-widget-token")
+            )
+            if session is None:
+                return refusal(401, "no_session", "utter_receipt_no_session")
+            address = client_address(request)
+            if not is_loopback(address) and not await rate_limiter_from_env().allow(PER_ADDRESS, address):
+                return refusal(429, "too_many_messages", "utter_too_many_messages")
+            data = await _body_up_to(request, MAX_IMAGE_BYTES)
+            if data is None:
+                return refusal(413, "too_large", "utter_receipt_too_large")
+            taken = await receipt_intake.take_in(process_store(), session.conversation_id, self.name(), data)
+            if isinstance(taken, receipt_intake.Refusal):
+                return refusal(REFUSAL_STATUS[taken.reason], taken.reason, taken.response)
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            message = UserMessage(RECEIPT_SENT, output, session.conversation_id, input_channel=self.name())
+            try:
+                await handler(message)
+            except Exception:
+                logger.exception("The turn for a receipt picture failed")
+                return refusal(500, "turn_failed", "utter_turn_failed")
+            return response.json({"ok": True})
+
+        @webhook.listener("before_server_stop")
+        async def stop_reading(*_: Any) -> None:
+            ocr.shutdown()
+
         sio.on("session_request", session_request, namespace=self.namespace)
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
         outbound.register("web", self.push)
@@ -193,6 +244,42 @@ class MaskedSocketIOInput(SocketIOInput):
     async def _session_of(self, sid: str) -> WidgetSession | None:
         stored = await self.sio.get_session(sid, namespace=self.namespace)
         return stored.get(SESSION_KEY)
+
+
+UPLOAD_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type, X-Widget-Session, X-Widget-Token",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def _page_may_read(origin: str | None) -> dict[str, str]:
+    """CORS headers for an allowed page (checked before): the widget on a bank's site reads the answer."""
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
+# What each refusal of a picture answers over HTTP.
+REFUSAL_STATUS = {"too_large": 413, "not_a_picture": 415, "too_many": 429, "no_ocr": 503}
+
+
+def refusal(status: int, reason: str, utterance: str) -> HTTPResponse:
+    """A refused picture: the reason for the widget's code, the sentence for the person."""
+    return response.json({"error": reason, "text": response_text(utterance)}, status=status)
+
+
+async def _body_up_to(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while (chunk := await request.stream.read()) is not None:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _payload(message: Outgoing) -> dict[str, Any]:

@@ -51,12 +51,13 @@ from wechatpy.utils import WeChatSigner
 
 from bot.domain.delivery import SEND_FAILED, WECHAT_WINDOW_CLOSED, Delivery
 from bot.domain.responses import response_text
+from bot.infra import receipt_intake
 from bot.infra.identity import conversation_id
 from bot.infra.server_secret import keyed_hash
 from bot.rasa.channels import outbound
 from bot.rasa.channels.guard import Handler, guard_incoming
 from bot.rasa.channels.outbound import Outgoing
-from bot.storage import redis_state
+from bot.storage import process_store, redis_state
 from bot.storage.redis_state import RedisMenuStore, RedisNonceStore, RedisTurnLedger, TurnOutcome
 
 logger = logging.getLogger(__name__)
@@ -265,6 +266,10 @@ def describe(error: BaseException) -> str:
     return str(error) if isinstance(error, WeChatApiError) else type(error).__name__
 
 
+class PictureTooLarge(ValueError):
+    """A picture larger than the bot reads."""
+
+
 class CustomerServiceApi:
     """Sends text through 客服消息, with a cached access_token and retries."""
 
@@ -321,6 +326,33 @@ class CustomerServiceApi:
     def _forget(self, token: str) -> None:
         if self._token == token:
             self._token = None
+
+    async def media(self, media_id: str, limit: int) -> bytes:
+        """A picture the user sent (临时素材, kept by WeChat for 3 days), at most ``limit`` bytes.
+
+        WeChat answers the bytes, or JSON with an ``errcode``; an expired token is renewed once.
+        """
+        for _ in range(2):
+            token = await self.access_token()
+            query = {"access_token": token, "media_id": media_id}
+            async with self._http().get(f"{self.api_base}/cgi-bin/media/get", params=query) as answer:
+                answer.raise_for_status()
+                if answer.content_type in ("application/json", "text/plain"):
+                    data = await answer.json(content_type=None)
+                    error = WeChatApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")))
+                    if error.errcode in TOKEN_EXPIRED:
+                        self._forget(token)
+                        continue
+                    raise error
+                if (answer.content_length or 0) > limit:
+                    raise PictureTooLarge(answer.content_length or 0)
+                body = bytearray()
+                async for chunk in answer.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > limit:
+                        raise PictureTooLarge(len(body))
+                return bytes(body)
+        raise WeChatApiError(42001, "access token expired twice")
 
     async def send_text(self, openid: str, content: str) -> None:
         message = {"touser": openid, "msgtype": "text", "text": {"content": content}}
@@ -551,7 +583,8 @@ class WeChatInput(InputChannel):
                 await self.menus.save(openid, [])
             return self._reply(request, message, None)
         text = message.get("Content", "") if kind == "text" else message.get("Recognition", "")
-        if kind not in ("text", "voice") or not text.strip():
+        picture = message.get("MediaId", "") if kind == "image" else ""
+        if not picture and (kind not in ("text", "voice") or not text.strip()):
             return self._reply(request, message, response_text("utter_wechat_text_only"))
 
         turn = self._turns.get(key)
@@ -560,7 +593,12 @@ class WeChatInput(InputChannel):
             conversation = conversation_id(self.name(), openid)
             if not await self._claim(key, conversation):
                 return self._reply(request, message, await self._reply_from_owner(key, conversation, started))
-            turn = self._start(key, conversation, self._run_turn(handler, openid, text, key, kind))
+            work = (
+                self._run_picture_turn(handler, openid, picture, key)
+                if picture
+                else self._run_turn(handler, openid, text, key, kind)
+            )
+            turn = self._start(key, conversation, work)
         remaining = self.reply_budget_seconds - (time.monotonic() - started)
         try:
             await asyncio.wait({turn.task}, timeout=max(remaining, 0))
@@ -572,7 +610,9 @@ class WeChatInput(InputChannel):
             if not outcome.by_customer_service:
                 return self._reply(request, message, _passive_content(outcome))
         self._deliver_later(request.app, turn, openid, key)
-        return self._reply(request, message, None)
+        # Reading a picture takes longer than WeChat waits: say so now, the reading follows.
+        meanwhile = response_text("utter_wechat_reading_picture") if picture else None
+        return self._reply(request, message, meanwhile)
 
     async def _check_nonce(self, request: Request, key: str) -> None:
         """Refuses a ``(timestamp, nonce)`` pair that came with another message.
@@ -665,6 +705,22 @@ class WeChatInput(InputChannel):
             )
         await self.menus.save(openid, output.payloads)
         return output.reply_parts()
+
+    async def _run_picture_turn(self, handler: Handler, openid: str, media_id: str, key: str) -> list[str]:
+        """A picture: fetched from WeChat, read, cleaned and kept, then the turn that shows
+        what was read (``bot/infra/receipt_intake.py``)."""
+        conversation = conversation_id(self.name(), openid)
+        try:
+            data = await self.api.media(media_id, receipt_intake.MAX_IMAGE_BYTES)
+        except PictureTooLarge:
+            return [response_text("utter_receipt_too_large")]
+        except Exception as error:
+            logger.error("WeChat picture %s from %s not fetched: %s", key, user_ref(openid), describe(error))
+            return [response_text("utter_wechat_picture_unavailable")]
+        taken = await receipt_intake.take_in(process_store(), conversation, self.name(), data)
+        if isinstance(taken, receipt_intake.Refusal):
+            return [response_text(taken.response)]
+        return await self._run_turn(handler, openid, receipt_intake.RECEIPT_SENT, key, "image")
 
     def _deliver_later(self, app: Sanic, turn: Turn, openid: str, key: str) -> None:
         if turn.by_customer_service:
