@@ -18,10 +18,17 @@ from personal_data import case_location, database_rows, tracker_location
 
 from bot.domain.cases import Facts
 from bot.domain.clock import now
+from bot.domain.receipts import ReceiptReading
 from bot.storage import open_store
 from bot.storage.cases import SQLCaseStore
-from bot.storage.erasure import PURGE_ACTION, purge_closed_cases, retention_days_from_env, scheduled_purge
-from bot.storage.schema import cases
+from bot.storage.erasure import (
+    LOOSE_RECEIPT_DAYS,
+    PURGE_ACTION,
+    purge_closed_cases,
+    retention_days_from_env,
+    scheduled_purge,
+)
+from bot.storage.schema import cases, receipts
 from tests.console.tracker_events import reply, session, user, write_events
 
 # store, store_url: the case store on SQLite and on PostgreSQL.
@@ -151,3 +158,34 @@ def test_the_cli_purges_and_erases(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         erased = store.get(current[0])
         assert erased is not None and erased.sender_id.startswith("erased:")
         assert store.get(old[0]).sender_id == "rest:old"
+
+
+def test_pictures_that_never_became_evidence_are_purged_after_a_month(
+    store: SQLCaseStore, store_url: str, tmp_path: Path
+) -> None:
+    tracker = tracker_location(case_location(store_url), tmp_path)
+    slip = ReceiptReading(kind="slip", merchant_name="华联超市", card_last4="4821")
+    ages = {"rest:loose-old": LOOSE_RECEIPT_DAYS + 1, "rest:loose-new": LOOSE_RECEIPT_DAYS - 1}
+    for sender, days in ages.items():
+        receipt = store.receipts.add(sender, "rest", slip, b"a picture", numbers_covered=0)
+        sent = (now() - timedelta(days=days)).isoformat()
+        store.db.execute(
+            receipts.update().where(receipts.c.receipt_id == receipt.receipt_id).values(created_at=sent)
+        )
+    case = store.open_case("rest:filed", "rest", "misswipe", Facts(merchant="华联超市"))
+    filed = store.receipts.add(
+        "rest:filed", "rest", slip, b"evidence", numbers_covered=0, case_id=case.case_id
+    )
+    long_ago = (now() - timedelta(days=DAYS)).isoformat()
+    store.db.execute(
+        receipts.update().where(receipts.c.receipt_id == filed.receipt_id).values(created_at=long_ago)
+    )
+
+    dry = purge_closed_cases(store, tracker, older_than_days=DAYS, dry_run=True)
+    assert dry.erased.counts["receipts_without_case"] == 1
+    assert len(store.receipts.of_conversation("rest:loose-old")) == 1
+    real = purge_closed_cases(store, tracker, older_than_days=DAYS, dry_run=False)
+    assert real.erased.counts["receipts_without_case"] == 1
+    assert store.receipts.of_conversation("rest:loose-old") == []
+    assert len(store.receipts.of_conversation("rest:loose-new")) == 1
+    assert store.receipts.of_case(case.case_id) != []  # the open case's evidence stays with it

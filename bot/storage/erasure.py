@@ -79,6 +79,9 @@ PURGE_ACTION = "retention_purge"
 RETENTION_VARIABLE = "RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 180
 DEFAULT_BATCH_SIZE = 500
+# A picture that never became a case's evidence (the user never reported, or declined and the
+# erasure missed it) is kept this long at most, whatever the retention period.
+LOOSE_RECEIPT_DAYS = 30
 # Between batches: longer than SQLite's longest sleep between tries for a busy lock (100 ms),
 # so a writer that waited for one batch takes the lock before the next batch does.
 BATCH_PAUSE_SECONDS = 0.15
@@ -510,6 +513,10 @@ def _run_purge(
                 elif senders:
                     report.erased.add(_purge(store, engine, senders, by, entry))
                     time.sleep(BATCH_PAUSE_SECONDS)
+        loose_since = report.cutoff + timedelta(days=max(older_than_days - LOOSE_RECEIPT_DAYS, 0))
+        report.erased.counts["receipts_without_case"] = store.db.run(
+            lambda: _take_loose_receipts(store.db, loose_since, dry_run=report.dry_run)
+        )
         if not report.dry_run and report.erased.case_ids:
             # Once per run, not per batch: it rewrites the whole index (about 0.1 s per 30,000 cases).
             store.db.run(lambda: store.db.dialect.forget_erased(store.db.connection))
@@ -527,6 +534,14 @@ def _run_purge(
         finish = audit_log.update().where(audit_log.c.id == entry).values(detail=json.dumps(detail))
         store.db.run(lambda: store.db.execute(finish))
     return report
+
+
+def _take_loose_receipts(db: Database, cutoff: datetime, *, dry_run: bool) -> int:
+    """Pictures under no case, sent before ``cutoff``: deleted, or only counted in a dry run."""
+    loose = receipts.c.case_id.is_(None) & (receipts.c.created_at < cutoff.isoformat())
+    if dry_run:
+        return db.execute(sa.select(sa.func.count()).select_from(receipts).where(loose)).scalar_one()
+    return db.execute(receipts.delete().where(loose)).rowcount
 
 
 def _purge(
