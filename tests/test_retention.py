@@ -189,3 +189,31 @@ def test_pictures_that_never_became_evidence_are_purged_after_a_month(
     assert store.receipts.of_conversation("rest:loose-old") == []
     assert len(store.receipts.of_conversation("rest:loose-new")) == 1
     assert store.receipts.of_case(case.case_id) != []  # the open case's evidence stays with it
+
+
+def test_the_purge_leaves_no_erased_word_in_the_search_index(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'cases.db'}")
+    tracker = tmp_path / "tracker.db"
+    for number in range(40):
+        conversation(store, tracker, f"rest:old-{number}", ["closed"], DAYS + 5, DAYS + 5)
+        case = store.open_case(
+            f"rest:gone-{number}", "rest", "misswipe", Facts(merchant=f"甲乙丙商店{number}号")
+        )
+        store.set_status(case.case_id, "closed")
+        aged = (now() - timedelta(days=DAYS + 5)).isoformat()
+        store.db.execute(cases.update().where(cases.c.case_id == case.case_id).values(updated_at=aged))
+
+    def index_mentions(word: str) -> bool:
+        rows = database_rows(tmp_path / "cases.db")
+        return any(
+            word in (bytes(value).decode("utf-8", "ignore") if isinstance(value, bytes) else str(value))
+            for name, table in rows.items()
+            if name.startswith("cases_fts")
+            for row in table
+            for value in row
+        )
+
+    assert index_mentions("甲乙丙")  # a trigram: the index holds words three characters at a time
+    report = purge_closed_cases(store, tracker, older_than_days=DAYS, dry_run=False, batch_size=7)
+    assert len(report.erased.case_ids) == 80
+    assert not index_mentions("甲乙丙") and not index_mentions("华联超")

@@ -105,6 +105,11 @@ class Dialect:
     def forget_erased(self, connection: Connection) -> None:
         """After an erasure (``bot.storage.erasure``): drop what still holds the erased values."""
 
+    def forget_erased_step(self, connection: Connection) -> bool:
+        """One short step of ``forget_erased``, for a caller that lets writers in between
+        (the retention purge); False once nothing is left to do."""
+        return False
+
     def json_array_length(self, column: sa.ColumnElement) -> sa.ColumnElement:
         raise NotImplementedError
 
@@ -115,6 +120,10 @@ class Dialect:
     def china_day(self, epoch_column: str) -> str:
         """SQL for ``YYYY-MM-DD`` in China time of a Unix timestamp column."""
         raise NotImplementedError
+
+
+# Pages of the search index one merge step writes: a few milliseconds of a writer's time.
+MERGE_PAGES = 200
 
 
 def _like_pattern(word: str) -> str:
@@ -160,6 +169,18 @@ class SQLiteDialect(Dialect):
         # merged; optimize merges them all. Skipped where the index is not there (yet).
         if sa.inspect(connection).has_table("cases_fts"):
             connection.exec_driver_sql("INSERT INTO cases_fts (cases_fts) VALUES ('optimize')")
+
+    def forget_erased_step(self, connection: Connection) -> bool:
+        # FTS5's incremental merge: a negative page count merges segments at every level, as
+        # optimize does, a bounded amount of work at a time; a step that changed fewer than
+        # two rows found nothing left to merge (https://sqlite.org/fts5.html#the_merge_command).
+        if not sa.inspect(connection).has_table("cases_fts"):
+            return False
+        before = connection.exec_driver_sql("SELECT total_changes()").scalar_one()
+        connection.exec_driver_sql(
+            f"INSERT INTO cases_fts (cases_fts, rank) VALUES ('merge', -{MERGE_PAGES})"
+        )
+        return connection.exec_driver_sql("SELECT total_changes()").scalar_one() - before >= 2
 
     def json_array_length(self, column: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.json_array_length(column)

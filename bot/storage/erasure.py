@@ -85,6 +85,7 @@ LOOSE_RECEIPT_DAYS = 30
 # Between batches: longer than SQLite's longest sleep between tries for a busy lock (100 ms),
 # so a writer that waited for one batch takes the lock before the next batch does.
 BATCH_PAUSE_SECONDS = 0.15
+MERGE_PAUSE_SECONDS = 0.01
 PURGE_BY = "系统"  # the name on purges the console schedules, as on its automatic hand-backs
 # Every fact column empty, the list of unknown facts too.
 ERASED_FACTS = {**dict.fromkeys(FACT_FIELDS), **facts_to_row(Facts())}
@@ -518,8 +519,10 @@ def _run_purge(
             lambda: _take_loose_receipts(store.db, loose_since, dry_run=report.dry_run)
         )
         if not report.dry_run and report.erased.case_ids:
-            # Once per run, not per batch: it rewrites the whole index (about 0.1 s per 30,000 cases).
-            store.db.run(lambda: store.db.dialect.forget_erased(store.db.connection))
+            # Once per run, not per batch, and in short steps with writers let in between: done
+            # at once it rewrites the whole index in one write (about 0.1 s per 30,000 cases).
+            while store.db.run(lambda: store.db.dialect.forget_erased_step(store.db.connection)):
+                time.sleep(MERGE_PAUSE_SECONDS)
     finally:
         # Counts only: each case's own ``data_erased`` event names the run's reason.
         detail = {
