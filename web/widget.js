@@ -386,10 +386,12 @@
     const sendButton = element("button", "wushua-send", TEXT.send);
     sendButton.type = "submit";
     // On a phone the picker offers the camera as well as the photo library.
-    const photoInput = element("input", "wushua-visually-hidden");
+    // Opened by the button; hidden, so keyboard and screen-reader users meet the button only.
+    const photoInput = element("input");
     photoInput.type = "file";
     photoInput.accept = "image/*";
-    photoInput.tabIndex = -1;
+    photoInput.hidden = true;
+    photoInput.setAttribute("aria-label", TEXT.attach);
     const attachButton = element("button", "wushua-attach");
     attachButton.type = "button";
     attachButton.title = TEXT.attach;
