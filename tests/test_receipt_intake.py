@@ -24,10 +24,15 @@ SENDER = "web:intake-test"
 pytestmark = pytest.mark.skipif(not ocr.available(), reason="rapidocr-onnxruntime is not installed")
 
 
-@pytest.fixture
-def store(tmp_path) -> Iterator[SQLCaseStore]:
-    yield open_store(f"sqlite:///{tmp_path / 'cases.db'}")
+@pytest.fixture(scope="module", autouse=True)
+def one_ocr_worker_for_the_module() -> Iterator[None]:
+    yield
     ocr.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path) -> SQLCaseStore:
+    return open_store(f"sqlite:///{tmp_path / 'cases.db'}")
 
 
 async def test_a_full_card_number_is_unreadable_in_the_stored_picture(store: SQLCaseStore) -> None:

@@ -14,6 +14,7 @@ False and ``read_image`` raises ``OcrUnavailable``.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
@@ -76,7 +77,10 @@ def read_lines(data: bytes) -> list[OcrLine]:
 
 @lru_cache(maxsize=1)
 def _pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=WORKERS, initializer=_start_worker)
+    # Spawned, not forked: the Rasa server runs TensorFlow's threads, and a fork copies
+    # whatever lock one of them holds. A spawned worker imports this module and the OCR only.
+    spawn = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=WORKERS, initializer=_start_worker, mp_context=spawn)
 
 
 async def read_image(data: bytes) -> list[OcrLine]:
