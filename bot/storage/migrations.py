@@ -108,6 +108,11 @@ def _add_session_last_seen(db: Database) -> None:
     _create_indexes(db, *(index for index in sessions.indexes if index.name.endswith("_username")))
 
 
+def _index_audit_log_by_sender(db: Database) -> None:
+    by_sender = [index for index in schema.audit_log.indexes if index.name.endswith("_sender_id_id")]
+    _create_indexes(db, *by_sender)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_create_cases", _create(schema.cases, schema.case_counters)),
     ("0002_create_case_events", _create(schema.case_events)),
@@ -137,6 +142,12 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("console_0012_add_staff_roles", _add_staff_roles),
     ("console_0013_add_staff_disabled_at", lambda db: _add_columns(db, schema.staff_users.c.disabled_at)),
     ("console_0014_add_session_last_seen", _add_session_last_seen),
+    (
+        "console_0015_index_audit_log_by_sender",
+        lambda db: _create_indexes(
+            db, *(i for i in schema.audit_log.indexes if i.name.endswith("_sender_id_id"))
+        ),
+    ),
 ]
 
 

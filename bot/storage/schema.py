@@ -212,6 +212,8 @@ audit_log = sa.Table(
     _text("sender_id"),
     _text("detail", nullable=False),
     sa.Index("idx_audit_log_case_id_id", "case_id", "id"),
+    # A case page lists who looked at its conversation: entries found by sender, newest first.
+    sa.Index("idx_audit_log_sender_id_id", "sender_id", "id"),
 )
 
 case_notes = sa.Table(
