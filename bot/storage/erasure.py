@@ -78,7 +78,9 @@ ERASED_EVENT = "data_erased"
 PURGE_ACTION = "retention_purge"
 RETENTION_VARIABLE = "RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 180
-DEFAULT_BATCH_SIZE = 500
+# A batch holds SQLite's write lock for its transaction: 500 took up to 1.04 s on a loaded
+# 2-core machine (bench/history.md), so half that.
+DEFAULT_BATCH_SIZE = 250
 # A picture that never became a case's evidence (the user never reported, or declined and the
 # erasure missed it) is kept this long at most, whatever the retention period.
 LOOSE_RECEIPT_DAYS = 30
@@ -403,7 +405,12 @@ def retention_days_from_env() -> int:
 
 
 def purge_candidates(
-    store: SQLCaseStore, tracker: TrackerTarget, cutoff: datetime, *, after: str = "", limit: int = 500
+    store: SQLCaseStore,
+    tracker: TrackerTarget,
+    cutoff: datetime,
+    *,
+    after: str = "",
+    limit: int = DEFAULT_BATCH_SIZE,
 ) -> tuple[list[str], str | None]:
     """The next conversations the purge takes, in sender id order after ``after``, and where to go on.
 
