@@ -869,27 +869,29 @@ def app_lines(charge: Charge, rng: random.Random) -> tuple[list[Line], dict]:
     }[charge.transaction_type]
     meta["type"] = type_word != "快捷支付"
     name_label = rng.choice(["商户名称", "对方户名", "交易对象", "收款方", "交易商户"])
-    rows = [
-        Line("交易类型", type_word),
-        Line("交易时间", when),
-        Line(rng.choice(["交易卡号", "付款卡号", "卡号", "账户"]), card),
-        Line(name_label, charge.merchant if len(charge.merchant) < 14 else ""),
+    # Each item is a label's rows: a long name goes on the row under its label.
+    short_name = len(charge.merchant) < 14
+    items = [
+        [Line("交易类型", type_word)],
+        [Line("交易时间", when)],
+        [Line(rng.choice(["交易卡号", "付款卡号", "卡号", "账户"]), card)],
+        [Line(name_label, charge.merchant)]
+        if short_name
+        else [Line(name_label), Line(charge.merchant, size=0.9)],
     ]
-    if not rows[-1].right:
-        rows.append(Line(charge.merchant, size=0.9))
     if rng.random() < 0.5:
         posted = charge.when + timedelta(days=rng.randint(0, 2))
-        rows.append(Line("记账日期", f"{posted:%Y-%m-%d}"))
+        items.append([Line("记账日期", f"{posted:%Y-%m-%d}")])
     if rng.random() < 0.55:
         meta["reference"] = True
-        rows.append(Line(rng.choice(["参考号", "系统参考号", "交易参考号"]), charge.reference))
+        items.append([Line(rng.choice(["参考号", "系统参考号", "交易参考号"]), charge.reference)])
     if rng.random() < 0.5:
-        rows.append(
-            Line("流水号", "".join(rng.choice("0123456789") for _ in range(rng.choice([20, 24, 26]))))
-        )
+        serial = "".join(rng.choice("0123456789") for _ in range(rng.choice([20, 24, 26])))
+        items.append([Line("流水号", serial)])
     if rng.random() < 0.4:
-        rows.append(Line("交易地点", f"{rng.choice(CITIES)}"))
-    rng.shuffle(rows)
+        items.append([Line("交易地点", f"{rng.choice(CITIES)}")])
+    rng.shuffle(items)
+    rows = [row for item in items for row in item]
     lines = [
         Line(rng.choice(["<  交易详情", "<    明细详情", "<  交易明细", "<  账单详情"]), size=1.1),
         Line(charge.merchant, size=1.0, centre=True) if rng.random() < 0.6 else Line(type_word, centre=True),
