@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Literal
 
 from bot.domain import clock
-from bot.domain.masking import mask_secrets
+from bot.domain.masking import _luhn_valid, mask_secrets
 from bot.domain.normalise import amount_mentions, find_entities
 
 Point = tuple[float, float]
@@ -619,7 +619,7 @@ def read_receipt(lines: Sequence[OcrLine], today: date | None = None) -> Receipt
     message = _last_message(document) if kind in ("sms", "unknown") else None
     if message is not None:
         kind = "sms"
-    masked_rows = [mask_secrets(text).text for text in texts]
+    masked_rows = [mask_secrets(_as_printed(text)).text for text in texts]
     year = next((int(y.group()) for v in _values(document, labels, "year") if (y := _YEAR.search(v))), None)
     # A card's expiry ("VALID THRU 10/30") reads like a date without its year.
     undated = [text for text in texts if not _EXPIRY.search(text)]
@@ -665,18 +665,46 @@ def secret_lines(lines: Sequence[OcrLine]) -> list[int]:
     """Indices of the lines holding part of a secret ``mask_secrets`` hides: a full card number, an expiry.
 
     The rows are masked as one text, a row to a line, so a label on the row above ("卡号:") counts
-    as it does in a typed message; every line whose characters the mask replaced is returned.
+    as it does in a typed message; and each row is masked alone too, since a photo may put a card
+    beside a slip, and the slip's row above ("操作员号") would make the card's number read as an
+    id; and each line alone. Every line whose characters any of them replaced is returned:
+    covering more is safe.
     """
     document = rows(lines)
-    text, owners = "", []
+    spans: list[tuple[str, list[int]]] = []
     for row in document:
+        owners: list[int] = []
         for start, end, segment in row.spans():
             owners += [segment.line] * (end - start) + ([-1, -1] if end < len(row.text) else [])
-        text += row.text + "\n"
-        owners.append(-1)
+        spans.append((_as_printed(row.text), owners))
+    whole = "".join(text + "\n" for text, _ in spans)
+    whole_owners = [owner for _, owners in spans for owner in [*owners, -1]]
+    hit = _masked_owners(whole, whole_owners)
+    for text, owners in spans:
+        hit |= _masked_owners(text, owners)
+    for index, line in enumerate(lines):  # and each box alone, when rows mix two documents
+        hit |= _masked_owners(_as_printed(line.text), [index] * len(line.text))
+    return sorted(hit)
+
+
+# A chip slip's entry mode glued to the number: "6222021234567894I", read "62220212345678941".
+_GLUED_MODE = re.compile(r"(?<=\d)[Il|1](?=\s|$)")
+
+
+def _as_printed(text: str) -> str:
+    """The row with an entry mode OCR glued to a full number set apart again, same length."""
+    return _GLUED_MODE.sub(lambda m: " " if _luhn_number(m.string[: m.start()]) else m.group(), text)
+
+
+def _luhn_number(before: str) -> bool:
+    digits = re.search(r"(\d{16}|\d{19})$", before)
+    return digits is not None and _luhn_valid(digits.group())
+
+
+def _masked_owners(text: str, owners: list[int]) -> set[int]:
     masked = mask_secrets(text).text
     if masked == text:
-        return []
+        return set()
     hit: set[int] = set()
     matcher = difflib.SequenceMatcher(None, text, masked, autojunk=False)
     for tag, start, end, _, _ in matcher.get_opcodes():
@@ -686,7 +714,7 @@ def secret_lines(lines: Sequence[OcrLine]) -> list[int]:
             while end < len(text) and text[end] in _NUMBER_CHARS:
                 end += 1
             hit.update(owner for owner in owners[start:end] if owner >= 0)
-    return sorted(hit)
+    return hit
 
 
 # --- duplicates ---------------------------------------------------------------------------
