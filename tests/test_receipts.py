@@ -215,7 +215,9 @@ def test_transaction_types(printed: str, expected: str) -> None:
 
 def test_an_auth_code_label_is_no_pre_authorisation() -> None:
     slip = page(["商户号:898330170110123", "终端号:12345678", "AUTH NO. 123456", "SALE"])
-    assert read_receipt(slip, TODAY).transaction_type is None  # only a labelled English word counts
+    assert read_receipt(slip, TODAY).transaction_type == "消费"  # a row that is only the word counts
+    slip = page(["商户号:898330170110123", "终端号:12345678", "AUTH NO. 123456", "MERCHANT COPY SALE DRAFT"])
+    assert read_receipt(slip, TODAY).transaction_type is None  # an English word inside other words does not
 
 
 def test_a_credit_card_slip() -> None:
@@ -313,6 +315,22 @@ def test_sms_wordings_of_several_banks(text: str) -> None:
         "14:32",
         "4321",
     )
+
+
+def test_a_quick_payment_in_an_sms_is_a_purchase_but_not_on_a_slip() -> None:
+    sms = page(["【招商银行】您账户4321于11月20日14:32在杭州华联超市快捷支付扣款人民币128.00，余额5,321.09"])
+    assert read_receipt(sms, TODAY).transaction_type == "消费"
+    slip = page(["拉卡拉支付", "商户号:898330170110123", "终端号:12345678", "参考号:123456789012"])
+    assert read_receipt(slip, TODAY).transaction_type is None  # the acquirer's name is no type
+
+
+@pytest.mark.parametrize(
+    ("face", "expected"), [("龙卡信用卡", "credit"), ("CREDIT", "credit"), ("DEBIT", "debit")]
+)
+def test_a_card_photo_tells_its_kind(face: str, expected: str) -> None:
+    card = page(["中国建设银行", face, "6228 4845 9966 6228", "VALID THRU 07/30"])
+    reading = read_receipt(card, TODAY)
+    assert (reading.kind, reading.card_type) == ("card_photo", expected)
 
 
 def test_an_app_page_takes_the_transaction_time_not_the_posting_date() -> None:

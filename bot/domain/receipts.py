@@ -459,12 +459,25 @@ def _type_in(text: str) -> str | None:
     return next((name for name, pattern in _TYPE_WORDS if re.search(pattern, upper)), None)
 
 
-def _transaction_type(document: list[Row], labels: list[_Labelled], joined: str) -> str | None:
+# A row that is only the type, in large print under an unread label: "SALE", "VOID 撤销".
+_TYPE_ROW = re.compile(r"(?:SALE|VOID|REFUND|PRE-?\s*AUTH|PURCHASE)\b[\s/]*[\u4e00-\u9fff()]*", re.IGNORECASE)
+# A bank's message or app names a purchase by the money going out, not by the POS word.
+_PAID = re.compile(r"支付|扣款|支出|付款")
+
+
+def _transaction_type(document: list[Row], labels: list[_Labelled], joined: str, spoken: bool) -> str | None:
+    """The labelled type, else a type word in the text; ``spoken`` (an SMS or app page) adds 支付 and 支出."""
     for value in _values(document, labels, "transaction_type"):
         found = _type_in(value)
         if found:
             return found
-    return _type_in(re.sub(r"(?<![A-Z])[A-Z][A-Z ./]*", " ", joined))  # unlabelled: Chinese words only
+    for row in document:
+        if _TYPE_ROW.fullmatch(row.text.strip()):
+            return _type_in(row.text)
+    found = _type_in(re.sub(r"(?<![A-Z])[A-Z][A-Z ./]*", " ", joined))  # unlabelled: Chinese words only
+    if found is None and spoken and _PAID.search(joined):
+        return "消费"
+    return found
 
 
 # Masked on the slip: "622202******1234", "6222 02** **** 1234", "**** 1234"; OCR may read
@@ -515,13 +528,15 @@ _ENGLISH_CARD_TYPES = {"CREDIT": "credit", "DEBIT": "debit"}
 
 
 def _card_type(document: list[Row], labels: list[_Labelled], joined: str) -> str | None:
+    """The labelled kind, else a Chinese word for it, else CREDIT or DEBIT on its own (a card's face)."""
     for text in (*_values(document, labels, "card_type"), joined):
         found = next((m.value for m in find_entities(text) if m.entity == "card_type"), None)
         if isinstance(found, str):
             return found
-        english = re.search(r"CREDIT|DEBIT", text.upper())
-        if english and text is not joined:
-            return _ENGLISH_CARD_TYPES[english.group()]
+    for text in (*_values(document, labels, "card_type"), joined):
+        english = re.search(r"(?<![A-Z])(CREDIT|DEBIT)(?![A-Z])", text.upper())
+        if english:
+            return _ENGLISH_CARD_TYPES[english.group(1)]
     return None
 
 
@@ -641,7 +656,7 @@ def read_receipt(lines: Sequence[OcrLine], today: date | None = None) -> Receipt
             "".join(masked_rows),
             _values(document, labels, "card"),
         ),
-        transaction_type=_transaction_type(document, labels, message or joined),
+        transaction_type=_transaction_type(document, labels, message or joined, kind in ("sms", "app")),
     )
     if kind in ("unknown",) and reading.card_last4 is not None and reading.amount is None:
         kind = "card_photo"

@@ -753,7 +753,7 @@ def sms_text(charge: Charge, rng: random.Random) -> tuple[str, dict]:
         ),
         (
             f"【交通银行】您尾号*{tail}的卡于{md2}{hm}在{m}网上支付{charge.amount}元，余额{balance}元。",
-            {"merchant": True, "type": False},
+            {"merchant": True, "type": t == "消费"},  # 网上支付 is a purchase; the wording names no other
         ),
         (
             f"您尾号{tail}的交行{card_word}于{md2}{hm}在{m}{verb}{charge.amount}元。【交通银行】",
@@ -770,8 +770,6 @@ def sms_text(charge: Charge, rng: random.Random) -> tuple[str, dict]:
     ]
     text, meta = rng.choice(templates)
     meta.setdefault("type", True)
-    if "快捷支付" in text and t == "消费":
-        meta["type"] = False
     if "card_type_fixed" in meta:
         meta["card_type"] = charge.card_type == meta["card_type_fixed"]
     return text, meta
@@ -867,7 +865,6 @@ def app_lines(charge: Charge, rng: random.Random) -> tuple[list[Line], dict]:
         "退货": rng.choice(["退货", "退款"]),
         "预授权": "预授权",
     }[charge.transaction_type]
-    meta["type"] = type_word != "快捷支付"
     name_label = rng.choice(["商户名称", "对方户名", "交易对象", "收款方", "交易商户"])
     # Each item is a label's rows: a long name goes on the row under its label.
     short_name = len(charge.merchant) < 14
@@ -903,12 +900,21 @@ def app_lines(charge: Charge, rng: random.Random) -> tuple[list[Line], dict]:
     return lines, meta
 
 
+# What a card's face says of its kind, beside the bank's name or in a corner.
+CARD_FACE_TYPES = {
+    "借记卡": ["借记卡", "储蓄卡", "DEBIT", "金穗借记卡", "灵通卡 借记卡", "银联借记卡"],
+    "贷记卡": ["信用卡", "CREDIT", "龙卡信用卡", "白金信用卡", "CREDIT CARD", "信用卡 Platinum"],
+}
+
+
 def card_lines(charge: Charge, rng: random.Random) -> list[Line]:
     number = grouped(charge.card_number, rng)
     expiry = f"{charge.when.month:02d}/{(charge.when.year + 4) % 100:02d}"
+    face = rng.choice(CARD_FACE_TYPES[charge.card_type])
+    top = rng.random() < 0.5
     return [
-        Line(charge.bank_full, size=1.3),
-        Line("银联 UnionPay", size=0.8),
+        Line(charge.bank_full, face if top else "", size=1.3),
+        Line("" if top else face, "银联 UnionPay", size=0.8),
         Line(""),
         Line(number, size=1.5, secrets=(number,)),
         Line(
@@ -1163,6 +1169,7 @@ def make_image(
         expiries = [{"quad": quad, "bbox": bbox(quad)} for tag, quad in quads if tag == "expiry"]
         entry["expiry"] = {"occurrences": expiries} if expiries else None
     if kind == "card_photo":
+        entry["card_type"] = charge.card_type
         return encoded.tobytes(), entry
     entry |= {
         "amount": charge.amount,
