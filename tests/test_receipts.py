@@ -135,6 +135,37 @@ def test_rows_follow_the_tilt() -> None:
     assert [row.text for row in rows(tilted)] == ["左边  右边", "下一行  也在下一行"]
 
 
+def upside_down(lines: list[OcrLine]) -> list[OcrLine]:
+    """The lines of a photo turned half round, with corners from the picture's top left as OCR gives them."""
+    turned = []
+    for found in lines:
+        corners = [(2000 - x, 2000 - y) for x, y in found.box]
+        turned.append(OcrLine(found.text, (corners[2], corners[3], corners[0], corners[1]), found.score))
+    return turned
+
+
+def test_a_slip_photographed_upside_down_is_read_top_to_bottom() -> None:
+    slip = page(
+        [
+            "商户名称:",
+            "杭州恒泰超市有限公司",
+            "终端号:",
+            "12345678",
+            "金额:",
+            "RMB 1,299.00",
+            "参考号:",
+            "123456789012",
+        ]
+    )
+    reading = read_receipt(upside_down(slip), TODAY)
+    assert (reading.merchant_name, reading.terminal_id, reading.amount, reading.ref_no) == (
+        "杭州恒泰超市有限公司",
+        "12345678",
+        Decimal("1299.00"),
+        "123456789012",
+    )
+
+
 def test_an_sms_wrapped_over_several_lines() -> None:
     sms = page(
         [

@@ -190,6 +190,54 @@ def rows(lines: Sequence[OcrLine]) -> list[Row]:
     return [row for _, row in sorted(ordered, key=lambda item: item[0])]
 
 
+def _turned_corners(line: OcrLine, direction: float) -> OcrLine:
+    """The line with its corners renumbered so that its top edge runs nearest ``direction``."""
+    box = line.box
+
+    def off(start: int) -> float:
+        (x0, y0), (x1, y1) = box[start], box[(start + 1) % 4]
+        return abs(math.remainder(math.atan2(y1 - y0, x1 - x0) - direction, 2 * math.pi))
+
+    start = min(range(4), key=off)
+    corners = tuple(box[(start + k) % 4] for k in range(4))
+    return OcrLine(line.text, corners, line.score)  # type: ignore[arg-type]
+
+
+def upright(lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """The lines with their boxes' corners in reading order, for a photo taken at any quarter turn.
+
+    The OCR engine reads turned text (it turns each box's crop), but gives the boxes' corners
+    in the picture's order, so a slip photographed upside down or sideways would be put together
+    bottom to top. The text's axis is the boxes' long edges; which way along it the text reads
+    is the way that puts values after or under their labels more often.
+    """
+    axes = [
+        math.atan2(b[1] - a[1], b[0] - a[0]) % math.pi
+        for line in lines
+        for a, b in [
+            max(((line.box[0], line.box[1]), (line.box[1], line.box[2])), key=lambda e: math.dist(*e))
+        ]
+    ]
+    if not axes:
+        return list(lines)
+    axis = statistics.median(axes)
+    if axis > math.pi / 2 + math.pi / 4:  # a slight tilt the other side of 0
+        axis -= math.pi
+    candidates = [axis, axis + math.pi] if abs(axis) < math.pi / 4 else [axis, axis - math.pi]
+    best, best_score = list(lines), -1
+    for direction in candidates:
+        turned = [_turned_corners(line, direction) for line in lines]
+        document = rows(turned)
+        score = sum(
+            1
+            for label in _labelled(document)
+            if re.search(r"\d", label.value) or re.search(r"\d", _under(document, label) or "")
+        )
+        if score > best_score:
+            best, best_score = turned, score
+    return best
+
+
 # --- labels -------------------------------------------------------------------------------
 
 # English labels lose their spaces in OCR ("MERCHANTNO."), so every space in them is optional.
@@ -625,7 +673,7 @@ def read_receipt(lines: Sequence[OcrLine], today: date | None = None) -> Receipt
     """
     reference = today or clock.today()
     document = rows(
-        [OcrLine(unicodedata.normalize("NFKC", line.text), line.box, line.score) for line in lines]
+        upright([OcrLine(unicodedata.normalize("NFKC", line.text), line.box, line.score) for line in lines])
     )
     texts = [row.text for row in document]
     labels = _labelled(document)
@@ -685,7 +733,7 @@ def secret_lines(lines: Sequence[OcrLine]) -> list[int]:
     id; and each line alone. Every line whose characters any of them replaced is returned:
     covering more is safe.
     """
-    document = rows(lines)
+    document = rows(upright(lines))
     spans: list[tuple[str, list[int]]] = []
     for row in document:
         owners: list[int] = []
