@@ -4,7 +4,9 @@
     PYTHONPATH=$PWD .venv/bin/python -m bench.receipts --heldout  # the 50 held-out images
 
 The dev set is made by ``tests/receipts/generator.py`` into var/receipts/dev (tune on it); the
-held-out set (tests/receipts/heldout/) comes from a separate generator and is only scored.
+held-out set (tests/receipts/heldout/) comes from a separate generator and is only scored: for it
+the report holds aggregates only (no misses, readings or OCR lines) and is kept, as bench/run.py
+keeps its runs, in bench/results/<timestamp>-receipts/summary.json (``make bench-receipts``).
 Each image is read as the bot reads it: OCR in this process on one thread (what one pool
 worker does), then ``read_receipt``, then ``clean_image``; a full card number counts as covered
 when at least 98 % of each of its ground-truth boxes is painted over in the stored image. The
