@@ -1,10 +1,12 @@
 """How well receipt photos are read: per-field accuracy, seconds per image, card numbers covered.
 
-    PYTHONPATH=$PWD:$PWD/.ocr-site .venv/bin/python -m bench.receipts            # the dev set
-    PYTHONPATH=$PWD:$PWD/.ocr-site .venv/bin/python -m bench.receipts --heldout  # the 50 held-out images
+    PYTHONPATH=$PWD .venv/bin/python -m bench.receipts            # the dev set
+    PYTHONPATH=$PWD .venv/bin/python -m bench.receipts --heldout  # the 50 held-out images
 
 The dev set is made by ``tests/receipts/generator.py`` into var/receipts/dev (tune on it); the
-held-out set (tests/receipts/heldout/) comes from a separate generator and is only scored.
+held-out set (tests/receipts/heldout/) comes from a separate generator and is only scored: for it
+the report holds aggregates only (no misses, readings or OCR lines) and is kept, as bench/run.py
+keeps its runs, in bench/results/<timestamp>-receipts/summary.json (``make bench-receipts``).
 Each image is read as the bot reads it: OCR in this process on one thread (what one pool
 worker does), then ``read_receipt``, then ``clean_image``; a full card number counts as covered
 when at least 98 % of each of its ground-truth boxes is painted over in the stored image. The
@@ -34,6 +36,7 @@ from bot.infra.receipt_images import clean_image
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "var" / "receipts" / "dev"
 HELDOUT = ROOT / "tests" / "receipts" / "heldout"
+RESULTS = ROOT / "bench" / "results"
 FIELDS = (
     "amount", "date", "time", "last4", "ref_no", "voucher_no", "batch_no", "merchant_id",
     "terminal_id", "merchant_name", "transaction_type", "card_type",
@@ -91,8 +94,12 @@ def _lines(stored: list) -> list[OcrLine]:
     return [OcrLine(text, tuple(map(tuple, box)), score) for text, box, score in stored]  # type: ignore[arg-type]
 
 
-def evaluate(folder: Path, cached: dict | None = None) -> tuple[dict, dict]:
-    """The report, and every image's OCR lines (to save with ``--save-ocr``)."""
+def evaluate(folder: Path, cached: dict | None = None, per_image: bool = True) -> tuple[dict, dict]:
+    """The report, and every image's OCR lines (to save with ``--save-ocr``).
+
+    Without ``per_image`` (the held-out set) the report holds aggregates only: no misses, no
+    readings, and no OCR lines are returned, so nothing can be tuned on a held-out image.
+    """
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     today = date.fromisoformat(truth["today"])
     right = dict.fromkeys(FIELDS, 0)
@@ -140,9 +147,11 @@ def evaluate(folder: Path, cached: dict | None = None) -> tuple[dict, dict]:
         "numbers_covered": f"{numbers_covered}/{with_number}",
         "duplicates_found": f"{found}/{len(pairs)}",
         "false_duplicates": false_pairs,
-        "misses": misses,
-        "readings": {name: asdict(reading) for name, reading in readings.items()},
     }
+    if not per_image:
+        return report, {}
+    report["misses"] = misses
+    report["readings"] = {name: asdict(reading) for name, reading in readings.items()}
     return report, lines_of
 
 
@@ -158,6 +167,13 @@ def twelve_mp_seconds(folder: Path) -> float:
         ocr.read_lines(photo)
         times.append(time.perf_counter() - started)
     return min(times)
+
+
+def heldout(twelve_mp: bool = True) -> dict:
+    """The held-out set's aggregate figures, for ``bench/run.py``: nothing per image."""
+    report, _ = evaluate(HELDOUT, per_image=False)
+    report["twelve_mp_seconds"] = round(twelve_mp_seconds(HELDOUT), 3) if twelve_mp else None
+    return report
 
 
 def history_row(report: dict, twelve_mp: float | None) -> str:
@@ -196,20 +212,33 @@ def main() -> None:
     parser.add_argument("--set", type=Path, help="another folder with images and truth.json")
     parser.add_argument("--ocr", type=Path, help="reuse OCR lines saved by --save-ocr (no timing)")
     parser.add_argument("--save-ocr", type=Path)
-    parser.add_argument("--report", type=Path, help="write the full report (misses, readings) here")
+    parser.add_argument(
+        "--report", type=Path, help="write the report here (with misses and readings, except --heldout)"
+    )
     parser.add_argument("--no-12mp", action="store_true")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="with --heldout: a results folder (default bench/results/<timestamp>-receipts)",
+    )
     args = parser.parse_args()
     folder = args.set or (HELDOUT if args.heldout else DEV)
+    if args.heldout and (args.ocr or args.save_ocr):
+        raise SystemExit("--ocr and --save-ocr are for the dev set: the held-out set is only scored")
     if not (folder / "truth.json").exists():
         raise SystemExit(f"no {folder}/truth.json: make it with tests/receipts/generator.py {folder}")
     if not args.ocr and not ocr.available():
         raise SystemExit("rapidocr-onnxruntime is not installed")
     cached = json.loads(args.ocr.read_text(encoding="utf-8")) if args.ocr else None
-    report, lines_of = evaluate(folder, cached)
+    report, lines_of = evaluate(folder, cached, per_image=not args.heldout)
     if args.save_ocr:
         args.save_ocr.write_text(json.dumps(lines_of, ensure_ascii=False), encoding="utf-8")
     twelve_mp = None if args.no_12mp or args.ocr else twelve_mp_seconds(folder)
     report["twelve_mp_seconds"] = twelve_mp
+    if args.heldout:  # a dated result, as bench/run.py keeps its runs
+        out = args.out or RESULTS / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-receipts")
+        out.mkdir(parents=True, exist_ok=True)
+        args.report = args.report or out / "summary.json"
     if args.report:
         args.report.write_text(
             json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
@@ -218,6 +247,8 @@ def main() -> None:
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     print(HISTORY_HEADER)
     print(history_row(report, twelve_mp))
+    if args.report:
+        print(f"report: {args.report}")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,37 @@ def test_rows_follow_the_tilt() -> None:
     assert [row.text for row in rows(tilted)] == ["左边  右边", "下一行  也在下一行"]
 
 
+def upside_down(lines: list[OcrLine]) -> list[OcrLine]:
+    """The lines of a photo turned half round, with corners from the picture's top left as OCR gives them."""
+    turned = []
+    for found in lines:
+        corners = [(2000 - x, 2000 - y) for x, y in found.box]
+        turned.append(OcrLine(found.text, (corners[2], corners[3], corners[0], corners[1]), found.score))
+    return turned
+
+
+def test_a_slip_photographed_upside_down_is_read_top_to_bottom() -> None:
+    slip = page(
+        [
+            "商户名称:",
+            "杭州恒泰超市有限公司",
+            "终端号:",
+            "12345678",
+            "金额:",
+            "RMB 1,299.00",
+            "参考号:",
+            "123456789012",
+        ]
+    )
+    reading = read_receipt(upside_down(slip), TODAY)
+    assert (reading.merchant_name, reading.terminal_id, reading.amount, reading.ref_no) == (
+        "杭州恒泰超市有限公司",
+        "12345678",
+        Decimal("1299.00"),
+        "123456789012",
+    )
+
+
 def test_an_sms_wrapped_over_several_lines() -> None:
     sms = page(
         [
@@ -147,7 +178,8 @@ def test_an_sms_wrapped_over_several_lines() -> None:
     )
     reading = read_receipt(sms, TODAY)
     assert reading.kind == "sms"
-    assert (reading.amount, reading.date, reading.time) == (Decimal("1280.00"), "2026-11-20", "14:33")
+    # The charge's time is the one the bank wrote, not the minute the phone received the message.
+    assert (reading.amount, reading.date, reading.time) == (Decimal("1280.00"), "2026-11-20", "14:32")
     assert (reading.merchant_name, reading.card_last4, reading.transaction_type) == (
         "北京华联超市有限公司",
         "4321",
@@ -214,12 +246,146 @@ def test_transaction_types(printed: str, expected: str) -> None:
 
 def test_an_auth_code_label_is_no_pre_authorisation() -> None:
     slip = page(["商户号:898330170110123", "终端号:12345678", "AUTH NO. 123456", "SALE"])
-    assert read_receipt(slip, TODAY).transaction_type is None  # only a labelled English word counts
+    assert read_receipt(slip, TODAY).transaction_type == "消费"  # a row that is only the word counts
+    slip = page(["商户号:898330170110123", "终端号:12345678", "AUTH NO. 123456", "MERCHANT COPY SALE DRAFT"])
+    assert read_receipt(slip, TODAY).transaction_type is None  # an English word inside other words does not
 
 
 def test_a_credit_card_slip() -> None:
     slip = page([*CHINESE_SLIP[:5], "卡类别:贷记卡", *CHINESE_SLIP[6:]])
     assert read_receipt(slip, TODAY).card_type == "credit"
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected_date", "expected_time"),
+    [
+        (["日期/时间(DATE/TIME):", "20261105 143207"], "2026-11-05", "14:32:07"),
+        (["DATE:2026/11/05 TIME:14:32:07"], "2026-11-05", "14:32:07"),
+        (["日期:20261105", "时间:143207"], "2026-11-05", "14:32:07"),
+        (["DATE/TIME 日期时间", "11-05 14:32"], "2026-11-05", "14:32"),
+        (["日期时间:12/05 09:15:00"], "2025-12-05", "09:15:00"),  # no year: the last 5 December
+        (["交易时间:2026年11月5日 14:32:07"], "2026-11-05", "14:32:07"),
+        (["年份(YEAR):2025", "日期(DATE):12/05", "时间(TIME):14:32:07"], "2025-12-05", "14:32:07"),
+    ],
+    ids=["compact", "one row", "compact, two rows", "no year", "no year, last year", "年月日", "year apart"],
+)
+def test_date_and_time_forms(printed: list[str], expected_date: str, expected_time: str) -> None:
+    slip = page(["商户号:898330170110123", "终端号:12345678", "有效期(EXP DATE):2029/12", *printed])
+    reading = read_receipt(slip, TODAY)
+    assert (reading.date, reading.time) == (expected_date, expected_time)
+
+
+def test_an_expiry_is_no_transaction_date() -> None:
+    slip = page(["商户号:898330170110123", "终端号:12345678", "有效期:2030/12/31", "参考号:123456789012"])
+    assert read_receipt(slip, TODAY).date is None
+
+
+def test_a_void_names_the_original_slip_and_is_read_as_a_void() -> None:
+    slip = page(
+        [
+            "商户号:898330170110123",
+            "终端号:12345678",
+            "交易类型:消费撤销(VOID)",
+            "凭证号:000457",
+            "参考号:223456789012",
+            "原参考号:123456789012",
+            "原凭证号:000456",
+            "金额:RMB -1,299.00",
+        ]
+    )
+    reading = read_receipt(slip, TODAY)
+    assert (reading.transaction_type, reading.ref_no) == ("撤销", "223456789012")
+    assert reading.voucher_no == "000457"
+    assert reading.amount == Decimal("1299.00")
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [("卡类型(CARD TYPE):CREDIT", "credit"), ("卡类别:储蓄卡", "debit"), ("工商银行 信用卡", "credit")],
+)
+def test_card_type_forms(printed: str, expected: str) -> None:
+    slip = page(["商户号:898330170110123", "终端号:12345678", printed])
+    assert read_receipt(slip, TODAY).card_type == expected
+
+
+def test_an_sms_thread_is_read_from_its_newest_charge() -> None:
+    sms = page(
+        [
+            "95588",
+            "11月2日 09:00",
+            "您尾号5678卡11月2日09:00收入(工资)8,500.00元，余额12,345.67元。【工商银行】",
+            "11月20日 14:33",
+            "【工商银行】您尾号4321卡11月20日14:32支出(消费杭州海底捞火锅(万达广场店))1,280.00元，",
+            "余额5,321.09元。",
+        ]
+    )
+    reading = read_receipt(sms, TODAY)
+    assert (reading.kind, reading.amount, reading.date, reading.time) == (
+        "sms",
+        Decimal("1280.00"),
+        "2026-11-20",
+        "14:32",
+    )
+    assert (reading.merchant_name, reading.card_last4) == ("杭州海底捞火锅(万达广场店)", "4321")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【中国农业银行】您尾号4321账户11月20日14:32完成消费交易人民币-1280.00，余额5321.09。",
+        "【交通银行】您尾号*4321的卡于11月20日14:32在杭州华联超市网上支付1280.00元，余额5,321.09元。",
+        "您尾号4321的储蓄卡11月20日14时32分消费支出人民币1280.00元,活期余额5,321.09元。[建设银行]",
+    ],
+    ids=["ABC", "BoCom", "CCB"],
+)
+def test_sms_wordings_of_several_banks(text: str) -> None:
+    reading = read_receipt(page([text]), TODAY)
+    assert (reading.amount, reading.date, reading.time, reading.card_last4) == (
+        Decimal("1280.00"),
+        "2026-11-20",
+        "14:32",
+        "4321",
+    )
+
+
+def test_a_quick_payment_in_an_sms_is_a_purchase_but_not_on_a_slip() -> None:
+    sms = page(["【招商银行】您账户4321于11月20日14:32在杭州华联超市快捷支付扣款人民币128.00，余额5,321.09"])
+    assert read_receipt(sms, TODAY).transaction_type == "消费"
+    slip = page(["拉卡拉支付", "商户号:898330170110123", "终端号:12345678", "参考号:123456789012"])
+    assert read_receipt(slip, TODAY).transaction_type is None  # the acquirer's name is no type
+
+
+@pytest.mark.parametrize(
+    ("face", "expected"), [("龙卡信用卡", "credit"), ("CREDIT", "credit"), ("DEBIT", "debit")]
+)
+def test_a_card_photo_tells_its_kind(face: str, expected: str) -> None:
+    card = page(["中国建设银行", face, "6228 4845 9966 6228", "VALID THRU 07/30"])
+    reading = read_receipt(card, TODAY)
+    assert (reading.kind, reading.card_type) == ("card_photo", expected)
+
+
+def test_an_app_page_takes_the_transaction_time_not_the_posting_date() -> None:
+    app = page(
+        [
+            "<  账单详情",
+            "-¥735.20",
+            "已完成",
+            ("记账日期", "2026-09-05"),
+            ("交易时间", "2026/09/03 02:39:13"),
+            ("交易对象", "长沙中石化加油站"),
+            ("交易类型", "退款"),
+            ("流水号", "20260903123456789012345"),
+            ("卡号", "**** 1690"),
+        ]
+    )
+    reading = read_receipt(app, TODAY)
+    assert (reading.amount, reading.date, reading.time) == (Decimal("735.20"), "2026-09-03", "02:39:13")
+    assert (reading.merchant_name, reading.transaction_type, reading.card_last4, reading.voucher_no) == (
+        "长沙中石化加油站",
+        "退货",
+        "1690",
+        None,
+    )
 
 
 def test_facts_are_the_fields_read_as_strings() -> None:
@@ -285,6 +451,18 @@ def test_a_printed_masked_number_and_labelled_ids_are_no_secrets() -> None:
         ]
     )
     assert secret_lines(lines) == []
+
+
+def test_a_card_beside_a_slip_is_a_secret_though_its_row_has_a_slips_label() -> None:
+    # The card's number stands on the row of the slip's 操作员号, which alone reads as an id.
+    lines = [line("操作员号", 50, 100), line("001", 50, 140), line("5229649491280713", 700, 140)]
+    assert 2 in secret_lines(lines) and 0 not in secret_lines(lines)
+
+
+def test_an_entry_mode_read_as_a_digit_does_not_hide_a_full_number() -> None:
+    lines = page(["商户号:898330170110123", "卡号:", "62220212345678941"])  # "6222021234567894 I"
+    assert secret_lines(lines) == [2]
+    assert read_receipt(lines, TODAY).card_last4 == "7894"
 
 
 def test_an_expiry_on_a_card_is_a_secret() -> None:
