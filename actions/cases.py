@@ -149,7 +149,8 @@ class ActionCreateCase(Action):
             response="utter_case_created", case_id=case.case_id, summary=build_checklist(case).summary
         )
         utter_current_step(dispatcher, case)
-        return [SlotSet("case_id", case.case_id), SlotSet("receipt_facts", None)]
+        carried = [SlotSet("receipt_facts", None)] if tracker.get_slot("receipt_facts") else []
+        return [SlotSet("case_id", case.case_id), *carried]
 
 
 def record_consent(tracker: Tracker, case: Case) -> None:

@@ -22,11 +22,13 @@ def test_every_in_form_intent_is_in_the_domain_and_ignored_by_the_form() -> None
     intents = set(domain()["intents"])
     ignored = set(domain()["forms"]["case_form"]["ignored_intents"])
     assert contextual_intents() <= intents
-    # Besides the questions: stray input, a look at the case, and the user's rights over their data.
+    # Besides the questions: stray input, a look at the case, the user's rights over their data,
+    # and a receipt photo with the answers to what was read from it.
     others = {"unclear_input", "check_case_status", "request_checklist"}
     privacy = {"export_my_data", "delete_my_data", "confirm_erase", "cancel_erase"}
-    assert privacy <= set(knowledge.conversation()["commands"])
-    assert ignored - others - privacy == contextual_intents()
+    pictures = {"send_receipt", "confirm_receipt", "correct_receipt"}
+    assert privacy <= set(knowledge.conversation()["commands"]) and pictures <= intents
+    assert ignored - others - privacy - pictures == contextual_intents()
 
 
 @pytest.mark.parametrize("intent", sorted(contextual_intents()))

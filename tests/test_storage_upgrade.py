@@ -11,7 +11,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from bot.console.auth import AccountDisabled, StaffAuth
 from bot.console.settings import Settings
 from bot.console.store import CaseFilter, ConsoleStore
 from bot.domain.cases import Facts
-from bot.domain.clock import now
+from bot.domain.clock import CHINA, now
 from bot.storage import open_store
 from bot.storage.schema import metadata
 
@@ -33,6 +33,8 @@ MIGRATIONS_AFTER_THE_DUMPS = {
     "0008_create_follow_ups",
     "0009_create_case_feedback",
     "0010_add_erasure_tombstones",
+    "0011_create_receipts",
+    "console_0015_index_audit_log_by_sender",
 }
 
 
@@ -124,7 +126,10 @@ def test_a_database_of_the_last_stores_opens_as_it_is_and_works(location: Path |
     assert [note.text for note in store.notes(first.case_id)] == ["已电话联系用户"]
     assert store.tags(first.case_id) == ["需回电"] and store.review("rest:alice").last_event_id == 42
     assert store.audit_log(case_id="WS-20261125-0002")[0].action == "status_changed"
-    auth = StaffAuth(store.db, Settings(case_db=location, tracker_db=location))
+    # After the dump's login attempts (13:31 on the pinned day) whatever the time of day the test
+    # runs: before them, those attempts would count as recent failures and delay the login.
+    after_the_dump = datetime(2026, 11, 25, 23, 0, tzinfo=CHINA)
+    auth = StaffAuth(store.db, Settings(case_db=location, tracker_db=location), clock=lambda: after_the_dump)
     assert auth.login("alice", PASSWORD, "10.0.0.9").is_admin
     with pytest.raises(AccountDisabled):
         auth.login("bob", PASSWORD, "10.0.0.9")

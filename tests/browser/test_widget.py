@@ -20,6 +20,8 @@ from accessibility import assert_accessible
 from PIL import Image
 from slip_pictures import Slip, slip_jpeg
 
+from bot.infra.identity import conversation_id
+
 try:
     from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 except ImportError:
@@ -350,7 +352,9 @@ def test_a_photo_of_the_slip_fills_the_case_after_confirmation(chat: Chat, tmp_p
     assert case["merchant"].startswith("永辉超市")
     with sqlite3.connect(chat.servers.case_db) as db:
         db.row_factory = sqlite3.Row
-        [stored] = db.execute("SELECT case_id, status, image FROM receipts").fetchall()
+        [stored] = db.execute(
+            "SELECT case_id, status, image FROM receipts WHERE case_id = ?", [case["case_id"]]
+        ).fetchall()
     assert (stored["case_id"], stored["status"]) == (case["case_id"], "confirmed")
     picture = Image.open(io.BytesIO(stored["image"]))
     assert picture.format == "JPEG" and not picture.getexif()  # the GPS position stayed on the phone
@@ -373,9 +377,13 @@ def test_a_picture_is_refused_politely_without_a_session_or_when_it_is_no_pictur
 
 
 def _case_rows(chat: Chat) -> list[sqlite3.Row]:
+    """This conversation's cases (the servers, and their store, serve every test of the module)."""
     with sqlite3.connect(chat.servers.case_db) as db:
         db.row_factory = sqlite3.Row
-        return db.execute("SELECT case_id, amount, txn_date, merchant, card_last4 FROM cases").fetchall()
+        return db.execute(
+            "SELECT case_id, amount, txn_date, merchant, card_last4 FROM cases WHERE sender_id = ?",
+            [conversation_id("socketio", chat.session_id())],
+        ).fetchall()
 
 
 def test_a_visitor_downloads_a_copy_of_their_data_then_deletes_it(chat: Chat) -> None:
