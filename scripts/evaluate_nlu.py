@@ -18,7 +18,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 REFERENCE_DAY = "2026-11-25"
-BAR = {"intent_accuracy": 0.95, "intent_macro_f1": 0.93, "entity_f1": 0.90}
+# Just under the scores the held-out set is to keep (intent accuracy 0.964, macro-F1 0.974,
+# entity F1 0.964): a retrain that moves one or two of its 361 examples is no regression.
+BAR = {"intent_accuracy": 0.96, "intent_macro_f1": 0.97, "entity_f1": 0.96}
 # tests/nlu/heldout_new.yml holds the intents added later, without entity annotations.
 BAR_INTENTS_ONLY = {"intent_accuracy": 0.90}
 

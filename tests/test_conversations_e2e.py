@@ -256,11 +256,16 @@ def check_turn(
 # Conversations the bot still gets wrong, each with what goes wrong. Strict: once one
 # passes, the test fails until it is taken off this list.
 KNOWN_FAILURES = {
-    # The model of 2026-12-06 (the domain gained issue 22's intents and the `score` entity;
-    # the NLU examples are the same) reads these worse than the one before it. Turn numbers
-    # count the 同意 turn that answers the privacy notice.
-    "obfuscated_words_and_typos": (
-        "turn 5: the form skips the merchant question (a merchant was read from an earlier turn)"
+    # The model of 2026-12-06 17:05 (about 440 new training examples from a cross-validation
+    # pass, issue 19; the held-out set went from 0.953 to 0.967) reads these two worse than the
+    # one before it; it now reads obfuscated_words_and_typos, dup_elderly_one_fact_at_a_time and
+    # what_now_twice_in_form right. Turn numbers count the 同意 turn that answers the notice.
+    "dup_correction_after_case": (
+        "turn 2: the shop in a full first report (在沃尔玛刷中信的卡，一笔256被扣了两遍) is not "
+        "picked out, so the form asks for it and no case is filed at that turn"
+    ),
+    "small_bank_without_a_known_number": (
+        "turn 6: a loosely worded question for the bank's number falls back (没太明白)"
     ),
     "typed_rating_and_no_comment": (
         "turn 4: typed ratings are not understood; ratings come from the buttons "
