@@ -44,6 +44,9 @@ async def take_in(store: SQLCaseStore, sender_id: str, channel: str, data: bytes
     """Read, clean and keep one picture under the conversation (and its open case)."""
     if len(data) > MAX_IMAGE_BYTES:
         return Refusal("too_large", "utter_receipt_too_large")
+    # Before the OCR's second of work, not only when storing (which checks again, for a race).
+    if await asyncio.to_thread(store.receipts.full, sender_id):
+        return Refusal("too_many", "utter_receipt_too_many")
     try:
         lines = await ocr.read_image(data)
         cleaned = await asyncio.to_thread(clean_image, data, lines)

@@ -95,9 +95,7 @@ class SQLReceiptStore:
         """Keep a cleaned picture and its reading (``TooManyReceipts`` past the conversation's limit)."""
 
         def add() -> StoredReceipt:
-            owned = receipts.c.sender_id == sender_id
-            counted = sa.select(sa.func.count()).select_from(receipts).where(owned)
-            if self.db.execute(counted).scalar_one() >= MAX_RECEIPTS_PER_CONVERSATION:
+            if self._count(sender_id) >= MAX_RECEIPTS_PER_CONVERSATION:
                 raise TooManyReceipts(sender_id)
             at = now()
             row = {
@@ -132,6 +130,14 @@ class SQLReceiptStore:
     @staticmethod
     def _select() -> sa.Select:
         return sa.select(*_COLUMNS)
+
+    def full(self, sender_id: str) -> bool:
+        """Whether the conversation has sent as many pictures as it may (checked before reading one)."""
+        return self.db.run(lambda: self._count(sender_id), write=False) >= MAX_RECEIPTS_PER_CONVERSATION
+
+    def _count(self, sender_id: str) -> int:
+        counted = sa.select(sa.func.count()).select_from(receipts).where(receipts.c.sender_id == sender_id)
+        return self.db.execute(counted).scalar_one()
 
     def waiting(self, sender_id: str) -> StoredReceipt | None:
         """The conversation's latest picture whose reading the user has not answered yet."""

@@ -19,6 +19,11 @@ its owner. Here the server decides:
   unreachable, ``bot/rasa/channels/turn_failures.py``), and the user is told to
   send again; Rasa's channel sends no ack then, and the client waits forever.
 
+A receipt photo (``POST /webhooks/socketio/receipt``) comes over HTTP, not the
+socket: the session is named by ``X-Widget-Session`` and ``X-Widget-Token``, the
+body is read as it streams and refused past 10 MB, and the turn that shows what
+was read (``bot/infra/receipt_intake.py``) answers over the session's sockets.
+
 A connection from a browser page of another site is refused unless that
 site is allowed (``bot/rasa/channels/origins.py``); Rasa's channel accepts any origin. A
 client address sending more than ``PER_ADDRESS`` messages a minute is asked to
