@@ -10,6 +10,7 @@ While the case form runs, reading a picture pauses it (the form's question would
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -22,7 +23,6 @@ from actions.store import case_store, current_case
 from bot.domain.cases import Facts
 from bot.domain.receipt_facts import case_facts, describe, duplicated_by, kind_name, records_a_refund
 from bot.domain.receipts import ReceiptReading
-from bot.domain.validation import check_date
 
 FORM = "case_form"
 
@@ -69,7 +69,7 @@ class ActionConfirmReceipt(Action):
         if records_a_refund(reading):
             refund = reading.transaction_type
             dispatcher.utter_message(response="utter_receipt_refund_slip", transaction_type=refund)
-        facts = case_facts(reading).slots
+        facts = case_facts(reading)
         events: list[dict[str, Any]] = []
         repeated = duplicated_by(reading, earlier)
         if repeated is not None:
@@ -116,7 +116,7 @@ def _moment_of(reading: ReceiptReading) -> str:
 
 
 def _as_case_facts(slots: dict[str, Any]) -> Facts:
-    day = check_date(slots["date"]).value if "date" in slots else None
+    day = date.fromisoformat(slots["date"]) if "date" in slots else None
     return Facts(
         amount=slots.get("amount"),
         txn_date=day,

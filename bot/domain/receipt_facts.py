@@ -4,7 +4,6 @@ it gives once confirmed, and whether it is the second slip of a duplicate charge
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -42,17 +41,8 @@ def records_a_refund(reading: ReceiptReading) -> bool:
     return reading.transaction_type in knowledge.receipts()["refund_types"]
 
 
-@dataclass(frozen=True)
-class ReceiptFacts:
+def case_facts(reading: ReceiptReading, reference: date | None = None) -> dict[str, Any]:
     """The case facts a confirmed reading gives, by slot name, each checked as a typed one is."""
-
-    slots: dict[str, Any] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.slots)
-
-
-def case_facts(reading: ReceiptReading, reference: date | None = None) -> ReceiptFacts:
     slots: dict[str, Any] = {}
     if reading.amount is not None and not records_a_refund(reading):
         amount = check_amount(float(reading.amount))
@@ -70,7 +60,7 @@ def case_facts(reading: ReceiptReading, reference: date | None = None) -> Receip
         slots["card_last4"] = reading.card_last4
     if reading.card_type in ("credit", "debit"):
         slots["card_type"] = reading.card_type
-    return ReceiptFacts(slots)
+    return slots
 
 
 def duplicated_by(reading: ReceiptReading, earlier: Iterable[ReceiptReading]) -> ReceiptReading | None:
