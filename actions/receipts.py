@@ -25,6 +25,8 @@ from bot.domain.receipt_facts import case_facts, describe, duplicated_by, kind_n
 from bot.domain.receipts import ReceiptReading
 
 FORM = "case_form"
+# What a slip of money going back says: a void never took it, a refund goes through clearing.
+SLIP_MONEY_BACK = {"撤销": "utter_receipt_void_slip", "退货": "utter_receipt_refund_slip"}
 
 
 def _form_was_running(tracker: Tracker) -> bool:
@@ -67,8 +69,7 @@ class ActionConfirmReceipt(Action):
         store.answer(receipt, "confirmed")
         reading = receipt.reading
         if records_a_refund(reading):
-            refund = reading.transaction_type
-            dispatcher.utter_message(response="utter_receipt_refund_slip", transaction_type=refund)
+            dispatcher.utter_message(response=SLIP_MONEY_BACK[reading.transaction_type])
         facts = case_facts(reading)
         events: list[dict[str, Any]] = []
         repeated = duplicated_by(reading, earlier)

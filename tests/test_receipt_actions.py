@@ -105,7 +105,14 @@ async def test_the_same_slip_sent_twice_is_no_duplicate() -> None:
 async def test_a_refund_slip_says_so_and_its_amount_is_not_the_charge() -> None:
     sent(ReceiptReading(**{**SLIP.__dict__, "transaction_type": "退货"}))
     events, messages = await run(ActionConfirmReceipt(), tracker())
-    assert responses(messages)[0] == "utter_receipt_refund_slip" and messages[0]["transaction_type"] == "退货"
+    assert responses(messages)[0] == "utter_receipt_refund_slip"
+    assert not any(event.get("name") == "amount" for event in events)
+
+
+async def test_a_void_slip_says_the_money_never_left() -> None:
+    sent(ReceiptReading(**{**SLIP.__dict__, "transaction_type": "撤销"}))
+    events, messages = await run(ActionConfirmReceipt(), tracker())
+    assert responses(messages)[0] == "utter_receipt_void_slip"
     assert not any(event.get("name") == "amount" for event in events)
 
 
